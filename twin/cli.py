@@ -1,0 +1,124 @@
+"""The ``twin`` command line (typer + rich)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+import twin
+from twin.errors import InputError
+
+app = typer.Typer(
+    help="Gwangju city twin: build cities, run coupled simulations, inspect results.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+city_app = typer.Typer(help="Build and manage cities.", no_args_is_help=True)
+app.add_typer(city_app, name="city")
+console = Console()
+
+
+def _fail(err: Exception) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"twin {twin.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more detail.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False, show_time=False)],
+    )
+
+
+@city_app.command("build")
+def city_build(
+    name: Annotated[str, typer.Argument(help="Dataset name (e.g. gwangju) or dataset folder.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Zarr store to write.")],
+    resolution: Annotated[
+        float, typer.Option("--resolution", "-r", help="Cell size [m], 25-500.")
+    ] = 100.0,
+    seed: Annotated[int, typer.Option("--seed", "-s", help="Random seed.")] = 0,
+) -> None:
+    """Build a city from a dataset and save it as a Zarr v3 store."""
+    try:
+        with console.status(f"Building {name} at {resolution:g} m..."):
+            t0 = time.perf_counter()
+            city = twin.build_city(name, resolution_m=resolution, seed=seed)
+            built = time.perf_counter() - t0
+            city.save(output)
+    except InputError as err:
+        raise _fail(err) from None
+    console.print(f"Built {city.name} in {built:.1f} s, saved to [bold]{output}[/]")
+    _print_summary(city.summary())
+
+
+@app.command("info")
+def info(path: Annotated[Path, typer.Argument(help="A city or run store.")]) -> None:
+    """Print a readable summary of a city store."""
+    try:
+        city = twin.open_city(path)
+    except InputError as err:
+        raise _fail(err) from None
+    _print_summary(city.summary(), title=str(path))
+
+
+def _print_summary(s: dict, title: str | None = None) -> None:
+    table = Table(title=title or s["name"], show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    xmin, ymin, xmax, ymax = s["extent_m"]
+    rows = [
+        ("city", s["name"]),
+        ("CRS", s["crs"]),
+        ("resolution", f"{s['resolution_m']:g} m"),
+        ("grid", s["grid"]),
+        (
+            "extent",
+            f"x {xmin:,.0f} to {xmax:,.0f} m, y {ymin:,.0f} to {ymax:,.0f} m "
+            f"({(xmax - xmin) / 1e3:.1f} x {(ymax - ymin) / 1e3:.1f} km)",
+        ),
+        ("population", f"{s['population']:,.0f}"),
+        ("districts", ", ".join(f"{k} {v:,}" for k, v in s["districts"].items())),
+        ("buildings", f"{s['buildings']:,} ({s['floor_area_km2']:.1f} km2 floor area)"),
+        (
+            "roads",
+            f"{s['nodes']:,} nodes ({s['signalized_nodes']:,} signalized), "
+            f"{s['links']:,} links, {s['road_km']:,.0f} km of road",
+        ),
+        ("sensors", ", ".join(f"{v} {k}" for k, v in s["sensors"].items())),
+        ("groups", "grid, buildings, roads, districts, sensors"),
+        ("schema", str(s["schema_version"])),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    console.print(table)
+
+
+@app.command("demo")
+def demo(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Store to write.")] = Path(
+        "demo.zarr"
+    ),
+) -> None:
+    """The main job: build Gwangju at 100 m, save it, print its summary."""
+    city_build("gwangju", output=output, resolution=100.0, seed=0)

@@ -1,0 +1,28 @@
+"""Errors shown to users: one message naming the file, the field and what is allowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import ValidationError
+
+
+class InputError(ValueError):
+    """Bad user input (a file, a CLI option, an argument); the message says what and where."""
+
+
+def format_validation_error(path: Path | str, err: ValidationError) -> str:
+    """Every problem of a pydantic validation as ``file: field.path: message`` lines."""
+    lines = [f"{path}: {err.error_count()} problem(s):"]
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        shown = repr(e.get("input"))
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        value = "" if e["type"] in ("missing", "extra_forbidden") else f" (got {shown})"
+        lines.append(f"  {loc}: {msg}{value}")
+    return "\n".join(lines)
