@@ -17,10 +17,13 @@ Encoding choices
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
+import zarr
 import zarr.codecs
 
 from twin.city import GROUPS, SCHEMA_VERSION, City
@@ -29,6 +32,7 @@ from twin.errors import InputError
 GRID_CHUNK = 512
 TABLE_CHUNK = 65536
 _COMPRESSORS = (zarr.codecs.BloscCodec(cname="zstd", clevel=3, shuffle="shuffle"),)
+RUN_KIND = "run"
 _UNSAFE_CODECS = ("pickle", "object", "msgpack", "json")  # codecs that decode to Python objects
 
 
@@ -104,7 +108,7 @@ def _as_written(ds: xr.Dataset) -> xr.Dataset:
 
 
 def open_city(path: str | Path) -> City:
-    """Open a city store written by :meth:`City.save` (fully loaded into memory).
+    """Open a city store written by :meth:`City.save`, or the city of a run store.
 
     Raises
     ------
@@ -113,8 +117,12 @@ def open_city(path: str | Path) -> City:
         was written with a newer schema than this version of the twin reads.
     """
     path = check_store(path)
-    root = json.loads((path / "zarr.json").read_text(encoding="utf-8"))
-    attrs = root.get("attributes", {})
+    base = path
+    if _root_attrs(path).get("kind") == RUN_KIND:
+        base = path / "city"
+        if not (base / "zarr.json").is_file():
+            raise InputError(f"{path}: run store without its /city group")
+    attrs = _root_attrs(base)
     if "schema_version" not in attrs:
         raise InputError(f"{path}: root attribute schema_version is missing; not a city store")
     version = attrs["schema_version"]
@@ -123,11 +131,209 @@ def open_city(path: str | Path) -> City:
             f"{path}: schema_version={version!r} is not supported; this twin reads "
             f"schema_version 1 to {SCHEMA_VERSION} (upgrade the twin to open newer stores)"
         )
-    missing = [g for g in GROUPS if not (path / g / "zarr.json").is_file()]
+    missing = [g for g in GROUPS if not (base / g / "zarr.json").is_file()]
     if missing:
         raise InputError(f"{path}: missing group(s) {missing}; a city store has {list(GROUPS)}")
-    tree = xr.open_datatree(path, engine="zarr", zarr_format=3, consolidated=False)
+    tree = xr.open_datatree(base, engine="zarr", zarr_format=3, consolidated=False)
     city_tree = xr.DataTree.from_dict({f"/{g}": _as_written(tree[g].to_dataset()) for g in GROUPS})
     city_tree.attrs = dict(tree.attrs)
     tree.close()
     return City(city_tree)
+
+
+def _root_attrs(path: Path) -> dict:
+    return json.loads((path / "zarr.json").read_text(encoding="utf-8")).get("attributes", {})
+
+
+# ---------------------------------------------------------------- run stores
+_SLOTS = ("a", "b")
+
+
+def _atomic_write_json(path: Path, doc: dict) -> None:
+    """Replace a JSON file atomically: a reader (or a crash) sees the old or the new one."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class RunStore:
+    """The Zarr v3 store of one run.
+
+    Layout: ``/city/<group>`` (the static city), ``/state/<model>/<var>`` with a
+    leading ``time`` dimension pre-allocated for the whole run and chunked one
+    output step per chunk (so each snapshot is a chunk-aligned region write, and
+    ensemble ``member`` or tile ``y/x`` regions can be written the same way),
+    ``/restart/{a,b}/<model>/<var>`` (the model states at the last two complete
+    output steps, alternating, so a crash while writing one leaves the other
+    intact), ``/kpi`` (scalars). The root attribute ``completed_outputs`` is the
+    completion marker; it is replaced atomically after a step's outputs and
+    restart state are written, so a store killed at any moment opens and holds
+    every completed output step.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.group = zarr.open_group(self.path, mode="r+", zarr_format=3)
+
+    # -- creation / reopening
+    @classmethod
+    def create(
+        cls,
+        path: str | Path,
+        city: City,
+        attrs: dict,
+        times_s: np.ndarray,
+        time_units: str,
+        layouts: dict[str, dict[str, tuple[tuple[str, ...], tuple[int, ...], dict]]],
+        coords: dict[str, dict[str, tuple[tuple[str, ...], np.ndarray, dict]]],
+    ) -> RunStore:
+        """Create a run store.
+
+        ``layouts[model][var] = (dims without time, shape without time, attrs)``;
+        ``coords[model][name] = (dims, values, attrs)`` for each state group.
+        """
+        path = Path(path)
+        if path.exists():
+            if not (path / "zarr.json").is_file():
+                raise InputError(f"{path} exists and is not a Zarr store; refusing to overwrite it")
+            shutil.rmtree(path)
+        root = zarr.open_group(path, mode="w", zarr_format=3)
+        root.attrs.update({"kind": RUN_KIND, "completed_outputs": 0, "restart_slot": "", **attrs})
+        for g in GROUPS:
+            ds = city.tree[g].to_dataset()
+            ds.to_zarr(
+                path,
+                group=f"city/{g}",
+                mode="w",
+                zarr_format=3,
+                consolidated=False,
+                encoding=_encoding(ds),
+            )
+        zarr.open_group(path / "city", mode="r+", zarr_format=3).attrs.update(dict(city.tree.attrs))
+        state = root.require_group("state")
+        time = state.create_array(
+            "time",
+            shape=times_s.shape,
+            dtype="int64",
+            chunks=times_s.shape,
+            dimension_names=("time",),
+            attributes={
+                "units": time_units,
+                "calendar": "proleptic_gregorian",
+                "long_name": "time",
+                "standard_name": "time",
+            },
+        )
+        time[:] = times_s
+        n = times_s.size
+        for model, variables in layouts.items():
+            grp = state.require_group(model)
+            for name, (dims, values, attrs_) in coords.get(model, {}).items():
+                arr = grp.create_array(
+                    name,
+                    shape=values.shape,
+                    dtype=values.dtype,
+                    dimension_names=dims,
+                    attributes=attrs_,
+                )
+                arr[...] = values
+            for name, (dims, shape, attrs_) in variables.items():
+                chunks = (
+                    1,
+                    *(
+                        min(s, GRID_CHUNK) if d in ("x", "y") else s
+                        for d, s in zip(dims, shape, strict=True)
+                    ),
+                )
+                grp.create_array(
+                    name,
+                    shape=(n, *shape),
+                    chunks=chunks,
+                    dtype="float32",
+                    fill_value=np.nan,
+                    dimension_names=("time", *dims),
+                    attributes=attrs_,
+                    compressors=_COMPRESSORS,
+                )
+        return cls(path)
+
+    @classmethod
+    def open_for_resume(cls, path: str | Path, scenario_toml: str) -> RunStore:
+        """Reopen a run store to continue it; refused if it holds another scenario."""
+        path = check_store(path)
+        store = cls(path)
+        attrs = store.attrs
+        if attrs.get("kind") != RUN_KIND:
+            raise InputError(f"{path} is not a run store (no kind='run' root attribute)")
+        if attrs.get("scenario") != scenario_toml:
+            raise InputError(
+                f"{path} holds a run of a different scenario; refusing to resume it. "
+                "Run without --resume to start over (this replaces the store)."
+            )
+        return store
+
+    @property
+    def attrs(self) -> dict:
+        return _root_attrs(self.path)
+
+    def update_attrs(self, **changes) -> None:
+        meta = self.path / "zarr.json"
+        doc = json.loads(meta.read_text(encoding="utf-8"))
+        doc["attributes"].update(changes)
+        _atomic_write_json(meta, doc)
+
+    # -- per output step
+    def write_outputs(self, k: int, outputs: dict[str, dict[str, np.ndarray]]) -> None:
+        for model, variables in outputs.items():
+            grp = self.group[f"state/{model}"]
+            for name, values in variables.items():
+                grp[name][k] = values
+
+    def write_restart(self, completed: int, states: dict[str, dict[str, np.ndarray]]) -> None:
+        """Save model states after ``completed`` output steps and mark them complete."""
+        slot = _SLOTS[completed % 2]
+        for model, variables in states.items():
+            grp = self.group.require_group(f"restart/{slot}/{model}")
+            for name, values in variables.items():
+                values = np.asarray(values)
+                if (
+                    name in grp
+                    and grp[name].shape == values.shape
+                    and grp[name].dtype == values.dtype
+                ):
+                    grp[name][...] = values
+                else:
+                    grp.create_array(
+                        name,
+                        shape=values.shape,
+                        dtype=values.dtype,
+                        overwrite=True,
+                        compressors=_COMPRESSORS,
+                    )[...] = values
+        self.update_attrs(completed_outputs=completed, restart_slot=slot)
+
+    def read_restart(self) -> tuple[int, dict[str, dict[str, np.ndarray]]]:
+        attrs = self.attrs
+        completed, slot = int(attrs["completed_outputs"]), attrs["restart_slot"]
+        if completed == 0:
+            return 0, {}
+        grp = zarr.open_group(self.path / "restart" / slot, mode="r", zarr_format=3)
+        return completed, {
+            model: {name: arr[...] for name, arr in sub.arrays()} for model, sub in grp.groups()
+        }
+
+    def write_kpis(self, kpis: xr.Dataset) -> None:
+        kpis.to_zarr(self.path, group="kpi", mode="w", zarr_format=3, consolidated=False)
+
+    def open(self) -> xr.DataTree:
+        return open_run(self.path)
+
+
+def open_run(path: str | Path) -> xr.DataTree:
+    """Open a run store lazily as a DataTree, cut to its completed output steps."""
+    path = check_store(path)
+    tree = xr.open_datatree(path, engine="zarr", zarr_format=3, consolidated=False)
+    done = int(tree.attrs.get("completed_outputs", 0))
+    if "state" in tree.children and done < tree["state"].sizes.get("time", 0):
+        tree["state"] = tree["state"].isel(time=slice(0, done))
+    return tree

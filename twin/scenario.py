@@ -1,0 +1,177 @@
+"""``twin.Scenario``: what to simulate, validated (pydantic), read from TOML.
+
+Durations are written as numbers of seconds or strings such as ``"24h"``,
+``"15min"``, ``"90s"``, ``"1d 6h"``; the start must carry a UTC offset.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import tomli_w
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    model_validator,
+)
+
+from twin.errors import InputError, format_validation_error
+
+_UNITS_S = {"d": 86400, "h": 3600, "min": 60, "m": 60, "s": 1}
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(d|h|min|m|s)\s*")
+
+
+def _parse_duration(value: Any) -> Any:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        pos, total = 0, 0.0
+        for match in _DURATION.finditer(value):
+            if match.start() != pos:
+                break
+            total += float(match[1]) * _UNITS_S[match[2]]
+            pos = match.end()
+        if pos == len(value) and pos > 0:
+            return timedelta(seconds=total)
+        raise ValueError(
+            f"{value!r} is not a duration; write seconds (3600) or e.g. "
+            "'24h', '15min', '90s', '1d 6h'"
+        )
+    return value
+
+
+def _format_duration(value: timedelta) -> str:
+    return f"{value.total_seconds():g}s"
+
+
+Duration = Annotated[
+    timedelta, BeforeValidator(_parse_duration), PlainSerializer(_format_duration, return_type=str)
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CitySpec(_Strict):
+    """A dataset built on the fly (``dataset``, ``resolution_m``, ``seed``) or a saved ``store``."""
+
+    dataset: str = "gwangju"
+    resolution_m: Annotated[float, Field(ge=25, le=500)] = 100.0
+    seed: Annotated[int, Field(ge=0)] = 0
+    store: str | None = None
+
+
+class TrafficSettings(_Strict):
+    demand_scale: Annotated[float, Field(ge=0, le=10)] = 1.0
+    trips_per_day: Annotated[float, Field(ge=0)] = 250_000.0
+    zone_size_m: Annotated[float, Field(ge=1000, le=20000)] = 5000.0
+    route_interval_s: Annotated[float, Field(gt=0)] = 300.0
+    signal_cycle_s: Annotated[float, Field(ge=30, le=240)] = 90.0
+
+
+class AirSettings(_Strict):
+    species: list[Literal["pm25", "nox"]] = Field(default=["pm25", "nox"], min_length=1)
+    background_ugm3: dict[Literal["pm25", "nox"], Annotated[float, Field(ge=0)]] = {
+        "pm25": 12.0,
+        "nox": 15.0,
+    }
+    emission_scale: Annotated[float, Field(ge=0)] = 1.0
+
+
+class EnergySettings(_Strict):
+    pv_coverage: Annotated[float, Field(ge=0, le=1)] = 0.3
+    ev_share: Annotated[float, Field(ge=0, le=1)] = 0.1
+
+
+class WeatherSettings(_Strict):
+    source: str = "synthetic"  # or a CSV file path
+    seed: Annotated[int, Field(ge=0)] = 0
+
+
+class Scenario(_Strict):
+    """A coupled run: city, time span, steps, model settings, device."""
+
+    name: str = "scenario"
+    city: CitySpec = CitySpec()
+    start: AwareDatetime
+    duration: Duration
+    step: Duration = timedelta(seconds=60)
+    output_interval: Duration = timedelta(minutes=15)
+    device: Literal["auto", "cpu", "gpu"] = "auto"
+    traffic: TrafficSettings = TrafficSettings()
+    air: AirSettings = AirSettings()
+    energy: EnergySettings = EnergySettings()
+    weather: WeatherSettings = WeatherSettings()
+
+    @model_validator(mode="after")
+    def _steps_fit(self):
+        step, out, dur = (
+            v.total_seconds() for v in (self.step, self.output_interval, self.duration)
+        )
+        if not 1 <= step <= 3600:
+            raise ValueError(f"step must be 1 s to 1 h (got {step:g} s)")
+        if out < step or out % step:
+            raise ValueError(
+                f"output_interval ({out:g} s) must be a whole multiple of step ({step:g} s)"
+            )
+        if dur <= 0 or dur % out:
+            raise ValueError(
+                f"duration ({dur:g} s) must be a positive whole multiple of "
+                f"output_interval ({out:g} s)"
+            )
+        return self
+
+    @property
+    def n_steps(self) -> int:
+        return round(self.duration / self.step)
+
+    @property
+    def steps_per_output(self) -> int:
+        return round(self.output_interval / self.step)
+
+    @property
+    def n_outputs(self) -> int:
+        return self.n_steps // self.steps_per_output
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> Scenario:
+        """Read a scenario file; every problem is reported with the file and field path."""
+        path = Path(path)
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError(f"{path}: no such scenario file") from None
+        except tomllib.TOMLDecodeError as err:
+            raise InputError(f"{path}: not valid TOML ({err})") from None
+        return cls.from_dict(raw, source=path)
+
+    @classmethod
+    def from_dict(cls, raw: dict, source: str | Path = "<scenario>") -> Scenario:
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as err:
+            raise InputError(format_validation_error(source, err)) from None
+
+    def to_toml(self) -> str:
+        """The scenario as TOML text (round-trips through :meth:`from_toml`)."""
+        data = self.model_dump(mode="json", exclude_none=True)
+        data["start"] = self.start  # keep TOML's native offset datetime
+        return tomli_w.dumps(data)
+
+    def with_updates(self, **changes: Any) -> Scenario:
+        """A validated copy with top-level fields replaced."""
+        data = self.model_dump(exclude_none=True) | changes
+        return Scenario.from_dict(data)
+
+    def time_at(self, step_index: int) -> datetime:
+        return self.start + step_index * self.step
