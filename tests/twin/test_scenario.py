@@ -1,0 +1,81 @@
+"""Scenario files: the shipped examples load; bad files fail with one clear message."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from twin import InputError
+from twin.scenario import Scenario
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+
+GOOD = """
+name = "t"
+start = 2026-06-17T00:00:00+09:00
+duration = "6h"
+step = "60s"
+output_interval = "15min"
+"""
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.toml")), ids=lambda p: p.stem)
+def test_examples_load_and_round_trip(path):
+    s = Scenario.from_toml(path)
+    assert s.start.utcoffset() is not None and s.n_outputs * s.steps_per_output == s.n_steps
+    assert Scenario.from_dict(tomllib.loads(s.to_toml())) == s
+
+
+def test_durations():
+    s = Scenario.from_dict(tomllib.loads(GOOD))
+    assert s.duration.total_seconds() == 6 * 3600 and s.n_steps == 360 and s.n_outputs == 24
+    s = s.with_updates(duration="1d 6h")
+    assert s.duration.total_seconds() == 30 * 3600
+
+
+# (replace this line of GOOD, by this text) -> expected words in the message
+BAD = [
+    ("start = 2026-06-17T00:00:00+09:00", "start = 2026-06-17T00:00:00", ["start", "timezone"]),
+    ('duration = "6h"', 'duration = "6 hours"', ["duration", "not a duration"]),
+    ('duration = "6h"', 'duration = "10min"', ["whole multiple of output_interval"]),
+    ('step = "60s"', 'step = "7s"', ["output_interval", "whole multiple of step"]),
+    ('step = "60s"', 'step = "2h"', ["step must be 1 s to 1 h"]),
+    ('name = "t"', 'name = "t"\ncolour = "red"', ["colour: unknown key"]),
+    ('name = "t"', 'name = "t"\n[traffic]\ndemand_scale = -1', ["traffic.demand_scale", "greater"]),
+    ('name = "t"', 'name = "t"\n[air]\nspecies = ["co"]', ["air.species.0", "'pm25' or 'nox'"]),
+    ('name = "t"', 'name = "t"\n[city]\nresolution_m = 5', ["city.resolution_m", "25"]),
+    ('name = "t"', 'name = "t"\ndevice = "tpu"', ["device", "'auto', 'cpu' or 'gpu'"]),
+    ('name = "t"', 'name = "t"\n[energy]\npv_coverage = "lots"', ["energy.pv_coverage", "number"]),
+    ('duration = "6h"', "", ["duration: required key is missing"]),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "words"), BAD, ids=[b[1][:30] for b in BAD])
+def test_bad_files(tmp_path, old, new, words):
+    path = tmp_path / "bad.toml"
+    path.write_text(GOOD.replace(old, new))
+    with pytest.raises(InputError) as err:
+        Scenario.from_toml(path)
+    message = str(err.value)
+    assert message.startswith(str(path)), message
+    for word in words:
+        assert word in message, (word, message)
+    assert "Traceback" not in message
+
+
+def test_every_problem_listed_at_once(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('start = 2026-06-17T00:00:00\nduration = "x"\nfoo = 1\n')
+    with pytest.raises(InputError, match=r"3 problem\(s\)"):
+        Scenario.from_toml(path)
+
+
+def test_not_toml_and_missing(tmp_path):
+    path = tmp_path / "x.toml"
+    path.write_text("start = = 1")
+    with pytest.raises(InputError, match="not valid TOML"):
+        Scenario.from_toml(path)
+    with pytest.raises(InputError, match="no such scenario file"):
+        Scenario.from_toml(tmp_path / "nope.toml")
