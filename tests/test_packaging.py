@@ -30,6 +30,7 @@ def test_wheel_contents(wheel):
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert tops == {"twin", "sim", "gpu", "viz"}, tops
     assert "twin/_datasets/gwangju/dataset.toml" in names
+    assert "twin/_scenarios/june_weekday.toml" in names
 
 
 def test_installed_wheel_finds_datasets(wheel, tmp_path):

@@ -58,6 +58,22 @@ Duration = Annotated[
 ]
 
 
+def scenarios_root() -> Path:
+    """The folder of the shipped example scenarios (installed wheel first, then source tree)."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "_scenarios"
+    return packaged if packaged.is_dir() else here.parent / "scenarios"
+
+
+def builtin_scenario(name: str) -> Path:
+    """Path of a shipped example scenario by name (e.g. ``"june_weekday"``)."""
+    path = scenarios_root() / f"{name}.toml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in scenarios_root().glob("*.toml")))
+        raise InputError(f"unknown built-in scenario {name!r}; known: {known}")
+    return path
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
