@@ -114,11 +114,73 @@ def _print_summary(s: dict, title: str | None = None) -> None:
     console.print(table)
 
 
+@app.command("run")
+def run_cmd(
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Run store to write.")],
+    device: Annotated[
+        str | None, typer.Option("--device", "-d", help="auto, cpu or gpu (default: scenario's).")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue a killed run from its last complete step.")
+    ] = False,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Progress bar.")
+    ] = True,
+) -> None:
+    """Run a scenario: the coupled traffic, air and energy models, streamed to a Zarr store."""
+    from twin.runner import run
+
+    try:
+        result = run(scenario, output, device=device, progress=progress, resume=resume)
+    except (InputError, RuntimeError) as err:
+        raise _fail(err) from None
+    _print_run(result)
+
+
+def _print_run(result) -> None:
+    console.print(f"Wrote [bold]{result.store}[/] in {result.wall_s:.1f} s")
+    split = Table(title="Time per model", title_justify="left")
+    split.add_column("part")
+    split.add_column("seconds", justify="right")
+    split.add_column("share", justify="right")
+    total = sum(result.timings_s.values()) or 1.0
+    for name, seconds in sorted(result.timings_s.items(), key=lambda kv: -kv[1]):
+        split.add_row(name, f"{seconds:.1f}", f"{100 * seconds / total:.0f} %")
+    console.print(split)
+    _print_kpis(result.kpis)
+
+
+def _print_kpis(kpis, title: str = "KPIs") -> None:
+    table = Table(title=title, title_justify="left")
+    table.add_column("KPI")
+    table.add_column("value", justify="right")
+    table.add_column("units")
+    for name, var in kpis.data_vars.items():
+        table.add_row(var.attrs.get("long_name", name), f"{float(var):,.4g}", var.attrs["units"])
+    console.print(table)
+
+
+@app.command("kpi")
+def kpi_cmd(path: Annotated[Path, typer.Argument(help="A run store.")]) -> None:
+    """Print the KPI table of a finished run."""
+    from twin.kpi import read_kpis
+
+    try:
+        kpis = read_kpis(path)
+    except InputError as err:
+        raise _fail(err) from None
+    _print_kpis(kpis, title=f"KPIs of {path}")
+
+
 @app.command("demo")
 def demo(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Store to write.")] = Path(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Run store to write.")] = Path(
         "demo.zarr"
     ),
+    device: Annotated[str | None, typer.Option("--device", "-d", help="auto, cpu or gpu.")] = None,
 ) -> None:
-    """The main job: build Gwangju at 100 m, save it, print its summary."""
-    city_build("gwangju", output=output, resolution=100.0, seed=0)
+    """The main job: a June weekday in Gwangju at 100 m, 24 simulated hours."""
+    from twin.scenario import builtin_scenario
+
+    run_cmd(builtin_scenario("june_weekday"), output=output, device=device)
