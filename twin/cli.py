@@ -184,3 +184,7 @@ def demo(
     from twin.scenario import builtin_scenario
 
     run_cmd(builtin_scenario("june_weekday"), output=output, device=device)
+
+
+if __name__ == "__main__":
+    app()

@@ -11,6 +11,10 @@ class InputError(ValueError):
     """Bad user input (a file, a CLI option, an argument); the message says what and where."""
 
 
+class ModelHealthError(RuntimeError):
+    """A model produced NaN or Inf; the message names model, variable, place and time."""
+
+
 def format_validation_error(path: Path | str, err: ValidationError) -> str:
     """Every problem of a pydantic validation as ``file: field.path: message`` lines."""
     lines = [f"{path}: {err.error_count()} problem(s):"]

@@ -309,6 +309,8 @@ class RunStore:
                         dtype=values.dtype,
                         overwrite=True,
                         compressors=_COMPRESSORS,
+                        # private dims per array: restart arrays share no axes
+                        dimension_names=[f"{name}_{i}" for i in range(values.ndim)],
                     )[...] = values
         self.update_attrs(completed_outputs=completed, restart_slot=slot)
 
@@ -333,6 +335,8 @@ def open_run(path: str | Path) -> xr.DataTree:
     """Open a run store lazily as a DataTree, cut to its completed output steps."""
     path = check_store(path)
     tree = xr.open_datatree(path, engine="zarr", zarr_format=3, consolidated=False)
+    if "restart" in tree.children:  # the runner's private resume state
+        tree = tree.drop_nodes("restart")
     done = int(tree.attrs.get("completed_outputs", 0))
     if "state" in tree.children and done < tree["state"].sizes.get("time", 0):
         tree["state"] = tree["state"].isel(time=slice(0, done))

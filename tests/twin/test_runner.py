@@ -1,0 +1,210 @@
+"""The coupled runner on a small test city: sanity, resume, NaN guard, memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+import zarr
+
+import gpu
+from twin import InputError
+from twin.coupling import Coupled
+from twin.errors import ModelHealthError
+from twin.kpi import read_kpis
+from twin.runner import _load_city, run
+from twin.scenario import Scenario
+
+MINICITY = Path(__file__).resolve().parents[1] / "data" / "minicity"
+
+
+def scenario(**changes) -> Scenario:
+    base = {
+        "name": "mini",
+        "start": "2026-06-17T00:00:00+09:00",
+        "duration": "24h",
+        "step": "120s",
+        "output_interval": "1h",
+        "device": "cpu",
+        "city": {"dataset": str(MINICITY), "resolution_m": 250},
+        "traffic": {"trips_per_day": 40000, "zone_size_m": 2000},
+    }
+    return Scenario.from_dict(base | changes)
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory):
+    path = tmp_path_factory.mktemp("run") / "day.zarr"
+    result = run(scenario(), path, progress=False)
+    return result
+
+
+def test_store_layout_and_attrs(day):
+    tree = day.open()
+    assert set(tree.children) == {"city", "state", "kpi"}
+    assert tree.attrs["status"] == "complete" and tree.attrs["completed_outputs"] == 24
+    assert Scenario.from_dict(tomllib.loads(tree.attrs["scenario"])).name == "mini"
+    assert tree.attrs["backend"] == "numpy" and "wall_seconds" in tree.attrs
+    air = tree["state/air"].to_dataset()
+    assert air["pm25"].dims == ("time", "y", "x") and air.sizes["time"] == 24
+    assert air["pm25"].attrs["units"] == "ug m-3"
+    assert tree["state/traffic"]["speed"].dims == ("time", "link")
+    assert tree["state/energy"]["net_load"].dims == ("time", "district")
+    times = tree["state"]["time"].values
+    assert times[0] == np.datetime64("2026-06-16T16:00")  # 01:00 KST in UTC
+    for name, var in day.kpis.data_vars.items():
+        assert var.attrs["units"] and np.isfinite(var.values), name
+
+
+def test_physically_sane(day):
+    tree = day.open()
+    # PV: zero at night, positive at noon (KST = UTC+9; output times are interval ends)
+    pv = tree["state/energy"]["pv_power"].sum("building").values
+    hours = (np.arange(1, 25)) % 24
+    assert np.all(pv[(hours <= 3) | (hours >= 22)] == 0) and pv[hours == 12][0] > 0
+    # traffic emissions raise PM2.5 near arterials at the morning peak versus at night
+    air = tree["state/air"].to_dataset()
+    city_roads = tree["city/roads"].to_dataset()
+    from sim.traffic import rasterize_links
+
+    frm, to = city_roads["from_node"].values, city_roads["to_node"].values
+    x, y = city_roads["x"].values, city_roads["y"].values
+    arterial = (city_roads["road_class"].values >= 1).astype(float)
+    road_cells = (
+        rasterize_links(arterial, x[frm], y[frm], x[to], y[to], air["x"].values, air["y"].values)
+        > 0
+    )
+    for species in ("pm25", "nox"):
+        c = air[species].values
+        rush, night = c[hours == 8][0], c[hours == 3][0]
+        assert rush[road_cells].mean() > night[road_cells].mean(), species
+    # NOx comes from traffic alone: at rush hour the peak sits on an arterial and
+    # the concentration exceeds the background there
+    rush = air["nox"].values[hours == 8][0]
+    assert road_cells.ravel()[rush.argmax()] and rush.max() > 15.0
+
+
+def test_vehicles_conserved_every_step():
+    sc = scenario(duration="6h")
+    coupled = Coupled(_load_city(sc), sc, gpu.select("cpu"))
+    coupled.init()
+    for i in range(sc.n_steps):
+        coupled.step(i)
+        c = coupled.traffic.counters(coupled.states["traffic"])
+        # generated = waiting at origins + on links + arrived, to round-off
+        assert c["generated"] == pytest.approx(
+            c["waiting"] + c["in_network"] + c["exited"], rel=1e-9
+        )
+        assert c["entered"] == pytest.approx(c["in_network"] + c["exited"], rel=1e-9)
+    assert c["exited"] > 100
+
+
+def _run_subprocess(sc_path: Path, store: Path, resume: bool = False):
+    cmd = [sys.executable, "-m", "twin.cli", "run", str(sc_path), "-o", str(store), "--no-progress"]
+    if resume:
+        cmd.append("--resume")
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _completed(store: Path) -> int:
+    try:
+        return json.loads((store / "zarr.json").read_text())["attributes"]["completed_outputs"]
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def test_kill_and_resume_equals_uninterrupted(day, tmp_path):
+    sc = scenario()
+    sc_path = tmp_path / "mini.toml"
+    sc_path.write_text(sc.to_toml())
+    store = tmp_path / "killed.zarr"
+    proc = _run_subprocess(sc_path, store)
+    deadline = time.monotonic() + 120
+    while _completed(store) < 5 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = _completed(store)
+    assert 5 <= done < 24
+    partial = xr.open_datatree(store, engine="zarr", consolidated=False)  # opens after kill -9
+    assert np.isfinite(partial["state/air"]["pm25"].values[:done]).all()
+
+    proc = _run_subprocess(sc_path, store, resume=True)
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out
+    a, b = zarr.open_group(day.store, mode="r"), zarr.open_group(store, mode="r")
+    for model in ("traffic", "air", "energy"):
+        for name, arr in a[f"state/{model}"].arrays():
+            np.testing.assert_array_equal(arr[...], b[f"state/{model}/{name}"][...], err_msg=name)
+    xr.testing.assert_identical(day.kpis, read_kpis(store))
+
+
+def test_resume_refuses_other_scenario(day, tmp_path):
+    other = scenario(name="other")
+    with pytest.raises(InputError, match="different scenario"):
+        run(other, day.store, progress=False, resume=True)
+
+
+def test_nan_guard_names_model_variable_place_time(tmp_path, monkeypatch):
+    from sim.air import AirModel
+
+    real = AirModel.step
+    calls = {"n": 0}
+
+    def poisoned(self, state, forcing, dt):
+        new = real(self, state, forcing, dt)
+        calls["n"] += 1
+        if calls["n"] == 95:  # step 95 of 120 s: inside the 4th hour
+            new["pm25"][3, 4] = np.nan
+        return new
+
+    monkeypatch.setattr(AirModel, "step", poisoned)
+    store = tmp_path / "nan.zarr"
+    with pytest.raises(ModelHealthError) as err:
+        run(scenario(duration="6h"), store, progress=False)
+    msg = str(err.value)
+    assert "air model" in msg and "pm25" in msg and "cell (y=3, x=4)" in msg
+    assert "2026-06-17 03:08" in msg
+    attrs = json.loads((store / "zarr.json").read_text())["attributes"]
+    assert attrs["status"] == "failed" and attrs["completed_outputs"] == 3
+    tree = xr.open_datatree(store, engine="zarr", consolidated=False)
+    assert np.isfinite(tree["state/air"]["pm25"].values[:3]).all()
+
+
+MEMORY_SCRIPT = """
+import resource, sys
+from twin.runner import run
+from twin.scenario import Scenario
+sc = Scenario.from_toml(sys.argv[1])
+run(sc, sys.argv[2], progress=False)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+@pytest.mark.slow
+def test_memory_does_not_grow_with_duration(tmp_path):
+    peaks = {}
+    for hours in (6, 48):
+        sc = scenario(duration=f"{hours}h", step="300s")
+        path = tmp_path / f"{hours}.toml"
+        path.write_text(sc.to_toml())
+        out = subprocess.run(
+            [sys.executable, "-c", MEMORY_SCRIPT, str(path), str(tmp_path / f"{hours}.zarr")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        peaks[hours] = int(out.stdout.split()[-1]) / 1024  # MiB
+    # 8x the duration: a run that kept its history would grow by 8x its output
+    # volume; allow 10 % for allocator noise.
+    assert peaks[48] < 1.1 * peaks[6], peaks

@@ -1,0 +1,59 @@
+"""Run KPIs: running sums updated every coupling step, scalars with units at the end.
+
+The accumulator never holds a time series: it keeps a few float64 sums whose values
+are saved with each restart snapshot, so a resumed run ends with the same KPIs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from twin.errors import InputError
+
+PM25_STANDARD_UGM3 = 35.0  # Korean 24-h PM2.5 standard (Ministry of Environment, 2018)
+VEHICLE_CO2_KG_PER_KM = 0.17  # fleet-average passenger car, tank to wheel (EEA 2019, about)
+
+# name: (units, long_name)
+KPIS: dict[str, tuple[str, str]] = {
+    "vehicle_hours_travelled": ("h", "vehicle-hours travelled"),
+    "total_delay": ("h", "delay against free-flow travel"),
+    "mean_trip_time": ("min", "mean trip time of completed trips"),
+    "completed_trips": ("1", "trips completed"),
+    "pm25_exposure": ("ug m-3", "population-weighted mean PM2.5"),
+    "no2_exposure": ("ug m-3", "population-weighted mean NO2"),
+    "hours_above_pm25_standard": (
+        "h",
+        f"mean hours per air monitor above {PM25_STANDARD_UGM3:g} ug m-3 PM2.5",
+    ),
+    "energy_use": ("MWh", "electricity use of buildings and EV charging"),
+    "peak_load": ("MW", "peak city net load"),
+    "load_factor": ("1", "mean over peak city net load"),
+    "pv_self_consumption": ("1", "share of PV output used on site"),
+    "co2_emissions": ("t", "CO2 from grid electricity and road traffic"),
+}
+
+
+def kpi_dataset(values: dict[str, float]) -> xr.Dataset:
+    """Scalar KPIs with ``units`` and ``long_name`` from :data:`KPIS`."""
+    return xr.Dataset(
+        {
+            name: ((), np.float64(values[name]), {"units": units, "long_name": long_name})
+            for name, (units, long_name) in KPIS.items()
+            if name in values
+        }
+    )
+
+
+def read_kpis(path: str | Path) -> xr.Dataset:
+    """The ``/kpi`` group of a finished run store."""
+    from twin.store import check_store
+
+    path = check_store(path)
+    if not (path / "kpi" / "zarr.json").is_file():
+        raise InputError(f"{path}: no /kpi group; is this a finished run store?")
+    return xr.open_dataset(
+        path, group="kpi", engine="zarr", zarr_format=3, consolidated=False
+    ).load()
