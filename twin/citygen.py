@@ -240,7 +240,7 @@ def _buildings(f: _Fields, rng: np.random.Generator) -> dict[str, np.ndarray]:
     urban = f.urban(x, y, elevation)
     lu = f.land_use(x, y, elevation, urban, water_margin_m=30.0)
     chance = np.select(
-        [lu == RESIDENTIAL, lu == COMMERCIAL, lu == INDUSTRIAL], [0.2 + 0.6 * urban, 0.9, 0.55], 0
+        [lu == RESIDENTIAL, lu == COMMERCIAL, lu == INDUSTRIAL], [0.2 + 0.6 * urban, 0.55, 0.55], 0
     )
     sel = keep < chance
     x, y, lu, urban = x[sel], y[sel], lu[sel], urban[sel]
@@ -248,14 +248,14 @@ def _buildings(f: _Fields, rng: np.random.Generator) -> dict[str, np.ndarray]:
 
     use = np.select([lu == COMMERCIAL, lu == INDUSTRIAL], [1, 2], 0).astype(np.int8)
     use[(use == 0) & (pub < 0.04)] = 3
-    tower = (use == 0) & (apt < np.clip(0.5 * urban - 0.1, 0.03, 0.35))
+    tower = (use == 0) & (apt < np.clip(0.4 * urban - 0.1, 0.02, 0.25))
     # per use: floors, storey height [m], footprint ranges [m] (width, depth)
     floors = np.select(
         [tower, use == 0, use == 1, use == 2],
         [
-            12 + np.floor(floors_u * 14),
+            10 + np.floor(floors_u * 11),
             1 + np.floor(floors_u * 4),
-            3 + np.floor(floors_u**3 * (5 + 30 * urban)),
+            2 + np.floor(floors_u**3 * (4 + 24 * urban)),
             1 + np.floor(floors_u * 2),
         ],
         3 + np.floor(floors_u * 3),
@@ -264,7 +264,7 @@ def _buildings(f: _Fields, rng: np.random.Generator) -> dict[str, np.ndarray]:
     w_lo, w_hi, d_lo, d_hi = (
         np.select([tower, use == 0, use == 1, use == 2], v, dflt)
         for v, dflt in zip(
-            ([40, 10, 20, 30], [52, 20, 45, 55], [14, 10, 20, 30], [18, 20, 45, 55]),
+            ([40, 10, 15, 30], [52, 20, 35, 55], [14, 10, 15, 30], [18, 20, 35, 55]),
             (30, 50, 30, 50),
             strict=True,
         )

@@ -140,7 +140,7 @@ class Coupled:
     # ------------------------------------------------------------------ set-up
     def _weather(self) -> weather.Weather:
         sc = self.scenario
-        manifest = load_manifest(sc.city.dataset if not sc.city.store else "gwangju")
+        manifest = load_manifest(sc.city.dataset)  # its climatology, also for a stored city
         climate = weather.load_climatology(manifest.file("climate"))
         start = _utc64(sc.start)
         end = start + np.timedelta64(int(sc.duration.total_seconds()) + 3600, "s")

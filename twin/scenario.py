@@ -79,7 +79,11 @@ class _Strict(BaseModel):
 
 
 class CitySpec(_Strict):
-    """A dataset built on the fly (``dataset``, ``resolution_m``, ``seed``) or a saved ``store``."""
+    """A dataset built on the fly (``dataset``, ``resolution_m``, ``seed``) or a saved ``store``.
+
+    With ``store``, ``dataset`` still names the dataset whose climatology drives the
+    synthetic weather.
+    """
 
     dataset: str = "gwangju"
     resolution_m: Annotated[float, Field(ge=25, le=500)] = 100.0
