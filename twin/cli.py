@@ -74,12 +74,22 @@ def city_build(
 
 @app.command("info")
 def info(path: Annotated[Path, typer.Argument(help="A city or run store.")]) -> None:
-    """Print a readable summary of a city store."""
+    """Print a readable summary of a city store, or of a run store and its city."""
+    from twin.store import run_summary
+
     try:
         city = twin.open_city(path)
+        run = run_summary(path)
     except InputError as err:
         raise _fail(err) from None
     _print_summary(city.summary(), title=str(path))
+    if run:
+        table = Table(title="run", show_header=False, title_justify="left")
+        table.add_column(style="bold")
+        table.add_column()
+        for key, value in run.items():
+            table.add_row(key, str(value))
+        console.print(table)
 
 
 def _print_summary(s: dict, title: str | None = None) -> None:

@@ -331,6 +331,23 @@ class RunStore:
         return open_run(self.path)
 
 
+def run_summary(path: str | Path) -> dict[str, object]:
+    """Status lines of a run store (empty for a city store)."""
+    attrs = _root_attrs(check_store(path))
+    if attrs.get("kind") != RUN_KIND:
+        return {}
+    n = zarr.open_array(Path(path) / "state" / "time", mode="r").shape[0]
+    return {
+        "scenario": attrs.get("scenario_name", ""),
+        "status": attrs.get("status", ""),
+        "output steps": f"{attrs.get('completed_outputs', 0)} of {n} complete",
+        "backend": f"{attrs.get('backend', '')} on {attrs.get('device', '')}",
+        "started": attrs.get("wall_start", ""),
+        "wall time": f"{attrs['wall_seconds']:.1f} s" if "wall_seconds" in attrs else "",
+        "version": attrs.get("package_version", ""),
+    }
+
+
 def open_run(path: str | Path) -> xr.DataTree:
     """Open a run store lazily as a DataTree, cut to its completed output steps."""
     path = check_store(path)
