@@ -3,7 +3,8 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from twin.city import City, build_city
-from twin.errors import InputError
+from twin.errors import InputError, ModelHealthError
+from twin.scenario import Scenario
 from twin.store import open_city
 
 try:
@@ -11,4 +12,23 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0+unknown"
 
-__all__ = ["City", "InputError", "__version__", "build_city", "open_city"]
+__all__ = [
+    "City",
+    "InputError",
+    "ModelHealthError",
+    "RunResult",
+    "Scenario",
+    "__version__",
+    "build_city",
+    "open_city",
+    "run",
+]
+
+
+def __getattr__(name: str):
+    # the runner pulls in every model: import it on first use, not with `import twin`
+    if name in ("run", "RunResult"):
+        from twin import runner
+
+        return getattr(runner, name)
+    raise AttributeError(f"module 'twin' has no attribute {name!r}")
