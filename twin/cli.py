@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
 import twin
+from twin.console import console, fail
 from twin.errors import InputError
+from viz import cli as viz_cli
 
 app = typer.Typer(
     help="Gwangju city twin: build cities, run coupled simulations, inspect results.",
@@ -22,12 +23,6 @@ app = typer.Typer(
 )
 city_app = typer.Typer(help="Build and manage cities.", no_args_is_help=True)
 app.add_typer(city_app, name="city")
-console = Console()
-
-
-def _fail(err: Exception) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
 
 
 def _version(value: bool) -> None:
@@ -67,7 +62,7 @@ def city_build(
             built = time.perf_counter() - t0
             city.save(output)
     except InputError as err:
-        raise _fail(err) from None
+        raise fail(err) from None
     console.print(f"Built {city.name} in {built:.1f} s, saved to [bold]{output}[/]")
     _print_summary(city.summary())
 
@@ -81,7 +76,7 @@ def info(path: Annotated[Path, typer.Argument(help="A city or run store.")]) -> 
         city = twin.open_city(path)
         run = run_summary(path)
     except InputError as err:
-        raise _fail(err) from None
+        raise fail(err) from None
     _print_summary(city.summary(), title=str(path))
     if run:
         table = Table(title="run", show_header=False, title_justify="left")
@@ -144,7 +139,7 @@ def run_cmd(
     try:
         result = run(scenario, output, device=device, progress=progress, resume=resume)
     except (InputError, RuntimeError) as err:
-        raise _fail(err) from None
+        raise fail(err) from None
     _print_run(result)
 
 
@@ -179,7 +174,7 @@ def kpi_cmd(path: Annotated[Path, typer.Argument(help="A run store.")]) -> None:
     try:
         kpis = read_kpis(path)
     except InputError as err:
-        raise _fail(err) from None
+        raise fail(err) from None
     _print_kpis(kpis, title=f"KPIs of {path}")
 
 
@@ -194,6 +189,23 @@ def demo(
     from twin.scenario import builtin_scenario
 
     run_cmd(builtin_scenario("june_weekday"), output=output, device=device)
+    picture = output.with_suffix(".png")
+    try:
+        import viz
+
+        with console.status(f"Rendering {picture} (PM2.5 at 08:00, the morning peak)..."):
+            viz.render(output, picture, time="08:00", var="pm25", size=(1600, 1000))
+    except ImportError:
+        console.print("No picture: install the 'viz' extra (pip install 'gwangju-twin[viz]').")
+        return
+    except (InputError, RuntimeError) as err:
+        console.print(f"[yellow]No picture:[/] {err}", soft_wrap=True)
+        return
+    console.print(f"Rendered [bold]{picture}[/]")
+
+
+app.command("render")(viz_cli.render)
+app.command("plot")(viz_cli.plot)
 
 
 if __name__ == "__main__":

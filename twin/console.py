@@ -1,0 +1,14 @@
+"""The terminal of the ``twin`` commands: one rich console and one way to fail."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+console = Console()
+
+
+def fail(err: Exception) -> typer.Exit:
+    """Print ``error: <message>`` (no traceback) and return the exit (status 2) to raise."""
+    console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
