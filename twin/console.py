@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-console = Console()
+console = Console(soft_wrap=True)  # paths and messages stay on one line, whatever the width
 
 
 def fail(err: Exception) -> typer.Exit:
