@@ -1,0 +1,220 @@
+"""Traffic model benchmark: sim.traffic (NumPy) side by side with UXsim, plus scaling.
+
+Run from the repository root::
+
+    .venv/bin/python bench/traffic.py              # UXsim grids + scaling series
+    .venv/bin/python bench/traffic.py --city       # also the city-like 24 h case
+    .venv/bin/python bench/traffic.py --quick      # one repetition, no UXsim Python engine
+
+Grid cases (issue 4): signalized lattices of 10 x 10 and 20 x 20 intersections,
+500 m links, 2 lanes, UXsim's default diagram (20 m/s, 0.2 veh/m per lane, 0.8 veh/s
+per lane), 30 s / 30 s two-phase signals, a random OD matrix between as many zones as
+the lattice side loaded during the first hour, 2 simulated hours. Both models use a
+5 s step (UXsim: platoons of 5 vehicles x 1 s reaction time) and re-route every 300 s
+with weight 0.5. Times are medians over repetitions; the machine may be shared, so
+expect noise.
+
+Scaling: lattices up to more than 100,000 cells, 10 zones, 10 simulated minutes
+under load; cost per sub-step and per cell-update (the whole sub-step, node model and
+destination bookkeeping included, divided by the number of cells).
+
+City (``--city``): 35 x 25 lattice of 600 m links (local 11 m/s, 2 lanes; every 4th
+row and column an arterial at 16 m/s, 3 lanes), a 22 m/s ring road, 15 zones with a
+gravity OD of 200,000 trips a day on the default daily profile, 24 h in 60 s coupling
+steps, at sub-steps of 5 s and 10 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # for the UXsim scenario builder shared with the tests
+
+from sim.traffic import Demand, TrafficModel, flat_profile, gravity_od  # noqa: E402
+from sim.traffic.synthetic import grid_network, random_od  # noqa: E402
+from tests.verification.traffic_uxsim import run_uxsim  # noqa: E402
+
+DEMAND_END_S, T_MAX_S, STEP_S = 3600.0, 7200.0, 60.0
+
+
+def grid_case(side: int, total_veh_per_h: float, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    net = grid_network(side, side, spacing_m=500.0, lanes=2)
+    zones = rng.choice(net.n_nodes, side, replace=False)
+    # whole platoons of 5 per pair, so that UXsim loads the same number of trips
+    trips = np.maximum(np.round(random_od(side, total_veh_per_h, rng) / 5), 1) * 5
+    np.fill_diagonal(trips, 0)
+    return net, zones, (trips + 0.01) * (trips > 0)
+
+
+def run_ours(net, zones, od, t_max_s=T_MAX_S, demand_end_s=DEMAND_END_S):
+    model = TrafficModel(
+        net,
+        Demand(zones, od, flat_profile),
+        dt_max_s=5.0,
+        route_interval_s=300.0,
+        route_weight=0.5,
+        green_s=30.0,
+        amber_s=0.0,
+        all_red_s=0.0,
+        lost_time_s=0.0,
+        signal_wait_in_routes=False,
+    )
+    start = time.perf_counter()
+    state = model.init({}, np)
+    for k in range(int(t_max_s / STEP_S)):
+        scale = 1.0 if k * STEP_S < demand_end_s else 0.0
+        state = model.step(state, {"time_of_day_s": k * STEP_S, "demand_scale": scale}, STEP_S)
+    wall = time.perf_counter() - start
+    c = model.counters(state)
+    return {
+        "wall_s": wall,
+        "cells": model.cells.n_cells,
+        "completed": c["exited"],
+        "total_travel_time_s": c["trip_time_s"],
+    }
+
+
+def median_run(fn, reps):
+    runs = [fn() for _ in range(reps)]
+    out = dict(runs[-1])
+    out["wall_s"] = statistics.median(r["wall_s"] for r in runs)
+    return out
+
+
+def grid_table(reps: int, python_engine: bool) -> None:
+    print("\n## UXsim grids (2 simulated hours, demand in the first hour)\n")
+    print(
+        "| grid | demand [veh/h] | cells | ours [s] | RTF | UXsim py [s] | UXsim C++ [s] "
+        "| UXsim py / ours | UXsim C++ / ours | trips (ours / UXsim) | TTT ours / UXsim |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for side in (10, 20):
+        for total in (3600.0, 40000.0):
+            net, zones, od = grid_case(side, total)
+            ours = median_run(lambda: run_ours(net, zones, od), reps)  # noqa: B023
+            kw = dict(
+                demand_end_s=DEMAND_END_S,
+                t_max_s=T_MAX_S,
+                green_s=30.0,
+                route_interval_s=300.0,
+                route_weight=0.5,
+            )
+            engines = {"C++": True, "py": False} if python_engine else {"C++": True}
+            ux = {
+                name: median_run(lambda c=cpp: run_uxsim(net, zones, od, cpp=c, **kw), reps)  # noqa: B023
+                for name, cpp in engines.items()
+            }
+            py = ux.get("py", {"wall_s": float("nan"), "total_travel_time_s": float("nan")})
+            cpp = ux["C++"]
+            ttt = ours["total_travel_time_s"]
+            print(
+                f"| {side}x{side} | {total:,.0f} | {ours['cells']:,} | {ours['wall_s']:.2f} "
+                f"| {T_MAX_S / ours['wall_s']:,.0f} | {py['wall_s']:.2f} | {cpp['wall_s']:.2f} "
+                f"| {py['wall_s'] / ours['wall_s']:.1f}x | {cpp['wall_s'] / ours['wall_s']:.2f}x "
+                f"| {ours['completed']:,.0f} / {cpp['completed']:,.0f} "
+                f"| {ttt / py['total_travel_time_s']:.3f} (py), "
+                f"{ttt / cpp['total_travel_time_s']:.3f} (C++) |"
+            )
+
+
+def scaling_table(reps: int) -> None:
+    print("\n## Scaling (10 zones, 10 simulated minutes at 5 s sub-steps, under load)\n")
+    print("| grid | links | cells | sub-step [ms] | per cell-update [ns] | link x zone [ns] |")
+    print("|---|---|---|---|---|---|")
+    sim_s = 600.0
+    for side in (10, 20, 40, 60, 80):
+        rng = np.random.default_rng(1)
+        net = grid_network(side, side, spacing_m=500.0, lanes=2)
+        zones = rng.choice(net.n_nodes, 10, replace=False)
+        od = random_od(10, 400.0 * side, rng)
+        model = TrafficModel(net, Demand(zones, od, flat_profile), dt_max_s=5.0)
+        state = model.init({}, np)
+        for k in range(10):  # warm up: load the network
+            state = model.step(state, {"time_of_day_s": 60.0 * k}, 60.0)
+        walls = []
+        for _ in range(reps):
+            start = time.perf_counter()
+            model.step(state, {"time_of_day_s": 600.0}, sim_s)
+            walls.append(time.perf_counter() - start)
+        per_sub = statistics.median(walls) / (sim_s / 5.0)
+        cells = model.cells.n_cells
+        print(
+            f"| {side}x{side} | {net.n_links:,} | {cells:,} | {per_sub * 1e3:.2f} "
+            f"| {per_sub / cells * 1e9:.1f} | {per_sub / (net.n_links * 10) * 1e9:.1f} |"
+        )
+
+
+def city_network():
+    return grid_network(
+        35,
+        25,
+        spacing_m=600.0,
+        lanes=2,
+        free_speed=11.0,
+        capacity=0.5,
+        jam_density=0.15,
+        arterial_every=4,
+        arterial_speed=16.0,
+        arterial_lanes=3,
+        ring_speed=22.0,
+        ring_lanes=3,
+    )
+
+
+def city_table(reps: int) -> None:
+    net = city_network()
+    rng = np.random.default_rng(0)
+    zones = rng.choice(net.n_nodes, 15, replace=False)
+    od = gravity_od(
+        rng.uniform(0.5, 1.5, 15), np.c_[net.node_x[zones], net.node_y[zones]], 200_000.0
+    )
+    print(
+        f"\n## City-like day ({net.n_nodes} nodes, {net.n_links} links, 15 zones, "
+        "200,000 trips, 24 h)\n"
+    )
+    print("| sub-step | cells | wall [s] | RTF | completed | mean trip [min] | delay [veh h] |")
+    print("|---|---|---|---|---|---|---|")
+    for dt in (5.0, 10.0):
+        walls = []
+        for _ in range(reps):
+            model = TrafficModel(net, Demand(zones, od), dt_max_s=dt)
+            start = time.perf_counter()
+            state = model.init({}, np)
+            for k in range(1440):
+                state = model.step(state, {"time_of_day_s": 60.0 * k}, 60.0)
+            walls.append(time.perf_counter() - start)
+        c = model.counters(state)
+        wall = statistics.median(walls)
+        print(
+            f"| {dt:.0f} s | {model.cells.n_cells:,} | {wall:.1f} | {86400 / wall:,.0f} "
+            f"| {c['exited']:,.0f} | {c['trip_time_s'] / c['exited'] / 60:.1f} "
+            f"| {c['delay_s'] / 3600:,.0f} |"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=3, help="repetitions (median reported)")
+    parser.add_argument("--city", action="store_true", help="add the city-like 24 h case")
+    parser.add_argument("--quick", action="store_true", help="1 rep, skip UXsim's Python engine")
+    args = parser.parse_args()
+    reps = 1 if args.quick else args.reps
+    print(f"# sim.traffic benchmark on {platform.processor() or platform.machine()}, NumPy")
+    print(f"numpy {np.__version__}, Python {platform.python_version()}, medians of {reps}")
+    grid_table(reps, python_engine=not args.quick)
+    scaling_table(reps)
+    if args.city:
+        city_table(reps)
+
+
+if __name__ == "__main__":
+    main()

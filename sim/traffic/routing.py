@@ -1,0 +1,98 @@
+"""Reactive route choice: shortest travel times to each destination and next-link fractions.
+
+Every few minutes the model recomputes, from the current link travel times, the
+shortest time from every node to every destination zone, and from it the best next
+link at each node for each destination. Route fractions move part of the way towards
+that all-or-nothing choice, like the dynamic user optimum of reactive assignment
+(UXsim's ``duo_update_weight``); the gradual step damps route flapping.
+
+Shortest times come from a vectorised Bellman-Ford iteration over all destinations at
+once, ``d <- min over out-links j of (c_j + d[to_j])``, written with ``xp`` so it runs
+where the state lives. Starting from the previous solution it usually needs only a
+few sweeps; for positive link costs the equation has a unique solution, so the
+iteration converges from any start.
+
+References
+----------
+Bellman, R. (1958). On a routing problem. Quarterly of Applied Mathematics 16(1),
+87-90. https://doi.org/10.1090/qam/102435
+Bertsekas, D. P., Tsitsiklis, J. N. (1991). An analysis of stochastic shortest path
+problems. Mathematics of Operations Research 16(3), 580-595.
+https://doi.org/10.1287/moor.16.3.580
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, eq=False)
+class RouteGraph:
+    """Static arrays for routing, on one array backend.
+
+    ``out_links`` (k, node) is padded with the dummy link index ``n_links``;
+    ``to_node`` has ``n_links + 1`` entries (the dummy's value is unused);
+    ``dest_nodes`` (zone,) are the zone nodes.
+    """
+
+    out_links: Any
+    to_node: Any
+    dest_nodes: Any
+
+
+def shortest_times(xp, graph: RouteGraph, cost, start=None, max_sweeps: int | None = None):
+    """Shortest travel time from every node to every destination [s].
+
+    Parameters
+    ----------
+    xp : array namespace.
+    graph : static routing arrays.
+    cost : (link + 1,) [s] link costs > 0; the last (dummy) entry is ignored.
+    start : (zone, node) previous solution to start from, or None (cold start).
+    max_sweeps : safety bound, default ``4 * n_nodes + 4``.
+
+    Returns
+    -------
+    (zone, node) [s]; ``inf`` where the destination cannot be reached.
+    """
+    n_nodes = graph.out_links.shape[1]
+    n_dest = graph.dest_nodes.shape[0]
+    slot_cost = _slot_cost(xp, graph, cost)
+    slot_to = graph.to_node[graph.out_links]
+    dest = (xp.arange(n_dest), graph.dest_nodes)
+    d = xp.full((n_dest, n_nodes), xp.inf) if start is None else start.copy()
+    d[dest] = 0.0
+    for _ in range(max_sweeps or 4 * n_nodes + 4):
+        new = (slot_cost[None] + d[:, slot_to]).min(axis=1)
+        new[dest] = 0.0
+        if bool(xp.all(new == d)):
+            return d
+        d = new
+    raise RuntimeError("shortest_times: Bellman-Ford did not converge (non-positive costs?)")
+
+
+def _slot_cost(xp, graph: RouteGraph, cost):
+    """(k, node) cost of each out-slot, inf on padding."""
+    padded = xp.concatenate([cost[:-1], xp.asarray([xp.inf], dtype=cost.dtype)])
+    return padded[graph.out_links]
+
+
+def best_next_links(xp, graph: RouteGraph, cost, times):
+    """All-or-nothing next-link choice, (zone, link + 1) of 0/1.
+
+    At every node and for every destination, the out-link minimising
+    ``cost_j + times[dest, to_j]`` gets 1 (the lowest slot on ties); nodes that cannot
+    reach the destination, and the destination's own node, get none.
+    """
+    n_links = cost.shape[0] - 1
+    n_dest = graph.dest_nodes.shape[0]
+    value = _slot_cost(xp, graph, cost)[None] + times[:, graph.to_node[graph.out_links]]
+    best = xp.argmin(value, axis=1)  # (zone, node), out-slot
+    reachable = xp.isfinite(xp.min(value, axis=1))
+    reachable[xp.arange(n_dest), graph.dest_nodes] = False
+    z_idx, node_idx = xp.nonzero(reachable)
+    link = graph.out_links[best[z_idx, node_idx], node_idx]
+    choice = xp.zeros((n_dest, n_links + 1))
+    choice[z_idx, link] = 1.0
+    return choice
