@@ -1,0 +1,402 @@
+"""The energy model: building demand, rooftop PV, EV charging and district net load.
+
+Runner protocol (ARCHITECTURE.md): ``init(inputs, xp) -> state``, ``step(state, forcing,
+dt) -> state``, ``outputs(state)``, ``OUTPUTS``. The state is a flat dict of ``xp`` arrays
+holding everything that changes in time (zone temperatures, the EV backlog, the last
+outputs, the running KPI sums), so a host copy of it resumes a run bitwise. Geometry derived
+from the city (conductances, PV areas, roof horizons) is recomputed by ``init`` from the
+same inputs; on resume call ``init`` first, then :meth:`EnergyModel.state_from_arrays`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+import gpu
+from sim import shading, solar, variables
+from sim.energy import ev, grid, pv, thermal
+from sim.energy.parameters import EnergyParameters
+
+_BUILDING_KEYS = ("x", "y", "width", "depth", "height", "use", "floor_area", "district")
+_FACADE_AZIMUTHS = (0.0, 90.0, 180.0, 270.0)  # N, E, S, W facades [deg]
+
+
+class EnergyModel:
+    """Buildings (1R1C), rooftop PV, EV charging and district feeders on ``xp`` arrays.
+
+    Parameters
+    ----------
+    **settings : fields of :class:`~sim.energy.parameters.EnergyParameters` (setpoints,
+        COPs, PV coverage and efficiency, EV share and charger power, grid CO2 factor, TOU
+        tariff, shading resolution); unknown names raise :class:`ValueError`.
+    """
+
+    OUTPUTS = variables.attrs_for(
+        "heating_power",
+        "cooling_power",
+        "electric_load",
+        "pv_power",
+        "indoor_temperature",
+        "ev_charging_power",
+        "net_load",
+    )
+    KPI_ATTRS = grid.KPI_ATTRS
+
+    def __init__(self, **settings: Any):
+        self.params = EnergyParameters.from_mapping(settings)
+        price = self.params.tou_price_krw_per_kwh
+        price = np.asarray(grid.TOU_PRICE if price is None else price, dtype=np.float64)
+        if price.shape != (12, 24) or not np.all(np.isfinite(price)):
+            raise ValueError("tou_price_krw_per_kwh must be a finite (12 months, 24 hours) table")
+        self.tou_price = price
+        self._xp: ModuleType | None = None
+        self._coefficients: tuple[Any, Any] = (None, None)
+        self.static: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ init
+
+    def init(self, inputs: Mapping[str, Any], xp: ModuleType) -> dict[str, Any]:
+        """Derive building and district constants from the city and return the start state.
+
+        Parameters
+        ----------
+        inputs : mapping of arrays. Required, dim ``building``: ``x``, ``y`` [m],
+            ``width``, ``depth``, ``height`` [m], ``use`` (0 residential, 1 commercial,
+            2 industrial, 3 public), ``floor_area`` [m2], ``district`` (index); and
+            ``n_districts`` (int). Optional: ``district_population`` (district,) [1] for the
+            EV fleet (else residential floor area / 35 m2 per person);
+            ``transformer_capacity_kw`` (district,) [kW]; for roof shading either
+            ``shaded_fraction`` (building,) [1], fixed, or the grid ``building_height``
+            (y, x) [m] with ``grid_x`` (x,), ``grid_y`` (y,) cell-centre coordinates [m]
+            and optionally ``elevation`` (y, x) [m] terrain.
+        xp : the array namespace (numpy or cupy).
+        """
+        p = self.params
+        b = self._validate(inputs, xp)
+        n_districts = b.pop("n_districts")
+        geo = thermal.envelope(
+            b["width"], b["depth"], b["height"], b["floor_area"], b["use"], ua_scale=p.ua_scale
+        )
+        residential_area = xp.where(b["use"] == 0, b["floor_area"], 0.0)
+        if "district_population" in inputs:
+            population = _vector(inputs, "district_population", (n_districts,), xp)
+        else:
+            population = (
+                _by_district(b["district"], residential_area, n_districts, xp)
+                / (thermal.FLOOR_PER_PERSON[0])
+            )
+        fleet = population * p.vehicles_per_person * p.ev_share
+        chargers = fleet * p.ev_chargers_per_vehicle
+        if "transformer_capacity_kw" in inputs:
+            capacity = _vector(inputs, "transformer_capacity_kw", (n_districts,), xp)
+            if bool(xp.any(capacity <= 0)):
+                raise ValueError("inputs 'transformer_capacity_kw' must be > 0 (kW)")
+        else:
+            # Rated for the floor area plus the chargers; a district with neither has no
+            # feeder to load (infinite rating, utilisation 0).
+            area = _by_district(b["district"], b["floor_area"], n_districts, xp)
+            capacity = area * (p.feeder_capacity_w_per_m2 / 1000.0) + chargers * (
+                p.ev_charger_power_kw
+            )
+            capacity = xp.where(capacity > 0, capacity, xp.inf)
+        self._xp = xp
+        self._coefficients = (None, None)
+        self.static = {
+            "hvac_capacity": geo["ua"] * p.hvac_design_delta_k,
+            **geo,
+            # Half of each glazing pair faces each way (N and S, or E and W).
+            "aperture_ns": 0.5 * thermal.SOLAR_APERTURE * geo["window_ns"],
+            "aperture_ew": 0.5 * thermal.SOLAR_APERTURE * geo["window_ew"],
+            "use": b["use"],
+            "district": b["district"],
+            "floor_area": b["floor_area"],
+            "pv_rated_w": pv.rated_power(p.pv_coverage * b["width"] * b["depth"], p.pv_efficiency),
+            "fleet": fleet,
+            "chargers": chargers,
+            "capacity_kw": capacity,
+            "n_districts": n_districts,
+            "hourly": xp.asarray(
+                thermal.hourly_use_table(
+                    p.heating_setpoint_c,
+                    p.cooling_setpoint_c,
+                    p.heating_setback_c,
+                    p.cooling_setback_c,
+                )
+            ),
+            **self._shade_inputs(inputs, b, xp),
+        }
+        n = b["use"].shape[0]
+        zeros_b = xp.zeros(n, dtype=xp.float64)
+        zeros_d = xp.zeros(n_districts, dtype=xp.float64)
+        state = {
+            "indoor_temperature": xp.full(n, p.initial_indoor_temperature_c, dtype=xp.float64),
+            "heating_power": zeros_b,
+            "cooling_power": zeros_b,
+            "electric_load": zeros_b,
+            "pv_power": zeros_b,
+            "ev_backlog": zeros_d,
+            "ev_charging_power": zeros_d,
+            "net_load": zeros_d,
+        }
+        state.update({f"kpi_{k}": v for k, v in grid.accumulator(n_districts, xp).items()})
+        return state
+
+    def _validate(self, inputs, xp):
+        missing = [k for k in (*_BUILDING_KEYS, "n_districts") if k not in inputs]
+        if missing:
+            raise ValueError(f"energy model inputs lack {', '.join(missing)}")
+        n_districts = int(gpu.to_host(inputs["n_districts"]))
+        if n_districts < 1:
+            raise ValueError(f"n_districts must be >= 1, got {n_districts}")
+        if np.ndim(inputs["x"]) != 1:
+            raise ValueError("inputs 'x' must be a 1-D array over buildings")
+        n = int(np.shape(inputs["x"])[0])
+        out = {"n_districts": n_districts}
+        for key in _BUILDING_KEYS:
+            arr = xp.asarray(inputs[key])
+            if arr.shape != (n,):
+                raise ValueError(f"inputs {key!r} has shape {arr.shape}, expected ({n},)")
+            out[key] = arr if key in ("use", "district") else arr.astype(xp.float64)
+        for key in ("width", "depth", "height", "floor_area"):
+            if not bool(xp.all(out[key] > 0)):
+                raise ValueError(f"inputs {key!r} must be > 0 (m or m2) for every building")
+        for key in ("x", "y"):
+            if not bool(xp.all(xp.isfinite(out[key]))):
+                raise ValueError(f"inputs {key!r} must be finite")
+        uses = ", ".join(f"{i} {name}" for i, name in enumerate(thermal.USES))
+        for key, hi, meaning in (("use", 4, f" ({uses})"), ("district", n_districts, "")):
+            vals = out[key]
+            if vals.dtype.kind not in "iu" or bool(xp.any((vals < 0) | (vals >= hi))):
+                raise ValueError(f"inputs {key!r} must be integers in [0, {hi}){meaning}")
+            out[key] = vals.astype(xp.int64)
+        return out
+
+    def _shade_inputs(self, inputs, b, xp):
+        n = b["use"].shape[0]
+        if "shaded_fraction" in inputs:
+            fixed = _vector(inputs, "shaded_fraction", (n,), xp)
+            if bool(xp.any((fixed < 0) | (fixed > 1))):
+                raise ValueError("inputs 'shaded_fraction' must lie in [0, 1]")
+            return {"shade_fixed": fixed}
+        if "building_height" not in inputs:
+            return {"shade_fixed": xp.zeros(n, dtype=xp.float64)}
+        heights = xp.asarray(inputs["building_height"], dtype=xp.float64)
+        if heights.ndim != 2 or "grid_x" not in inputs or "grid_y" not in inputs:
+            raise ValueError(
+                "roof shading needs 'building_height' (y, x) with 'grid_x' and 'grid_y'"
+            )
+        gx = gpu.to_host(inputs["grid_x"]).astype(float)
+        gy = gpu.to_host(inputs["grid_y"]).astype(float)
+        if (gy.size, gx.size) != heights.shape or gx.size < 2 or gy.size < 2:
+            raise ValueError("'grid_x'/'grid_y' must match 'building_height' (y, x), >= 2 each")
+        res = float(gx[1] - gx[0])
+        if res <= 0 or not np.allclose(np.diff(gx), res) or not np.allclose(np.diff(gy), res):
+            raise ValueError("'grid_x'/'grid_y' must be ascending with one square cell size")
+        terrain = (
+            xp.asarray(inputs["elevation"], dtype=xp.float64)
+            if "elevation" in inputs
+            else xp.zeros_like(heights)
+        )
+        if terrain.shape != heights.shape:
+            raise ValueError("'elevation' must have the shape of 'building_height'")
+        px, py = _roof_samples(b, self.params.roof_samples, xp)
+        row = xp.clip(xp.rint((py - gy[0]) / res), 0, heights.shape[0] - 1).astype(xp.int64)
+        col = xp.clip(xp.rint((px - gx[0]) / res), 0, heights.shape[1] - 1).astype(xp.int64)
+        pz = terrain[row, col] + b["height"]
+        horizon = shading.horizon_tangents(
+            terrain + heights,
+            gx[0],
+            gy[0],
+            res,
+            px,
+            py,
+            pz,
+            n_sectors=self.params.horizon_sectors,
+            max_distance_m=self.params.horizon_distance_m,
+        )
+        return {"horizon": horizon}
+
+    # ------------------------------------------------------------------ step
+
+    def step(self, state: Mapping[str, Any], forcing: Mapping[str, Any], dt: Any) -> dict:
+        """Advance one coupling step of ``dt`` (seconds, or a timedelta).
+
+        ``forcing`` keys: ``time_utc`` (numpy datetime64), ``local_hour`` [h],
+        ``air_temperature`` [degC], ``ghi``, ``dni``, ``dhi`` [W m-2], ``solar_elevation``,
+        ``solar_azimuth`` [deg], ``wind_speed`` [m s-1] (scalars for the whole city);
+        optional ``ev_arrivals`` (district,) [1]: electric vehicles plugging in during the
+        step (convert traffic arrivals with :meth:`ev_sessions_from_arrivals`); without it
+        the daily profile of :mod:`sim.energy.ev` is used. Inputs are constant over the step.
+        """
+        if self._xp is None:
+            raise RuntimeError("EnergyModel.step called before init")
+        xp, p, s = self._xp, self.params, self.static
+        dt_s = _seconds(dt)
+        hour = float(forcing["local_hour"])
+        el, az = float(forcing["solar_elevation"]), float(forcing["solar_azimuth"])
+        dni, ghi, dhi = (float(forcing[k]) for k in ("dni", "ghi", "dhi"))
+        facade = [
+            float(sum(solar.plane_of_array(90.0, a, el, az, dni, ghi, dhi, albedo=p.albedo)))
+            for a in _FACADE_AZIMUTHS
+        ]
+        pv_plane = solar.plane_of_array(
+            p.pv_tilt_deg, p.pv_azimuth_deg, el, az, dni, ghi, dhi, albedo=p.albedo
+        )
+        conditions = {
+            "hour": int(hour) % 24,
+            "t_out": float(forcing["air_temperature"]),
+            "wind": float(forcing["wind_speed"]),
+            "elevation": el,
+            "azimuth": az,
+            "facade_ns": facade[0] + facade[2],
+            "facade_ew": facade[1] + facade[3],
+            "beam": float(pv_plane[0]),
+            "diffuse": float(pv_plane[1] + pv_plane[2]),
+        }
+        if self._coefficients[0] != dt_s:
+            self._coefficients = (dt_s, thermal.step_coefficients(s["ua"], s["capacity"], dt_s))
+        n = s["use"].shape[0]
+        # On the CPU, blocks of buildings keep each block's temporaries in cache (2-3x
+        # faster than whole-array passes); a GPU takes all buildings at once.
+        block = p.block_buildings if xp is np else max(n, 1)
+        names = ("indoor_temperature", "heating_power", "cooling_power", "electric_load",
+                 "pv_power")  # fmt: skip
+        new = {k: xp.empty(n, dtype=xp.float64) for k in names}
+        load_d = xp.zeros(s["n_districts"], dtype=xp.float64)
+        pv_d = xp.zeros(s["n_districts"], dtype=xp.float64)
+        for start in range(0, n, block):
+            sl = slice(start, start + block)
+            part = self._buildings(sl, state["indoor_temperature"][sl], conditions)
+            for k, v in zip(names, part, strict=True):
+                new[k][sl] = v
+            load_d += _by_district(s["district"][sl], part[3], s["n_districts"], xp)
+            pv_d += _by_district(s["district"][sl], part[4], s["n_districts"], xp)
+
+        if forcing.get("ev_arrivals") is not None:
+            sessions = xp.asarray(forcing["ev_arrivals"], dtype=xp.float64)
+        else:
+            sessions = ev.profile_sessions(s["fleet"], p.ev_sessions_per_day, hour, dt_s)
+        backlog, ev_kw = ev.charge(
+            state["ev_backlog"],
+            sessions,
+            p.ev_session_energy_kwh,
+            p.ev_charger_power_kw,
+            s["chargers"],
+            dt_s,
+        )
+        load_d += ev_kw
+        acc = grid.accumulate(
+            {k[4:]: v for k, v in state.items() if k.startswith("kpi_")},
+            load_d,
+            pv_d,
+            dt_s,
+            self._price(forcing["time_utc"], hour),
+            p.grid_co2_t_per_mwh,
+        )
+        new.update(ev_backlog=backlog, ev_charging_power=ev_kw, net_load=load_d - pv_d)
+        new.update({f"kpi_{k}": v for k, v in acc.items()})
+        return new
+
+    def _buildings(self, sl, t_in, w):
+        """Thermal zone, electricity and PV of the buildings in slice ``sl`` for one step.
+
+        Returns ``(t_in, heating_kw, cooling_kw, electric_kw, pv_kw)`` for the slice.
+        """
+        xp, p, s = self._xp, self.params, self.static
+        coef = {k: v[sl] for k, v in self._coefficients[1].items()}
+        floor_area, ua, cap = s["floor_area"][sl], s["ua"][sl], s["hvac_capacity"][sl]
+        use = s["use"][sl]
+        gains_m2, appliances_m2, t_heat, t_cool = (row[use] for row in s["hourly"][w["hour"]])
+        gains = (
+            floor_area * gains_m2
+            + s["aperture_ns"][sl] * w["facade_ns"]
+            + s["aperture_ew"][sl] * w["facade_ew"]
+        )
+        t_new, hvac = thermal.step_temperature(
+            t_in, w["t_out"], gains, ua, coef, t_heat, t_cool, cap, cap
+        )
+        hvac_kw = hvac * 1e-3
+        heating, cooling = xp.maximum(hvac_kw, 0.0), xp.maximum(-hvac_kw, 0.0)
+        electric = (
+            floor_area * (appliances_m2 * 1e-3)
+            + heating * (p.electric_heating_share / p.heating_cop)
+            + cooling * (1.0 / p.cooling_cop)
+        )
+        if "horizon" in s:
+            shade = shading.shaded_fraction(s["horizon"][..., sl], w["elevation"], w["azimuth"])
+        else:
+            shade = s["shade_fixed"][sl]
+        poa = shade * -w["beam"] + (w["beam"] + w["diffuse"])  # beam blocked where shaded
+        cell = pv.cell_temperature_faiman(poa, w["t_out"], w["wind"])
+        dc = pv.dc_power(poa, cell, s["pv_rated_w"][sl], p.pv_gamma_per_k)
+        pv_kw = pv.ac_power(dc, p.pv_system_losses, p.pv_inverter_efficiency) * 1e-3
+        return t_new, heating, cooling, electric, pv_kw
+
+    def _price(self, time_utc, local_hour):
+        """Tariff [KRW kWh-1] at the local month and hour of the step."""
+        t = np.datetime64(time_utc, "s")
+        utc_hour = (t - t.astype("datetime64[D]")).astype(np.int64) / 3600.0
+        offset = np.timedelta64(round(((local_hour - utc_hour) % 24.0) * 3600.0), "s")
+        month = int((t + offset).astype("datetime64[M]").astype(np.int64) % 12)
+        return float(self.tou_price[month, int(local_hour) % 24])
+
+    # ------------------------------------------------------------------ outputs
+
+    def outputs(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """Per-building and per-district outputs named in ``OUTPUTS`` [kW, degC]."""
+        return {name: state[name] for name in self.OUTPUTS}
+
+    def kpis(self, state: Mapping[str, Any]) -> dict[str, float]:
+        """Run KPIs so far (names and units in ``KPI_ATTRS``)."""
+        acc = {k[4:]: v for k, v in state.items() if k.startswith("kpi_")}
+        return grid.kpis(acc, self.static["capacity_kw"])
+
+    def ev_sessions_from_arrivals(self, vehicle_arrivals):
+        """EV plug-ins (district,) from all vehicles arriving per district in a step."""
+        return vehicle_arrivals * (self.params.ev_share * self.params.ev_plug_in_per_arrival)
+
+    @staticmethod
+    def state_to_arrays(state: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """Host copies of the state arrays (for snapshots)."""
+        return {k: np.array(gpu.to_host(v), copy=True) for k, v in state.items()}
+
+    @staticmethod
+    def state_from_arrays(arrays: Mapping[str, Any], xp: ModuleType) -> dict[str, Any]:
+        """The state on ``xp`` from :meth:`state_to_arrays` output (bitwise)."""
+        return {k: xp.asarray(v) for k, v in arrays.items()}
+
+
+def _vector(inputs, key, shape, xp):
+    arr = xp.asarray(inputs[key], dtype=xp.float64)
+    if arr.shape != shape or not bool(xp.all(xp.isfinite(arr))) or bool(xp.any(arr < 0)):
+        raise ValueError(f"inputs {key!r} must be finite, >= 0, with shape {shape}")
+    return arr
+
+
+def _by_district(district, values, n_districts, xp):
+    return xp.bincount(district, weights=values, minlength=n_districts)
+
+
+def _roof_samples(b, samples, xp):
+    """Roof points (samples, building): the centre, or the centre and the four quarters."""
+    fx = xp.asarray([0.0, -0.25, 0.25, -0.25, 0.25][:samples])[:, None]
+    fy = xp.asarray([0.0, -0.25, -0.25, 0.25, 0.25][:samples])[:, None]
+    return b["x"] + b["width"] * fx, b["y"] + b["depth"] * fy
+
+
+def _seconds(dt) -> float:
+    if isinstance(dt, _dt.timedelta):
+        seconds = dt.total_seconds()
+    elif isinstance(dt, np.timedelta64):
+        seconds = dt / np.timedelta64(1, "s")
+    else:
+        seconds = float(dt)
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"dt must be a positive duration, got {dt!r}")
+    return float(seconds)
