@@ -13,28 +13,19 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
-import time
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: bench.timing
 
 import numpy as np
 
 import gpu
+from bench.timing import median_time
 from sim.air import AirWorkspace, advect_diffuse, max_stable_dt
 
 DX, K = 10.0, 5.0  # m, m2 s-1
 U, V = 3.0, -2.0  # m s-1
-
-
-def median_time(fn, repeats: int, sync) -> float:
-    fn()  # warm-up: allocations, CUDA kernel compilation
-    sync()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def bench_size(n: int, backend, dtype, wind: str, repeats: int) -> dict[str, float]:
@@ -58,8 +49,8 @@ def bench_size(n: int, backend, dtype, wind: str, repeats: int) -> dict[str, flo
     def copy():
         out[...] = c
 
-    t_step = median_time(step, repeats, backend.synchronize)
-    t_copy = median_time(copy, repeats, backend.synchronize)
+    t_step = median_time(step, repeats, backend.synchronize, warmup=True)
+    t_copy = median_time(copy, repeats, backend.synchronize, warmup=True)
     itemsize = c.dtype.itemsize
     step_bytes = (fields + 1) * n * n * itemsize  # read the fields, write the result
     copy_bytes = 2 * n * n * itemsize

@@ -11,25 +11,20 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: bench.timing
+
 import numpy as np
 
+from bench.timing import median_time
 from sim import solar, weather
 from sim.energy import EnergyModel
 
 LAT, LON = 35.16, 126.85
 CLIMATE = Path(__file__).resolve().parents[1] / "datasets" / "gwangju" / "climate.toml"
-
-
-def median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def city(n, seed=0, resolution_m=10.0):

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))  # for the UXsim scenario builder shared with the 
 
 from sim.traffic import Demand, TrafficModel, flat_profile, gravity_od  # noqa: E402
 from sim.traffic.synthetic import grid_network, random_od  # noqa: E402
-from tests.verification.traffic_uxsim import run_uxsim  # noqa: E402
+from tests.verification.traffic_uxsim import run_uxsim, uxsim_like_model  # noqa: E402
 
 DEMAND_END_S, T_MAX_S, STEP_S = 3600.0, 7200.0, 60.0
 
@@ -56,18 +56,7 @@ def grid_case(side: int, total_veh_per_h: float, seed: int = 0):
 
 
 def run_ours(net, zones, od, t_max_s=T_MAX_S, demand_end_s=DEMAND_END_S):
-    model = TrafficModel(
-        net,
-        Demand(zones, od, flat_profile),
-        dt_max_s=5.0,
-        route_interval_s=300.0,
-        route_weight=0.5,
-        green_s=30.0,
-        amber_s=0.0,
-        all_red_s=0.0,
-        lost_time_s=0.0,
-        signal_wait_in_routes=False,
-    )
+    model = uxsim_like_model(net, zones, od)
     start = time.perf_counter()
     state = model.init({}, np)
     for k in range(int(t_max_s / STEP_S)):

@@ -32,26 +32,20 @@ from pathlib import Path
 # first on sys.path and ``import viz`` would import this file. Drop that folder.
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))  # the repo root: the viz package and bench.timing
 
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
 import twin  # noqa: E402
 import viz  # noqa: E402
+from bench.timing import median_time  # noqa: E402
 from viz import geometry  # noqa: E402
 from viz.headless import ensure_offscreen  # noqa: E402
 
 SIZE = (1600, 1000)
 TARGET_S = 10.0  # at 100k buildings
 
-
-def median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def with_buildings(city: twin.City, n: int, seed: int = 0) -> twin.City:

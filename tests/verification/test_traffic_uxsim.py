@@ -12,10 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.traffic import Demand, TrafficModel, flat_profile
 from sim.traffic.synthetic import grid_network, random_od
 from tests.helpers import assert_close
-from tests.verification.traffic_uxsim import run_uxsim
+from tests.verification.traffic_uxsim import run_uxsim, uxsim_like_model
 
 pytest.importorskip("uxsim")
 
@@ -34,18 +33,7 @@ def scenario(signalized: bool, total_veh_per_h: float):
 
 
 def ours(net, zones, od):
-    model = TrafficModel(
-        net,
-        Demand(zones, od, flat_profile),
-        dt_max_s=5.0,
-        route_interval_s=300.0,
-        route_weight=0.5,
-        green_s=30.0,
-        amber_s=0.0,
-        all_red_s=0.0,
-        lost_time_s=0.0,
-        signal_wait_in_routes=False,
-    )
+    model = uxsim_like_model(net, zones, od)
     state = model.init({}, np)
     for k in range(int(T_MAX_S / 60)):
         scale = 1.0 if k * 60 < DEMAND_END_S else 0.0

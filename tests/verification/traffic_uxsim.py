@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from sim.traffic import signals
+from sim.traffic import Demand, TrafficModel, flat_profile, signals
 from sim.traffic.network import Network
 
 
@@ -107,3 +107,20 @@ def run_uxsim(network, zone_nodes, od_veh_per_h, **kwargs) -> dict:
         "completed": float(world.analyzer.trip_completed),
         "total_travel_time_s": float(world.analyzer.total_travel_time),
     }
+
+
+def uxsim_like_model(network: Network, zone_nodes, od_veh_per_h) -> TrafficModel:
+    """Our model set up as UXsim sees the scenario: flat demand, 30/30 s signals with no
+    lost time, and routes that react to queues only (no anticipated signal waits)."""
+    return TrafficModel(
+        network,
+        Demand(zone_nodes, od_veh_per_h, flat_profile),
+        dt_max_s=5.0,
+        route_interval_s=300.0,
+        route_weight=0.5,
+        green_s=30.0,
+        amber_s=0.0,
+        all_red_s=0.0,
+        lost_time_s=0.0,
+        signal_wait_in_routes=False,
+    )
