@@ -341,18 +341,16 @@ class Coupled:
         k = {name: float(gpu.to_host(v)) for name, v in self.states["kpi"].items()}
         e = self.energy.kpis(self.states["energy"])
         seconds = max(k["seconds"], 1e-9)
+        road_co2 = k["vehicle_m"] / 1000.0 * VEHICLE_CO2_KG_PER_KM / 1000.0  # t
         values = {
             "vehicle_hours_travelled": c["vehicle_time_s"] / 3600.0,
             "total_delay": c["delay_s"] / 3600.0,
             "mean_trip_time": c["trip_time_s"] / c["exited"] / 60.0 if c["exited"] else np.nan,
             "completed_trips": c["exited"],
             "hours_above_pm25_standard": k["exceed_s"] / 3600.0,
-            "energy_use": e["energy_use"],
-            "peak_load": e["peak_load"],
-            "load_factor": e["load_factor"],
-            "pv_self_consumption": e["pv_self_consumption"],
-            "co2_emissions": e["co2_emissions"]
-            + k["vehicle_m"] / 1000.0 * VEHICLE_CO2_KG_PER_KM / 1000.0,
+            **e,
+            "co2_emissions": e["co2_emissions"] + road_co2,
+            "road_co2_emissions": road_co2,
         }
         if "pm25" in self.species:
             values["pm25_exposure"] = k["pm25_exposure"] / seconds

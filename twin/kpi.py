@@ -11,12 +11,13 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from sim.energy.grid import KPI_ATTRS as ENERGY_KPIS
 from twin.errors import InputError
 
 PM25_STANDARD_UGM3 = 35.0  # Korean 24-h PM2.5 standard (Ministry of Environment, 2018)
 VEHICLE_CO2_KG_PER_KM = 0.17  # fleet-average passenger car, tank to wheel (EEA 2019, about)
 
-# name: (units, long_name)
+# name: (units, long_name); energy KPIs come from the energy model's own table
 KPIS: dict[str, tuple[str, str]] = {
     "vehicle_hours_travelled": ("h", "vehicle-hours travelled"),
     "total_delay": ("h", "delay against free-flow travel"),
@@ -28,11 +29,9 @@ KPIS: dict[str, tuple[str, str]] = {
         "h",
         f"mean hours per air monitor above {PM25_STANDARD_UGM3:g} ug m-3 PM2.5",
     ),
-    "energy_use": ("MWh", "electricity use of buildings and EV charging"),
-    "peak_load": ("MW", "peak city net load"),
-    "load_factor": ("1", "mean over peak city net load"),
-    "pv_self_consumption": ("1", "share of PV output used on site"),
+    **{name: (a["units"], a["long_name"]) for name, a in ENERGY_KPIS.items()},
     "co2_emissions": ("t", "CO2 from grid electricity and road traffic"),
+    "road_co2_emissions": ("t", "CO2 from road traffic (tank to wheel)"),
 }
 
 
