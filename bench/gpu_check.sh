@@ -31,7 +31,7 @@ python3 -c "import gpu; b = gpu.select('gpu'); print('backend:', b.name, b.devic
 
 echo "== GPU tests (NumPy vs CuPy parity)"
 timeout 240 python3 -m pytest -q -m gpu -p no:cacheprovider --continue-on-collection-errors \
-  tests/gpu tests/sim tests/verification -o addopts="" 2>&1 | tail -30
+  tests/gpu tests/sim tests/verification tests/twin -o addopts="" 2>&1 | tail -30
 
 echo "== air kernel on the GPU (fraction of device copy bandwidth)"
 timeout 120 python3 bench/air.py --device gpu --sizes 2048 4096 --repeats 20

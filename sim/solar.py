@@ -177,6 +177,14 @@ def _tables(xp: ModuleType) -> dict[str, Any]:
     }
 
 
+def _matmul(a, b):
+    """``a @ b``. OpenBLAS kernels can leave a spurious FE_INVALID flag that NumPy reports
+    as "invalid value encountered in matmul" although every input and result is finite
+    (numpy/numpy#24067, OpenMathLib/OpenBLAS#1924): the flag, not the data, is ignored."""
+    with np.errstate(invalid="ignore"):
+        return a @ b
+
+
 def _series(series, jme, xp):
     """Sum over powers p of JME^p * sum_k A_k cos(B_k + C_k JME) / 1e8 (Horner in p)."""
     row = jme[None, :]
@@ -188,7 +196,7 @@ def _series(series, jme, xp):
             if a.size:
                 arg = c * x
                 arg += b
-                part += (a @ xp.cos(arg, out=arg)).astype(xp.float64)
+                part += _matmul(a, xp.cos(arg, out=arg)).astype(xp.float64)
         total = total * jme + part
     return total / 1e8
 
@@ -211,12 +219,12 @@ def _geocentric_block(days_ut, delta_t, xp):
             125.04452 - 1934.136261 * jce + 0.0020708 * jce**2 + jce**3 / 450000,
         ]
     )
-    arg = tab["Y"] @ xp.deg2rad(x % 360.0).astype(xp.float32)
+    arg = _matmul(tab["Y"], xp.deg2rad(x % 360.0).astype(xp.float32))
     a, b, c, d = tab["abcd"]
     jce32 = jce.astype(xp.float32)
     sin_arg, cos_arg = xp.sin(arg), xp.cos(arg)
-    dpsi = xp.deg2rad((a @ sin_arg + jce32 * (b @ sin_arg)).astype(xp.float64) / 36e6)
-    deps = xp.deg2rad((c @ cos_arg + jce32 * (d @ cos_arg)).astype(xp.float64) / 36e6)
+    dpsi = xp.deg2rad((_matmul(a, sin_arg) + jce32 * _matmul(b, sin_arg)).astype(xp.float64) / 36e6)
+    deps = xp.deg2rad((_matmul(c, cos_arg) + jce32 * _matmul(d, cos_arg)).astype(xp.float64) / 36e6)
     u = jme / 10.0
     eps0_arcsec = xp.zeros_like(u)
     for coefficient in reversed(_OBLIQUITY_ARCSEC):  # Horner in u

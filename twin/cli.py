@@ -12,7 +12,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 import twin
-from twin.console import console, fail
+from twin.console import console, escape, fail
 from twin.errors import InputError
 from viz import cli as viz_cli
 
@@ -61,9 +61,9 @@ def city_build(
             city = twin.build_city(name, resolution_m=resolution, seed=seed)
             built = time.perf_counter() - t0
             city.save(output)
-    except InputError as err:
+    except (InputError, OSError) as err:
         raise fail(err) from None
-    console.print(f"Built {city.name} in {built:.1f} s, saved to [bold]{output}[/]")
+    console.print(f"Built {city.name} in {built:.1f} s, saved to [bold]{escape(str(output))}[/]")
     _print_summary(city.summary())
 
 
@@ -138,13 +138,13 @@ def run_cmd(
 
     try:
         result = run(scenario, output, device=device, progress=progress, resume=resume)
-    except (InputError, RuntimeError) as err:
+    except (InputError, RuntimeError, OSError) as err:
         raise fail(err) from None
     _print_run(result)
 
 
 def _print_run(result) -> None:
-    console.print(f"Wrote [bold]{result.store}[/] in {result.wall_s:.1f} s")
+    console.print(f"Wrote [bold]{escape(str(result.store))}[/] in {result.wall_s:.1f} s")
     split = Table(title="Time per model", title_justify="left")
     split.add_column("part")
     split.add_column("seconds", justify="right")
@@ -161,7 +161,11 @@ def _print_kpis(kpis, title: str = "KPIs") -> None:
     table.add_column("KPI")
     table.add_column("value", justify="right")
     table.add_column("units")
-    for name, var in kpis.data_vars.items():
+    from twin.kpi import KPIS
+
+    order = [k for k in KPIS if k in kpis] + [k for k in kpis.data_vars if k not in KPIS]
+    for name in order:
+        var = kpis[name]
         table.add_row(var.attrs.get("long_name", name), f"{float(var):,.4g}", var.attrs["units"])
     console.print(table)
 
@@ -169,7 +173,7 @@ def _print_kpis(kpis, title: str = "KPIs") -> None:
 @app.command("kpi")
 def kpi_cmd(path: Annotated[Path, typer.Argument(help="A run store.")]) -> None:
     """Print the KPI table of a finished run."""
-    from twin.kpi import read_kpis
+    from twin.store import read_kpis
 
     try:
         kpis = read_kpis(path)
@@ -201,7 +205,7 @@ def demo(
     except (InputError, RuntimeError) as err:
         console.print(f"[yellow]No picture:[/] {err}", soft_wrap=True)
         return
-    console.print(f"Rendered [bold]{picture}[/]")
+    console.print(f"Rendered [bold]{escape(str(picture))}[/]")
 
 
 app.command("render")(viz_cli.render)

@@ -27,8 +27,11 @@ from twin.kpi import PM25_STANDARD_UGM3, VEHICLE_CO2_KG_PER_KM, kpi_dataset
 from twin.scenario import Scenario
 
 # Gas-fired space heating (Korean city gas): EMEP/EEA Air Pollutant Emission Inventory
-# Guidebook 2019, 1.A.4 small combustion, natural gas, Tier 1 [g GJ-1 of heat].
+# Guidebook 2019, 1.A.4 small combustion, natural gas, Tier 1 [g per GJ of fuel];
+# CO2 56.1 t per TJ of natural gas (IPCC 2006 Guidelines, vol. 2, table 2.2).
 HEATING_EMISSION_G_PER_GJ = {"nox": 51.0, "pm25": 1.2}
+GAS_CO2_T_PER_GJ = 0.0561
+BOILER_EFFICIENCY = 0.9  # condensing and non-condensing city-gas boilers, about
 AMBER_S, ALL_RED_S = 3.0, 1.0
 
 
@@ -124,10 +127,20 @@ class Coupled:
         self.building_cell = xp.asarray(_cells(g, b["x"].values, b["y"].values))
 
         e = scenario.energy
-        self.energy = EnergyModel(pv_coverage=e.pv_coverage, ev_share=e.ev_share)
+        self.energy = EnergyModel(
+            pv_coverage=e.pv_coverage,
+            ev_share=e.ev_share,
+            electric_heating_share=e.electric_heating_share,
+        )
+        # heat not met electrically burns gas: fuel [GJ s-1] per kW of heat demand
+        self.gas_gj_per_kw_s = (1.0 - e.electric_heating_share) * 1e-6 / BOILER_EFFICIENCY
         self.n_districts = city["districts"].sizes["district"]
 
         self.weather = self._weather()
+        self.weather.at(
+            np.array([_utc64(scenario.start), _utc64(scenario.time_at(scenario.n_steps))])
+        )
+        self.zone_district_dev = xp.asarray(self.zone_district)
         self.population = xp.asarray(g["population"].values, dtype=xp.float64)
         self.population_total = float(g["population"].sum())
         s = city["sensors"]
@@ -201,7 +214,14 @@ class Coupled:
             "energy": self.energy.init(inputs["energy"], self.xp),
             "kpi": {
                 k: self.xp.zeros((), dtype=self.xp.float64)
-                for k in ("seconds", "pm25_exposure", "no2_exposure", "exceed_s", "vehicle_m")
+                for k in (
+                    "seconds",
+                    "pm25_exposure",
+                    "no2_exposure",
+                    "exceed_s",
+                    "vehicle_m",
+                    "gas_gj",
+                )
             },
         }
 
@@ -222,22 +242,24 @@ class Coupled:
         f = {k: v[0] for k, v in self.weather.at(np.array([_utc64(t)])).items()}
 
         with self._timer("traffic"):
-            local = t.hour * 3600 + t.minute * 60 + t.second
+            # the city's clock (the climatology's UTC offset), whatever offset the start has
+            local_s = float(f["local_hour"]) * 3600.0
             st["traffic"] = self.traffic.step(
                 st["traffic"],
-                {"time_of_day_s": local, "demand_scale": sc.traffic.demand_scale},
+                {"time_of_day_s": local_s, "demand_scale": sc.traffic.demand_scale},
                 dt,
             )
             traffic_out = self.traffic.outputs(st["traffic"])
 
         with self._timer("emissions"):
             links = link_emissions(traffic_out["flow"], traffic_out["speed"], self.link_length)
-            heat_gj_per_s = st["energy"]["heating_power"] * 1e-6  # kW -> GJ s-1
+            gas_gj_per_s = st["energy"]["heating_power"] * self.gas_gj_per_kw_s
+            st["kpi"]["gas_gj"] = st["kpi"]["gas_gj"] + gas_gj_per_s.sum() * dt
             sources = {}
             for s in self.species:
                 heating = xp.bincount(
                     self.building_cell,
-                    weights=heat_gj_per_s * (HEATING_EMISSION_G_PER_GJ[s] * 1e-3),
+                    weights=gas_gj_per_s * (HEATING_EMISSION_G_PER_GJ[s] * 1e-3),
                     minlength=self.shape[0] * self.shape[1],
                 ).reshape(self.shape)
                 sources[f"emission_{s}"] = (
@@ -258,15 +280,16 @@ class Coupled:
             air_out = self.air.outputs(st["air"])
 
         with self._timer("energy"):
-            arrivals = self.traffic.counters(st["traffic"])["zone_arrivals"]
-            per_district = np.bincount(
-                self.zone_district, weights=arrivals, minlength=self.n_districts
+            per_district = xp.bincount(
+                self.zone_district_dev,
+                weights=self.traffic.zone_arrivals(st["traffic"]),
+                minlength=self.n_districts,
             )
             forcing = {k: f[k] for k in ("time_utc", "local_hour", "air_temperature", "ghi")}
             forcing |= {k: f[k] for k in ("dni", "dhi", "solar_elevation", "solar_azimuth")}
             forcing |= {
                 "wind_speed": f["wind_speed"],
-                "ev_arrivals": self.energy.ev_sessions_from_arrivals(xp.asarray(per_district)),
+                "ev_arrivals": self.energy.ev_sessions_from_arrivals(per_district),
             }
             st["energy"] = self.energy.step(st["energy"], forcing, dt)
             energy_out = self.energy.outputs(st["energy"])
@@ -274,6 +297,7 @@ class Coupled:
         with self._timer("kpi"):
             self._accumulate(traffic_out, air_out, dt)
             self._check(t, {"traffic": traffic_out, "air": air_out, "energy": energy_out})
+            self._check(t, st, what="state")
 
     def _accumulate(self, traffic_out, air_out, dt) -> None:
         k, xp = self.states["kpi"], self.xp
@@ -290,28 +314,36 @@ class Coupled:
             + (traffic_out["density"] * self.link_length * traffic_out["speed"]).sum() * dt
         )
 
-    def _check(self, t, outputs) -> None:
+    def _check(self, t, arrays, what: str = "output") -> None:
+        """Stop at the first NaN/Inf in ``arrays[model][name]`` (peaks may be -inf)."""
         xp = self.xp
-        for model, values in outputs.items():
+        for model, values in arrays.items():
             for name, a in values.items():
-                if bool(xp.isfinite(a).all()):
+                if getattr(a, "dtype", None) is None or a.dtype.kind != "f":
                     continue
-                index = tuple(int(v) for v in np.argwhere(~np.isfinite(gpu.to_host(a)))[0])
+                if bool((~xp.isnan(a) & (a != xp.inf)).all()):
+                    continue
+                bad = ~np.isfinite(gpu.to_host(a)) & (gpu.to_host(a) != -np.inf)
+                index = tuple(int(v) for v in np.argwhere(bad)[0])
                 raise ModelHealthError(
-                    f"{model} model produced a non-finite {name} at {self._where(name, index)} "
+                    f"{model} model: non-finite {what} {name} at {self._where(name, index)} "
                     f"at simulated time {t:%Y-%m-%d %H:%M:%S%z}; outputs before it are in the "
                     "store"
                 )
 
     def _where(self, name: str, index: tuple[int, ...]) -> str:
-        dims = variables.VARIABLES[name]["dims"][1:]
+        if not index:
+            return "(a scalar)"
+        dims = variables.VARIABLES[name]["dims"][1:] if name in variables.VARIABLES else ()
         if dims == ("y", "x"):
             g = self.city.grid
             iy, ix = index
             return (
                 f"cell (y={iy}, x={ix}) at {g['x'].values[ix]:.0f} E, {g['y'].values[iy]:.0f} N m"
             )
-        return f"{dims[0]} {index[0]}"
+        if dims:
+            return f"{dims[0]} {index[0]}"
+        return f"index {index}"
 
     def _timer(self, name: str):
         return _Timer(self, name)
@@ -342,6 +374,7 @@ class Coupled:
         e = self.energy.kpis(self.states["energy"])
         seconds = max(k["seconds"], 1e-9)
         road_co2 = k["vehicle_m"] / 1000.0 * VEHICLE_CO2_KG_PER_KM / 1000.0  # t
+        gas_co2 = k["gas_gj"] * GAS_CO2_T_PER_GJ
         values = {
             "vehicle_hours_travelled": c["vehicle_time_s"] / 3600.0,
             "total_delay": c["delay_s"] / 3600.0,
@@ -349,8 +382,9 @@ class Coupled:
             "completed_trips": c["exited"],
             "hours_above_pm25_standard": k["exceed_s"] / 3600.0,
             **e,
-            "co2_emissions": e["co2_emissions"] + road_co2,
+            "co2_emissions": e["co2_emissions"] + road_co2 + gas_co2,
             "road_co2_emissions": road_co2,
+            "heating_gas_co2_emissions": gas_co2,
         }
         if "pm25" in self.species:
             values["pm25_exposure"] = k["pm25_exposure"] / seconds

@@ -19,7 +19,7 @@ def format_validation_error(path: Path | str, err: ValidationError) -> str:
     """Every problem of a pydantic validation as ``file: field.path: message`` lines."""
     lines = [f"{path}: {err.error_count()} problem(s):"]
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        loc = ".".join(str(p) for p in e["loc"]) or "(file)"
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             msg = "unknown key"
@@ -27,6 +27,7 @@ def format_validation_error(path: Path | str, err: ValidationError) -> str:
             msg = "required key is missing"
         shown = repr(e.get("input"))
         shown = shown if len(shown) <= 60 else shown[:57] + "..."
-        value = "" if e["type"] in ("missing", "extra_forbidden") else f" (got {shown})"
+        quiet = e["type"] in ("missing", "extra_forbidden") or not e["loc"]  # whole-file checks
+        value = "" if quiet else f" (got {shown})"
         lines.append(f"  {loc}: {msg}{value}")
     return "\n".join(lines)

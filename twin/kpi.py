@@ -6,13 +6,10 @@ are saved with each restart snapshot, so a resumed run ends with the same KPIs.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import xarray as xr
 
 from sim.energy.grid import KPI_ATTRS as ENERGY_KPIS
-from twin.errors import InputError
 
 PM25_STANDARD_UGM3 = 35.0  # Korean 24-h PM2.5 standard (Ministry of Environment, 2018)
 VEHICLE_CO2_KG_PER_KM = 0.17  # fleet-average passenger car, tank to wheel (EEA 2019, about)
@@ -30,8 +27,9 @@ KPIS: dict[str, tuple[str, str]] = {
         f"mean hours per air monitor above {PM25_STANDARD_UGM3:g} ug m-3 PM2.5",
     ),
     **{name: (a["units"], a["long_name"]) for name, a in ENERGY_KPIS.items()},
-    "co2_emissions": ("t", "CO2 from grid electricity and road traffic"),
+    "co2_emissions": ("t", "CO2 from grid electricity, road traffic and gas heating"),
     "road_co2_emissions": ("t", "CO2 from road traffic (tank to wheel)"),
+    "heating_gas_co2_emissions": ("t", "CO2 from city-gas space heating"),
 }
 
 
@@ -44,15 +42,3 @@ def kpi_dataset(values: dict[str, float]) -> xr.Dataset:
             if name in values
         }
     )
-
-
-def read_kpis(path: str | Path) -> xr.Dataset:
-    """The ``/kpi`` group of a finished run store."""
-    from twin.store import check_store
-
-    path = check_store(path)
-    if not (path / "kpi" / "zarr.json").is_file():
-        raise InputError(f"{path}: no /kpi group; is this a finished run store?")
-    return xr.open_dataset(
-        path, group="kpi", engine="zarr", zarr_format=3, consolidated=False
-    ).load()

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import queue
+import socket
 import threading
 import time as wallclock
 from dataclasses import dataclass, field
@@ -130,14 +132,21 @@ def run(
     if services:
         raise InputError("services are not available in this version of the twin")
     store = Path(store)
-    backend = gpu.select(device or scenario.device)
     wall_start = wallclock.perf_counter()
-    city = _load_city(scenario)
-    coupled = Coupled(city, scenario, backend)
+    try:  # device: argument, else the scenario's, else TWIN_DEVICE, else auto
+        backend = gpu.select(device or scenario.device)
+        city = _load_city(scenario)
+        coupled = Coupled(city, scenario, backend)
+    except ValueError as err:  # models validate their inputs with ValueError
+        if isinstance(err, InputError):
+            raise
+        raise InputError(f"scenario {scenario.name!r}: {err}") from None
     scenario_toml = scenario.to_toml()
+    before: dict = {}
 
     if resume and store.exists():
         rs = RunStore.open_for_resume(store, scenario_toml)
+        before = rs.attrs
         completed, states = rs.read_restart()
         coupled.restore(states) if completed else coupled.init()
         log.info("Resuming %s after %d of %d output steps.", store, completed, scenario.n_outputs)
@@ -164,7 +173,7 @@ def run(
         )
         completed = 0
         coupled.init()
-    rs.update_attrs(status="running")
+    rs.update_attrs(status="running", pid=os.getpid(), host=socket.gethostname())
 
     spo, n_steps = scenario.steps_per_output, scenario.n_steps
     writer = _Writer(rs)
@@ -185,21 +194,26 @@ def run(
                     sim=f"{scenario.time_at(i + 1):%Y-%m-%d %H:%M} · {speed:,.0f}x real time",
                 )
         writer.close()
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(Exception):
             writer.close()  # flush the completed steps already queued
-        rs.update_attrs(status="failed")
+        rs.update_attrs(status="interrupted" if isinstance(err, KeyboardInterrupt) else "failed")
         raise
     kpis = coupled.kpis()
     rs.write_kpis(kpis)
-    wall = wallclock.perf_counter() - wall_start
+    # a resumed run adds its time to that of the attempts before it
+    wall = wallclock.perf_counter() - wall_start + before.get("wall_seconds", 0.0)
+    timings = {
+        k: before.get("timings_s", {}).get(k, 0.0) + coupled.timings.get(k, 0.0)
+        for k in {*coupled.timings, *before.get("timings_s", {})}
+    }
     rs.update_attrs(
         status="complete",
         wall_end=datetime.now(UTC).isoformat(timespec="seconds"),
         wall_seconds=round(wall, 3),
-        timings_s={k: round(v, 3) for k, v in coupled.timings.items()},
+        timings_s={k: round(v, 3) for k, v in timings.items()},
     )
-    return RunResult(store=store, kpis=kpis, timings_s=dict(coupled.timings), wall_s=wall)
+    return RunResult(store=store, kpis=kpis, timings_s=timings, wall_s=wall)
 
 
 def _progress(scenario: Scenario, enabled: bool):

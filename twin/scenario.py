@@ -30,8 +30,13 @@ _UNITS_S = {"d": 86400, "h": 3600, "min": 60, "m": 60, "s": 1}
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(d|h|min|m|s)\s*")
 
 
+MAX_DURATION = timedelta(days=3660)
+
+
 def _parse_duration(value: Any) -> Any:
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if not abs(value) <= MAX_DURATION.total_seconds():
+            raise ValueError(f"{value!r} s is longer than {MAX_DURATION.days} days")
         return timedelta(seconds=value)
     if isinstance(value, str):
         pos, total = 0, 0.0
@@ -41,7 +46,7 @@ def _parse_duration(value: Any) -> Any:
             total += float(match[1]) * _UNITS_S[match[2]]
             pos = match.end()
         if pos == len(value) and pos > 0:
-            return timedelta(seconds=total)
+            return _parse_duration(total)
         raise ValueError(
             f"{value!r} is not a duration; write seconds (3600) or e.g. "
             "'24h', '15min', '90s', '1d 6h'"
@@ -74,6 +79,23 @@ def builtin_scenario(name: str) -> Path:
     return path
 
 
+def _relative_to(raw: dict, folder: Path) -> dict:
+    """Paths in a scenario file (city store or dataset folder, weather CSV) are relative
+    to the file's folder, not to the current directory."""
+
+    def resolve(value):
+        if not isinstance(value, str) or Path(value).is_absolute():
+            return value
+        candidate = folder / value
+        return str(candidate) if candidate.exists() else value
+
+    raw = dict(raw)
+    for section, key in (("city", "store"), ("city", "dataset"), ("weather", "source")):
+        if isinstance(raw.get(section), dict) and key in raw[section]:
+            raw[section] = {**raw[section], key: resolve(raw[section][key])}
+    return raw
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -93,7 +115,7 @@ class CitySpec(_Strict):
 
 class TrafficSettings(_Strict):
     demand_scale: Annotated[float, Field(ge=0, le=10)] = 1.0
-    trips_per_day: Annotated[float, Field(ge=0)] = 250_000.0
+    trips_per_day: Annotated[float, Field(gt=0)] = 250_000.0
     zone_size_m: Annotated[float, Field(ge=1000, le=20000)] = 5000.0
     route_interval_s: Annotated[float, Field(gt=0)] = 300.0
     signal_cycle_s: Annotated[float, Field(ge=30, le=240)] = 90.0
@@ -107,10 +129,22 @@ class AirSettings(_Strict):
     }
     emission_scale: Annotated[float, Field(ge=0)] = 1.0
 
+    @model_validator(mode="after")
+    def _species_consistent(self):
+        if len(set(self.species)) != len(self.species):
+            raise ValueError(f"species lists a species twice: {self.species}")
+        extra = sorted(set(self.background_ugm3) - set(self.species))
+        if extra:
+            raise ValueError(f"background_ugm3 names species that are not modelled: {extra}")
+        return self
+
 
 class EnergySettings(_Strict):
     pv_coverage: Annotated[float, Field(ge=0, le=1)] = 0.3
     ev_share: Annotated[float, Field(ge=0, le=1)] = 0.1
+    # share of space heat from heat pumps; the rest burns city gas (most Korean homes
+    # heat with gas boilers, about 80 %: KEEI Household Energy Survey, approximate)
+    electric_heating_share: Annotated[float, Field(ge=0, le=1)] = 0.2
 
 
 class WeatherSettings(_Strict):
@@ -127,7 +161,7 @@ class Scenario(_Strict):
     duration: Duration
     step: Duration = timedelta(seconds=60)
     output_interval: Duration = timedelta(minutes=15)
-    device: Literal["auto", "cpu", "gpu"] = "auto"
+    device: Literal["auto", "cpu", "gpu"] | None = None  # None: TWIN_DEVICE, else auto
     traffic: TrafficSettings = TrafficSettings()
     air: AirSettings = AirSettings()
     energy: EnergySettings = EnergySettings()
@@ -138,8 +172,8 @@ class Scenario(_Strict):
         step, out, dur = (
             v.total_seconds() for v in (self.step, self.output_interval, self.duration)
         )
-        if not 1 <= step <= 3600:
-            raise ValueError(f"step must be 1 s to 1 h (got {step:g} s)")
+        if not 1 <= step <= 3600 or step % 1:
+            raise ValueError(f"step must be whole seconds from 1 s to 1 h (got {step:g} s)")
         if out < step or out % step:
             raise ValueError(
                 f"output_interval ({out:g} s) must be a whole multiple of step ({step:g} s)"
@@ -171,9 +205,11 @@ class Scenario(_Strict):
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise InputError(f"{path}: no such scenario file") from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise InputError(f"{path}: cannot read the scenario file ({err})") from None
         except tomllib.TOMLDecodeError as err:
             raise InputError(f"{path}: not valid TOML ({err})") from None
-        return cls.from_dict(raw, source=path)
+        return cls.from_dict(_relative_to(raw, path.parent), source=path)
 
     @classmethod
     def from_dict(cls, raw: dict, source: str | Path = "<scenario>") -> Scenario:

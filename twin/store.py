@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -52,13 +53,37 @@ def _encoding(ds: xr.Dataset) -> dict[str, dict]:
 def save_city(city: City, path: str | Path) -> Path:
     """Write ``city`` to a new Zarr v3 store at ``path`` (an existing store there is replaced)."""
     path = Path(path)
-    if path.exists():
-        if not (path / "zarr.json").is_file():
-            raise InputError(f"{path} exists and is not a Zarr store; refusing to overwrite it")
-        shutil.rmtree(path)
+    _replaceable(path, "city")
     encoding = {f"/{g}": _encoding(city.tree[g].to_dataset()) for g in GROUPS}
     city.tree.to_zarr(path, mode="w", zarr_format=3, consolidated=False, encoding=encoding)
     return path
+
+
+def store_kind(path: Path) -> str | None:
+    """``"run"``, ``"city"``, or None when ``path`` holds no store of ours."""
+    if not (path / "zarr.json").is_file():
+        return None
+    try:
+        attrs = _root_attrs(path)
+    except (OSError, ValueError):
+        return None
+    if attrs.get("kind") == RUN_KIND:
+        return RUN_KIND
+    return "city" if "schema_version" in attrs else None
+
+
+def _replaceable(path: Path, kind: str) -> None:
+    """Remove a store of ``kind`` at ``path``; refuse to delete anything else."""
+    if not path.exists():
+        return
+    found = store_kind(path)
+    if found != kind:
+        what = f"a {found} store" if found else "not a store written by this twin"
+        raise InputError(
+            f"{path} exists and is {what}; refusing to replace it with a {kind} store "
+            "(choose another path or delete it yourself)"
+        )
+    shutil.rmtree(path)
 
 
 def check_store(path: str | Path) -> Path:
@@ -89,13 +114,22 @@ def check_store(path: str | Path) -> Path:
 
 
 def _unsafe_codecs(doc: dict) -> list[str]:
-    codecs = list(doc.get("codecs") or []) + list(doc.get("filters") or [])
-    if doc.get("compressor"):
-        codecs.append(doc["compressor"])
-    if doc.get("dtype") in ("|O", "O"):
-        codecs.append({"id": "object dtype"})
-    names = [str(c.get("name") or c.get("id") or "") for c in codecs if isinstance(c, dict)]
-    return [n for n in names if any(u in n.lower() for u in _UNSAFE_CODECS)]
+    """Names of object-decoding codecs anywhere in an array's metadata (nested too)."""
+    names = ["object dtype"] if doc.get("dtype") in ("|O", "O") else []
+
+    def walk(node):
+        if isinstance(node, dict):
+            names.extend(node[k] for k in ("name", "id") if isinstance(node.get(k), str))
+            for key, value in node.items():
+                if key != "attributes":
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    for key in ("codecs", "filters", "compressor"):
+        walk(doc.get(key))
+    return [n for n in names if any(u in n.lower() for u in (*_UNSAFE_CODECS, "object"))]
 
 
 def _as_written(ds: xr.Dataset) -> xr.Dataset:
@@ -193,12 +227,10 @@ class RunStore:
         ``coords[model][name] = (dims, values, attrs)`` for each state group.
         """
         path = Path(path)
-        if path.exists():
-            if not (path / "zarr.json").is_file():
-                raise InputError(f"{path} exists and is not a Zarr store; refusing to overwrite it")
-            shutil.rmtree(path)
+        _replaceable(path, RUN_KIND)
         root = zarr.open_group(path, mode="w", zarr_format=3)
-        root.attrs.update({"kind": RUN_KIND, "completed_outputs": 0, "restart_slot": "", **attrs})
+        # kind first (so a half-made store can be replaced), layout_complete last
+        root.attrs.update({"kind": RUN_KIND, "layout_complete": False})
         for g in GROUPS:
             ds = city.tree[g].to_dataset()
             ds.to_zarr(
@@ -255,7 +287,9 @@ class RunStore:
                     attributes=attrs_,
                     compressors=_COMPRESSORS,
                 )
-        return cls(path)
+        store = cls(path)
+        store.update_attrs(completed_outputs=0, restart_slot="", **attrs, layout_complete=True)
+        return store
 
     @classmethod
     def open_for_resume(cls, path: str | Path, scenario_toml: str) -> RunStore:
@@ -265,6 +299,10 @@ class RunStore:
         attrs = store.attrs
         if attrs.get("kind") != RUN_KIND:
             raise InputError(f"{path} is not a run store (no kind='run' root attribute)")
+        if not attrs.get("layout_complete"):
+            raise InputError(
+                f"{path} was interrupted while it was being created; run without --resume"
+            )
         if attrs.get("scenario") != scenario_toml:
             raise InputError(
                 f"{path} holds a run of a different scenario; refusing to resume it. "
@@ -325,21 +363,44 @@ class RunStore:
         }
 
     def write_kpis(self, kpis: xr.Dataset) -> None:
+        """Replace ``/kpi`` with scalar KPIs."""
         kpis.to_zarr(self.path, group="kpi", mode="w", zarr_format=3, consolidated=False)
 
     def open(self) -> xr.DataTree:
         return open_run(self.path)
 
 
+def read_kpis(path: str | Path) -> xr.Dataset:
+    """The ``/kpi`` group of a finished run store."""
+    path = check_store(path)
+    if not (path / "kpi" / "zarr.json").is_file():
+        raise InputError(f"{path}: no /kpi group; is this a finished run store?")
+    kpis = xr.open_dataset(path, group="kpi", engine="zarr", zarr_format=3, consolidated=False)
+    return kpis.load()
+
+
+def _status(attrs: dict) -> str:
+    """The run status, ``interrupted`` for a running run whose process is gone."""
+    status = attrs.get("status", "")
+    if status != "running" or attrs.get("host") != socket.gethostname():
+        return status
+    try:
+        os.kill(int(attrs.get("pid", -1)), 0)
+    except (OSError, ValueError):
+        return "interrupted (its process is gone; continue it with --resume)"
+    return status
+
+
 def run_summary(path: str | Path) -> dict[str, object]:
     """Status lines of a run store (empty for a city store)."""
-    attrs = _root_attrs(check_store(path))
-    if attrs.get("kind") != RUN_KIND:
+    path = check_store(path)
+    if store_kind(path) != RUN_KIND:
         return {}
-    n = zarr.open_array(Path(path) / "state" / "time", mode="r").shape[0]
+    attrs = _root_attrs(path)
+    n = zarr.open_array(path / "state" / "time", mode="r").shape[0]
     return {
         "scenario": attrs.get("scenario_name", ""),
-        "status": attrs.get("status", ""),
+        "status": _status(attrs),
         "output steps": f"{attrs.get('completed_outputs', 0)} of {n} complete",
         "backend": f"{attrs.get('backend', '')} on {attrs.get('device', '')}",
         "started": attrs.get("wall_start", ""),

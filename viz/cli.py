@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 import viz
-from twin.console import console, fail
+from twin.console import console, escape, fail
 from twin.errors import InputError
 from viz import plots
 from viz.headless import HeadlessRenderError
@@ -101,10 +101,10 @@ def render(
             else:
                 viz.render(source, output, time=time, var=var, camera=camera, size=pixels)
                 what = f"{pixels[0]}x{pixels[1]}"
-            console.print(f"Wrote [bold]{output}[/] ({what})")
+            console.print(f"Wrote [bold]{escape(str(output))}[/] ({what})")
         if html is not None:
             viz.export_html(source, html, time=time, var=var, camera=camera, size=pixels)
-            console.print(f"Wrote [bold]{html}[/] (offline vtk.js scene)")
+            console.print(f"Wrote [bold]{escape(str(html))}[/] (offline vtk.js scene)")
     except (InputError, HeadlessRenderError) as err:
         raise fail(err) from None
 
@@ -135,4 +135,4 @@ def plot(
             plots.plot_map(source, output, var, time)
     except InputError as err:
         raise fail(err) from None
-    console.print(f"Wrote [bold]{output}[/]")
+    console.print(f"Wrote [bold]{escape(str(output))}[/]")

@@ -6,7 +6,6 @@ to what people read (GLOSSARY.md: stores hold SI, pictures show km/h, veh/km, ..
 
 from __future__ import annotations
 
-import json
 import re
 import tomllib
 from collections import Counter
@@ -19,7 +18,7 @@ import xarray as xr
 
 import twin
 from twin.errors import InputError
-from twin.store import RUN_KIND, open_run
+from twin.store import RUN_KIND, open_run, store_kind
 
 # Layer kind from a variable's dims (time aside): what it colours in the scene.
 KINDS = {
@@ -95,8 +94,7 @@ class Source:
         """Open a city store or a run store (``kind="run"``) by path."""
         path = Path(path)
         city = twin.open_city(path)
-        attrs = json.loads((path / "zarr.json").read_text(encoding="utf-8")).get("attributes", {})
-        run = open_run(path) if attrs.get("kind") == RUN_KIND else None
+        run = open_run(path) if store_kind(path) == RUN_KIND else None
         return cls(city=city, run=run, label=path.name)
 
     # ------------------------------------------------------------- variables

@@ -163,6 +163,7 @@ class LinkRasterizer:
         self.link = piece[keep]
         self.cell = iy[keep] * self.shape[1] + ix[keep]
         self.fraction = frac[keep]
+        self._device: dict[str, tuple] = {}
 
     def __call__(self, values):
         """(ny, nx) grid of the per-link ``values`` (same units per cell, e.g. kg s-1)."""
@@ -170,9 +171,13 @@ class LinkRasterizer:
         values = xp.asarray(values, dtype=xp.float64)
         if values.shape != (self.n_links,):
             raise ValueError(f"values: expected shape ({self.n_links},), got {values.shape}")
-        weights = values[xp.asarray(self.link)] * xp.asarray(self.fraction)
+        if xp.__name__ not in self._device:  # geometry moved to the device once
+            self._device[xp.__name__] = tuple(
+                xp.asarray(a) for a in (self.link, self.fraction, self.cell)
+            )
+        link, fraction, cell = self._device[xp.__name__]
         grid = xp.bincount(
-            xp.asarray(self.cell), weights=weights, minlength=self.shape[0] * self.shape[1]
+            cell, weights=values[link] * fraction, minlength=self.shape[0] * self.shape[1]
         )
         return grid.reshape(self.shape)
 

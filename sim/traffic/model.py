@@ -364,6 +364,11 @@ class TrafficModel:
         out["zone_arrivals"] = gpu.to_host(state["acc_zone_arrivals"]).copy()
         return out
 
+    def zone_arrivals(self, state: Mapping):
+        """(zone,) vehicles that reached each zone during the last step [veh], on the
+        state's backend (no host copy, unlike :meth:`counters`)."""
+        return state["acc_zone_arrivals"]
+
     # ---------------------------------------------------------------- signals
     def set_signal_plan(
         self,

@@ -20,9 +20,9 @@ import gpu
 from twin import InputError
 from twin.coupling import Coupled
 from twin.errors import ModelHealthError
-from twin.kpi import read_kpis
 from twin.runner import _load_city, run
 from twin.scenario import Scenario
+from twin.store import read_kpis
 
 MINICITY = Path(__file__).resolve().parents[1] / "data" / "minicity"
 
@@ -185,6 +185,7 @@ MEMORY_SCRIPT = """
 import resource, sys
 from twin.runner import run
 from twin.scenario import Scenario
+from twin.store import read_kpis
 sc = Scenario.from_toml(sys.argv[1])
 run(sc, sys.argv[2], progress=False)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
@@ -208,3 +209,67 @@ def test_memory_does_not_grow_with_duration(tmp_path):
     # 8x the duration: a run that kept its history would grow by 8x its output
     # volume; allow 10 % for allocator noise.
     assert peaks[48] < 1.1 * peaks[6], peaks
+
+
+def test_start_offset_does_not_move_the_city_clock(tmp_path):
+    # the same instant written in KST and in UTC: the city's day is the same
+    kst = run(
+        scenario(duration="3h", start="2026-06-17T07:00:00+09:00"),
+        tmp_path / "a.zarr",
+        progress=False,
+    )
+    utc = run(
+        scenario(duration="3h", start="2026-06-16T22:00:00Z"), tmp_path / "b.zarr", progress=False
+    )
+    xr.testing.assert_identical(kst.kpis, utc.kpis)
+
+
+def test_heat_pumps_emit_nothing_locally(tmp_path):
+    winter = {"start": "2027-01-13T05:00:00+09:00", "duration": "2h"}
+    gas = run(scenario(**winter), tmp_path / "gas.zarr", progress=False)
+    electric = run(
+        scenario(**winter, energy={"electric_heating_share": 1.0}),
+        tmp_path / "hp.zarr",
+        progress=False,
+    )
+    assert gas.kpis["heating_gas_co2_emissions"] > 0
+    assert electric.kpis["heating_gas_co2_emissions"] == 0
+    # gas boilers add NOx over the city; heat pumps add grid load instead
+    assert gas.kpis["no2_exposure"] > electric.kpis["no2_exposure"]
+    assert electric.kpis["energy_use"] > gas.kpis["energy_use"]
+
+
+def test_run_never_replaces_a_city_store(tmp_path):
+    import twin
+
+    city = twin.build_city(MINICITY, resolution_m=500).save(tmp_path / "city.zarr")
+    with pytest.raises(InputError, match="is a city store; refusing to replace it"):
+        run(scenario(duration="1h"), city, progress=False)
+    assert twin.open_city(city).name == "minicity"
+
+
+def test_twin_device_env_is_honoured(tmp_path, monkeypatch):
+    monkeypatch.setattr(gpu.backend, "_probe_cupy", lambda: (None, "no GPU in this test"))
+    monkeypatch.setenv("TWIN_DEVICE", "gpu")
+    with pytest.raises(gpu.GPUUnavailableError, match="no GPU in this test"):
+        run(scenario(duration="1h", device=None), tmp_path / "x.zarr", progress=False)
+
+
+@pytest.mark.gpu
+def test_coupled_run_numpy_and_cupy_agree(tmp_path):
+    if gpu.backend._probe_cupy()[0] is None:
+        pytest.skip("needs CuPy and a CUDA GPU")
+    sc = scenario(duration="2h", start="2026-06-17T07:00:00+09:00", device=None)
+    cpu = run(sc, tmp_path / "cpu.zarr", device="cpu", progress=False)
+    dev = run(sc, tmp_path / "gpu.zarr", device="gpu", progress=False)
+    a, b = zarr.open_group(cpu.store, mode="r"), zarr.open_group(dev.store, mode="r")
+    for model in ("traffic", "air", "energy"):
+        for name, arr in a[f"state/{model}"].arrays():
+            if arr.ndim < 2:
+                continue
+            # stored as float32; reductions run in another order on the GPU: 1e-4 relative
+            np.testing.assert_allclose(
+                b[f"state/{model}/{name}"][...], arr[...], rtol=1e-4, atol=1e-6, err_msg=name
+            )
+    for name in cpu.kpis.data_vars:
+        np.testing.assert_allclose(dev.kpis[name], cpu.kpis[name], rtol=1e-4, err_msg=name)

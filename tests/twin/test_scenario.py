@@ -35,19 +35,28 @@ def test_durations():
     assert s.duration.total_seconds() == 30 * 3600
 
 
-# (replace this line of GOOD, by this text) -> expected words in the message
+# (replace this line of GOOD (None: append), by this text) -> expected words in the message
 BAD = [
     ("start = 2026-06-17T00:00:00+09:00", "start = 2026-06-17T00:00:00", ["start", "timezone"]),
     ('duration = "6h"', 'duration = "6 hours"', ["duration", "not a duration"]),
     ('duration = "6h"', 'duration = "10min"', ["whole multiple of output_interval"]),
     ('step = "60s"', 'step = "7s"', ["output_interval", "whole multiple of step"]),
-    ('step = "60s"', 'step = "2h"', ["step must be 1 s to 1 h"]),
+    ('step = "60s"', 'step = "2h"', ["step must be whole seconds from 1 s to 1 h"]),
+    ('step = "60s"', 'step = "1.5s"', ["step must be whole seconds"]),
+    ('duration = "6h"', 'duration = "99999999999d"', ["duration", "longer than 3660 days"]),
+    (None, '[traffic]\ntrips_per_day = 0', ["traffic.trips_per_day"]),
+    (None, '[air]\nspecies = ["pm25", "pm25"]', ["species twice"]),
+    (
+        None,
+        '[air]\nspecies = ["pm25"]\nbackground_ugm3 = { nox = 3.0 }',
+        ["background_ugm3 names species that are not modelled: ['nox']"],
+    ),
     ('name = "t"', 'name = "t"\ncolour = "red"', ["colour: unknown key"]),
-    ('name = "t"', 'name = "t"\n[traffic]\ndemand_scale = -1', ["traffic.demand_scale", "greater"]),
-    ('name = "t"', 'name = "t"\n[air]\nspecies = ["co"]', ["air.species.0", "'pm25' or 'nox'"]),
-    ('name = "t"', 'name = "t"\n[city]\nresolution_m = 5', ["city.resolution_m", "25"]),
+    (None, '[traffic]\ndemand_scale = -1', ["traffic.demand_scale", "greater"]),
+    (None, '[air]\nspecies = ["co"]', ["air.species.0", "'pm25' or 'nox'"]),
+    (None, '[city]\nresolution_m = 5', ["city.resolution_m", "25"]),
     ('name = "t"', 'name = "t"\ndevice = "tpu"', ["device", "'auto', 'cpu' or 'gpu'"]),
-    ('name = "t"', 'name = "t"\n[energy]\npv_coverage = "lots"', ["energy.pv_coverage", "number"]),
+    (None, '[energy]\npv_coverage = "lots"', ["energy.pv_coverage", "number"]),
     ('duration = "6h"', "", ["duration: required key is missing"]),
 ]
 
@@ -55,11 +64,11 @@ BAD = [
 @pytest.mark.parametrize(("old", "new", "words"), BAD, ids=[b[1][:30] for b in BAD])
 def test_bad_files(tmp_path, old, new, words):
     path = tmp_path / "bad.toml"
-    path.write_text(GOOD.replace(old, new))
+    path.write_text(GOOD + new if old is None else GOOD.replace(old, new))
     with pytest.raises(InputError) as err:
         Scenario.from_toml(path)
     message = str(err.value)
-    assert message.startswith(str(path)), message
+    assert message.startswith(str(path)) and "1 problem(s)" in message, message
     for word in words:
         assert word in message, (word, message)
     assert "Traceback" not in message
@@ -79,3 +88,12 @@ def test_not_toml_and_missing(tmp_path):
         Scenario.from_toml(path)
     with pytest.raises(InputError, match="no such scenario file"):
         Scenario.from_toml(tmp_path / "nope.toml")
+
+
+def test_relative_paths_are_relative_to_the_file(tmp_path, monkeypatch):
+    (tmp_path / "cities").mkdir()
+    (tmp_path / "cities" / "c.zarr").mkdir()
+    path = tmp_path / "s.toml"
+    path.write_text(GOOD + '[city]\nstore = "cities/c.zarr"\n')
+    monkeypatch.chdir("/")
+    assert Scenario.from_toml(path).city.store == str(tmp_path / "cities" / "c.zarr")

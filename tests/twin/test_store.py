@@ -44,7 +44,7 @@ def test_save_replaces_a_store_but_not_other_folders(city, saved, tmp_path):
     city.save(saved)  # replacing our own store is fine
     folder = tmp_path / "photos"
     folder.mkdir()
-    with pytest.raises(twin.InputError, match="not a Zarr store"):
+    with pytest.raises(twin.InputError, match="not a store written by this twin; refusing"):
         city.save(folder)
 
 
