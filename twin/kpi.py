@@ -22,9 +22,10 @@ KPIS: dict[str, tuple[str, str]] = {
     "completed_trips": ("1", "trips completed"),
     "pm25_exposure": ("ug m-3", "population-weighted mean PM2.5"),
     "no2_exposure": ("ug m-3", "population-weighted mean NO2"),
+    # the level of the 24-h standard, compared step by step (not as a 24-h mean)
     "hours_above_pm25_standard": (
         "h",
-        f"mean hours per air monitor above {PM25_STANDARD_UGM3:g} ug m-3 PM2.5",
+        f"mean hours per air monitor with PM2.5 above {PM25_STANDARD_UGM3:g} ug m-3",
     ),
     **{name: (a["units"], a["long_name"]) for name, a in ENERGY_KPIS.items()},
     "co2_emissions": ("t", "CO2 from grid electricity, road traffic and gas heating"),
