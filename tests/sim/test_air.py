@@ -10,7 +10,7 @@ import pytest
 import gpu
 from sim import variables
 from sim.air import AirModel, AirWorkspace, advect_diffuse, max_stable_dt
-from tests.helpers import assert_close
+from tests.helpers import assert_close, requires_cupy
 
 
 def _blob(shape=(24, 30), dtype=np.float64, seed=0):
@@ -409,9 +409,9 @@ def test_model_bad_inputs_and_forcing():
 
 
 @pytest.mark.gpu
-def test_numpy_cupy_parity(xp):
-    if xp is np:
-        pytest.skip("compares CuPy against NumPy")
+@requires_cupy
+def test_numpy_cupy_parity():
+    xp = gpu.select("gpu").xp
     c = _blob((40, 50), np.float32)
     u = np.linspace(-1.0, 2.0, c.size).reshape(c.shape).astype(np.float32)
     host = advect_diffuse(c, u, 0.7, 1.5, 10.0, 2.0, inflow=0.2)

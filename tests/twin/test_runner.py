@@ -17,6 +17,7 @@ import xarray as xr
 import zarr
 
 import gpu
+from tests.helpers import requires_cupy
 from twin import InputError
 from twin.coupling import Coupled
 from twin.errors import ModelHealthError
@@ -186,6 +187,7 @@ import resource, sys
 from twin.runner import run
 from twin.scenario import Scenario
 from twin.store import read_kpis
+from tests.helpers import requires_cupy
 sc = Scenario.from_toml(sys.argv[1])
 run(sc, sys.argv[2], progress=False)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
@@ -256,9 +258,8 @@ def test_twin_device_env_is_honoured(tmp_path, monkeypatch):
 
 
 @pytest.mark.gpu
+@requires_cupy
 def test_coupled_run_numpy_and_cupy_agree(tmp_path):
-    if gpu.backend._probe_cupy()[0] is None:
-        pytest.skip("needs CuPy and a CUDA GPU")
     sc = scenario(duration="2h", start="2026-06-17T07:00:00+09:00", device=None)
     cpu = run(sc, tmp_path / "cpu.zarr", device="cpu", progress=False)
     dev = run(sc, tmp_path / "gpu.zarr", device="gpu", progress=False)
