@@ -398,6 +398,9 @@ def clear_sky_ineichen(elevation_deg, day_of_year, linke_turbidity, altitude_m=0
     xp = gpu.array_namespace(elevation_deg, linke_turbidity)
     e = xp.asarray(elevation_deg, dtype=xp.float64)
     tl = xp.asarray(linke_turbidity, dtype=xp.float64)
+    if not bool(xp.all(xp.isfinite(tl) & (tl >= 1.0))):
+        # TL = 1 is a clean dry atmosphere; below it the model leaves physics (DHI < 0)
+        raise ValueError("linke_turbidity must be finite and >= 1")
     pressure = pressure_from_altitude(altitude_m)
     apparent = e + refraction_deg(e, pressure / 100.0)
     am = relative_airmass(apparent) * pressure / 101325.0

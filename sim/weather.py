@@ -231,11 +231,16 @@ class Weather:
     """
 
     def __init__(self, times_utc, series, climatology: Climatology, irradiance_from_clouds: bool):
-        self.times_utc = np.asarray(times_utc, dtype="datetime64[s]")
-        if self.times_utc.ndim != 1 or self.times_utc.size < 2:
+        # explicit-UTC times only: naive datetimes and strings are refused
+        seconds = solar.unix_seconds(times_utc)
+        if seconds.ndim != 1 or seconds.size < 2:
             raise ValueError("Weather needs a 1-D series of at least 2 times")
-        if np.any(np.diff(self.times_utc) <= np.timedelta64(0, "s")):
-            raise ValueError("Weather times must be strictly increasing")
+        steps = np.diff(seconds)
+        if np.any(steps <= 0) or np.any(steps != steps[0]):
+            raise ValueError("Weather times must be strictly increasing with a constant step")
+        self.times_utc = (seconds * 1e6).astype("int64").astype("datetime64[us]").astype(
+            "datetime64[s]"
+        )
         missing = [k for k in SERIES if k not in series]
         if missing:
             raise ValueError(f"Weather series lacks {', '.join(missing)}")
@@ -243,6 +248,9 @@ class Weather:
         bad = [k for k, v in self.series.items() if v.shape != self.times_utc.shape]
         if bad:
             raise ValueError(f"Weather series {', '.join(bad)} do not match the times' length")
+        bad = [k for k, v in self.series.items() if not np.all(np.isfinite(v))]
+        if bad:
+            raise ValueError(f"Weather series {', '.join(bad)} hold NaN or infinite values")
         self.climatology = climatology
         self.irradiance_from_clouds = irradiance_from_clouds
 
@@ -339,6 +347,10 @@ def synthetic_weather(
         raise ValueError("synthetic_weather needs scalar start_utc < end_utc")
     if not step_s > 0:
         raise ValueError(f"step_s must be > 0, got {step_s!r}")
+    for name, tau in (("temperature_tau_h", temperature_tau_h), ("cloud_tau_h", cloud_tau_h),
+                      ("wind_tau_h", wind_tau_h)):  # fmt: skip
+        if not (math.isfinite(tau) and tau > 0):
+            raise ValueError(f"{name} must be > 0 [h], got {tau!r}")
     times = (np.arange(float(start), float(end) + 0.5 * step_s, step_s) * 1e6).astype(
         "datetime64[us]"
     )
@@ -438,7 +450,7 @@ def read_weather_csv(path: str | Path, climatology: Climatology | Mapping[str, A
     clim = _as_climatology(climatology)
     path = Path(path)
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
+        with path.open(newline="", encoding="utf-8-sig") as fh:  # -sig: Excel's BOM
             reader = csv.DictReader(fh)
             header = [name.strip() for name in reader.fieldnames or []]
             reader.fieldnames = header

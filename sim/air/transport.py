@@ -164,6 +164,10 @@ def advect_diffuse(
     if dtype not in (xp.dtype(xp.float32), xp.dtype(xp.float64)):
         raise ValueError(f"c must be float32 or float64, got {dtype}")
     shape = tuple(c.shape)
+    if 0 in shape:
+        raise ValueError(f"c must have at least one cell, got shape {shape}")
+    if not bool(xp.all(xp.isfinite(c))):
+        raise ValueError("c holds NaN or infinite values")
     u = _check_field("u", u, shape, xp, sign=False)
     v = _check_field("v", v, shape, xp, sign=False)
     k = _check_field("diffusivity", diffusivity, shape, xp, sign=True)
@@ -182,7 +186,7 @@ def advect_diffuse(
     limit = stable_dt(u, v, k, dx, xp)
     if dt > limit * (1 + DT_SLACK):
         raise ValueError(
-            f"dt={dt:g} s exceeds the stability limit {limit:g} s for this wind, diffusivity "
+            f"dt={dt:.9g} s exceeds the stability limit {limit:.9g} s for this wind, diffusivity "
             f"and dx; take several steps of at most max_stable_dt(u, v, diffusivity, dx)"
         )
     if work is None:

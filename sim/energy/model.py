@@ -151,9 +151,10 @@ class EnergyModel:
         missing = [k for k in (*_BUILDING_KEYS, "n_districts") if k not in inputs]
         if missing:
             raise ValueError(f"energy model inputs lack {', '.join(missing)}")
-        n_districts = int(gpu.to_host(inputs["n_districts"]))
-        if n_districts < 1:
-            raise ValueError(f"n_districts must be >= 1, got {n_districts}")
+        n_districts = gpu.to_host(inputs["n_districts"])
+        if n_districts.ndim or n_districts.dtype.kind not in "iu" or int(n_districts) < 1:
+            raise ValueError(f"n_districts must be a whole number >= 1, got {n_districts!r}")
+        n_districts = int(n_districts)
         if np.ndim(inputs["x"]) != 1:
             raise ValueError("inputs 'x' must be a 1-D array over buildings")
         n = int(np.shape(inputs["x"])[0])
@@ -164,8 +165,10 @@ class EnergyModel:
                 raise ValueError(f"inputs {key!r} has shape {arr.shape}, expected ({n},)")
             out[key] = arr if key in ("use", "district") else arr.astype(xp.float64)
         for key in ("width", "depth", "height", "floor_area"):
-            if not bool(xp.all(out[key] > 0)):
-                raise ValueError(f"inputs {key!r} must be > 0 (m or m2) for every building")
+            if not bool(xp.all((out[key] > 0) & xp.isfinite(out[key]))):
+                raise ValueError(
+                    f"inputs {key!r} must be finite and > 0 (m or m2) for every building"
+                )
         for key in ("x", "y"):
             if not bool(xp.all(xp.isfinite(out[key]))):
                 raise ValueError(f"inputs {key!r} must be finite")
@@ -238,6 +241,7 @@ class EnergyModel:
             raise RuntimeError("EnergyModel.step called before init")
         xp, p, s = self._xp, self.params, self.static
         dt_s = _seconds(dt)
+        _check_forcing(forcing)
         hour = float(forcing["local_hour"])
         el, az = float(forcing["solar_elevation"]), float(forcing["solar_azimuth"])
         dni, ghi, dhi = (float(forcing[k]) for k in ("dni", "ghi", "dhi"))
@@ -280,6 +284,13 @@ class EnergyModel:
 
         if forcing.get("ev_arrivals") is not None:
             sessions = xp.asarray(forcing["ev_arrivals"], dtype=xp.float64)
+            if sessions.shape != (s["n_districts"],) or not bool(
+                xp.all(xp.isfinite(sessions) & (sessions >= 0))
+            ):
+                raise ValueError(
+                    f"forcing 'ev_arrivals' must be ({s['n_districts']},) finite values >= 0 "
+                    f"(vehicles per district), got shape {sessions.shape}"
+                )
         else:
             sessions = ev.profile_sessions(s["fleet"], p.ev_sessions_per_day, hour, dt_s)
         backlog, ev_kw = ev.charge(
@@ -370,6 +381,22 @@ class EnergyModel:
     def state_from_arrays(arrays: Mapping[str, Any], xp: ModuleType) -> dict[str, Any]:
         """The state on ``xp`` from :meth:`state_to_arrays` output (bitwise)."""
         return {k: xp.asarray(v) for k, v in arrays.items()}
+
+
+_FORCING_KEYS = (
+    "time_utc", "local_hour", "air_temperature", "ghi", "dni", "dhi",
+    "solar_elevation", "solar_azimuth", "wind_speed",
+)  # fmt: skip
+
+
+def _check_forcing(forcing: Mapping[str, Any]) -> None:
+    """Every scalar forcing present and finite (one clear error, not a KeyError or NaN)."""
+    missing = [k for k in _FORCING_KEYS if k not in forcing]
+    if missing:
+        raise ValueError(f"energy forcing lacks {', '.join(missing)}")
+    bad = [k for k in _FORCING_KEYS[1:] if not math.isfinite(float(forcing[k]))]
+    if bad:
+        raise ValueError(f"energy forcing must be finite: {', '.join(bad)}")
 
 
 def _vector(inputs, key, shape, xp):

@@ -56,7 +56,8 @@ def _require(mask: np.ndarray, what: str, values: np.ndarray, rule: str) -> None
     if bad.size:
         first = bad[0]
         raise ValueError(
-            f"{what} {format_indices(bad)}: {rule} (e.g. {what} {first} has {values[first]!r})"
+            f"{what} {format_indices(bad)}: {rule} "
+            f"(e.g. {what} {first} has {values[first].item()!r})"
         )
 
 
@@ -141,8 +142,12 @@ class Network:
         node_y = _vector("node y", node_y, n, np.float64)
         signalized = _integers("node signalized", signalized, n)
         _require(np.isin(signalized, (0, 1)), "node", signalized, "signalized must be 0 or 1")
+        if n == 0:
+            raise ValueError("node x: a network needs at least one node")
         from_node = _integers("link from_node", from_node, None)
         m = from_node.shape[0]
+        if m == 0:
+            raise ValueError("link from_node: a network needs at least one link")
         to_node = _integers("link to_node", to_node, m)
         for name, ends in (("from_node", from_node), ("to_node", to_node)):
             _require(
@@ -163,6 +168,12 @@ class Network:
             a = _vector(f"link {name}", values, m, np.float64)
             _require(a > 0, "link", a, f"{name} must be > 0")
             fields[name] = a
+        _require(
+            fields["lanes"] == np.round(fields["lanes"]),
+            "link",
+            fields["lanes"],
+            "lanes must be a whole number",
+        )
         max_flow = fields["free_speed"] * fields["jam_density"]
         _require(
             fields["capacity"] < max_flow,

@@ -203,6 +203,8 @@ def test_zero_dt_and_calm_air_return_a_copy():
         ({"c": np.ones(5)}, "c must be a \\(y, x\\) array"),
         ({"c": np.ones((4, 4), dtype=np.int64)}, "c must be float32 or float64"),
         ({"u": "fast"}, "u must be a number or a"),
+        ({"c": np.where(np.eye(24, 30) > 0, np.nan, 1.0)}, "c holds NaN"),
+        ({"c": np.ones((0, 5))}, "c must have at least one cell"),
     ],
 )
 def test_bad_input_names_the_argument(kwargs, match):

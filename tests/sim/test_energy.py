@@ -143,8 +143,13 @@ def test_accumulator_equals_whole_series_kpis():
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda c: c.update(width=-c["width"]), "'width' must be > 0"),
-        (lambda c: c.update(floor_area=np.zeros_like(c["floor_area"])), "'floor_area' must be > 0"),
+        (lambda c: c.update(width=-c["width"]), "'width' must be finite and > 0"),
+        (lambda c: c.update(width=np.full_like(c["width"], np.inf)), "'width' must be finite"),
+        (
+            lambda c: c.update(floor_area=np.zeros_like(c["floor_area"])),
+            "'floor_area' must be finite and > 0",
+        ),
+        (lambda c: c.update(n_districts=1.7), "n_districts must be a whole number"),
         (lambda c: c.update(use=np.full_like(c["use"], 7)), r"'use' must be integers in \[0, 4\)"),
         (lambda c: c.update(district=np.full_like(c["district"], 9)), "'district'"),
         (lambda c: c.update(use=c["use"].astype(float)), "'use' must be integers"),
@@ -208,3 +213,21 @@ def test_backend_parity(xp, forcings):
     for k in ref:
         assert_close(state[k], ref[k], atol=1e-9, err_msg=k)
     assert model.kpis(state) == pytest.approx(ref_model.kpis(ref), rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"ev_arrivals": -np.ones(4)}, "'ev_arrivals' must be"),
+        ({"ev_arrivals": np.ones(3)}, r"'ev_arrivals' must be \(4,\)"),
+        ({"air_temperature": np.nan}, "must be finite: air_temperature"),
+        ({"dni": None}, "lacks dni"),
+    ],
+)
+def test_bad_forcing_is_a_clear_error(change, message):
+    model = EnergyModel()
+    state = model.init(random_city(20, n_districts=4), np)
+    forcing = forcing_series(1)[0] | change
+    forcing = {k: v for k, v in forcing.items() if v is not None}
+    with pytest.raises(ValueError, match=message):
+        model.step(state, forcing, 3600.0)

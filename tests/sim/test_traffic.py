@@ -73,6 +73,25 @@ class TestNetworkValidation:
             ({"node_y": [0.0, 0.0]}, r"node y: expected 3 values"),
             ({"length": [500.0] * 3}, r"link length: expected 4 values"),
             ({"to_node": [1, 2, 0, 1.5]}, r"link to_node: must be whole numbers; index 3"),
+            (
+                {"lanes": [2, 1.5, 1, 1]},
+                r"link 1: lanes must be a whole number \(e.g. link 1 has 1.5\)",
+            ),
+            (
+                {
+                    k: []
+                    for k in (
+                        "from_node",
+                        "to_node",
+                        "length",
+                        "lanes",
+                        "free_speed",
+                        "capacity",
+                        "jam_density",
+                    )
+                },
+                r"at least one link",
+            ),
         ],
     )
     def test_bad_input_names_the_item(self, changes, match):

@@ -185,3 +185,25 @@ def test_bad_csv_files_name_file_column_and_row(tmp_path, raw, case):
 def test_csv_file_missing(tmp_path, raw):
     with pytest.raises(ValueError, match="does not exist"):
         weather.read_weather_csv(tmp_path / "none.csv", raw)
+
+
+def test_csv_with_a_byte_order_mark(tmp_path, raw):
+    path = tmp_path / "excel.csv"
+    path.write_text("\ufeff" + HEADER + "\n" + "\n".join(_row(h) for h in range(3)) + "\n")
+    assert weather.read_weather_csv(path, raw).times_utc.size == 3
+
+
+def test_weather_series_refuses_naive_times_gaps_and_nan(raw):
+    import datetime as dt
+
+    clim = weather.Climatology.from_mapping(raw)
+    series = {k: np.ones(3) for k in weather.SERIES}
+    naive = [dt.datetime(2024, 1, 1, h) for h in range(3)]
+    with pytest.raises(ValueError, match=r"timezone|UTC"):
+        weather.Weather(naive, series, clim, False)
+    uneven = np.array(["2024-01-01T00", "2024-01-01T01", "2024-01-01T05"], "datetime64[s]")
+    with pytest.raises(ValueError, match="constant step"):
+        weather.Weather(uneven, series, clim, False)
+    times = np.array(["2024-01-01T00", "2024-01-01T01", "2024-01-01T02"], "datetime64[s]")
+    with pytest.raises(ValueError, match="NaN"):
+        weather.Weather(times, series | {"wind_speed": np.array([1.0, np.nan, 1.0])}, clim, False)
