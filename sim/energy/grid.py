@@ -51,7 +51,10 @@ KPI_ATTRS = {
     "grid_import": {"units": "MWh", "long_name": "city net electricity drawn from the grid"},
     "peak_load": {"units": "MW", "long_name": "peak city net load"},
     "load_factor": {"units": "1", "long_name": "mean over peak city net load"},
-    "max_ramp_rate": {"units": "MW h-1", "long_name": "largest step change of city net load"},
+    "max_ramp_rate": {
+        "units": "MW h-1",
+        "long_name": "largest change of city net load between consecutive hours",
+    },
     "pv_self_consumption": {"units": "1", "long_name": "share of PV used in its own district"},
     "transformer_utilization": {
         "units": "1",
@@ -76,10 +79,22 @@ def load_factor(net_kw):
     return total.mean() / total.max()
 
 
+def ramp_block(dt_s) -> int:
+    """Steps per ramp block: an hour's worth (one step when steps are an hour or longer).
+
+    Ramps compare consecutive hourly means, not consecutive steps: at minute steps a
+    schedule switch would otherwise read as a ramp sixty times its hourly size."""
+    return max(1, round(3600.0 / dt_s))
+
+
 def max_ramp_rate(net_kw, dt_s):
-    """Largest absolute change of the city net load between steps [kW h-1]."""
+    """Largest change of the city net load between consecutive hourly means [kW h-1]."""
     xp = gpu.array_namespace(net_kw)
-    return xp.abs(xp.diff(net_kw.sum(axis=1))).max() / (dt_s / 3600.0)
+    block = ramp_block(dt_s)
+    total = net_kw.sum(axis=1)
+    n = total.shape[0] // block
+    means = total[: n * block].reshape(n, block).mean(axis=1)
+    return xp.abs(xp.diff(means)).max() / (block * dt_s / 3600.0)
 
 
 def pv_self_consumption(load_kw, pv_kw):
@@ -110,7 +125,8 @@ def energy_cost(net_kw, dt_s, price_krw_per_kwh):
 
 _SCALARS = (
     "steps", "hours", "load_kwh", "pv_kwh", "pv_used_kwh", "import_kwh", "net_kwh", "peak_kw",
-    "max_ramp_kw_per_h", "last_total_kw", "co2_t", "cost_krw",
+    "max_ramp_kw_per_h", "block_kwh", "block_steps", "blocks", "last_block_kw", "co2_t",
+    "cost_krw",
 )  # fmt: skip
 
 
@@ -138,7 +154,14 @@ def accumulate(acc, load_kw, pv_kw, dt_s, price_krw_per_kwh, t_per_mwh=CO2_T_PER
     net = load_kw - pv_kw
     total = net.sum()
     imported = xp.maximum(total, 0.0)
-    ramp = xp.where(acc["steps"] > 0, xp.abs(total - acc["last_total_kw"]) / dt_h, 0.0)
+    # hourly blocks (see ramp_block): close a block when it holds an hour of steps
+    block = ramp_block(dt_s)
+    block_kwh = acc["block_kwh"] + total * dt_h
+    full = acc["block_steps"] + 1.0 >= block
+    mean_kw = block_kwh / (block * dt_h)
+    ramp = xp.where(
+        full & (acc["blocks"] > 0), xp.abs(mean_kw - acc["last_block_kw"]) / (block * dt_h), 0.0
+    )
     return {
         "steps": acc["steps"] + 1.0,
         "hours": acc["hours"] + dt_h,
@@ -149,7 +172,10 @@ def accumulate(acc, load_kw, pv_kw, dt_s, price_krw_per_kwh, t_per_mwh=CO2_T_PER
         "net_kwh": acc["net_kwh"] + total * dt_h,
         "peak_kw": xp.maximum(acc["peak_kw"], total),
         "max_ramp_kw_per_h": xp.maximum(acc["max_ramp_kw_per_h"], ramp),
-        "last_total_kw": total,
+        "block_kwh": xp.where(full, 0.0, block_kwh),
+        "block_steps": xp.where(full, 0.0, acc["block_steps"] + 1.0),
+        "blocks": acc["blocks"] + xp.where(full, 1.0, 0.0),
+        "last_block_kw": xp.where(full, mean_kw, acc["last_block_kw"]),
         "co2_t": acc["co2_t"] + imported * dt_h / 1000.0 * t_per_mwh,
         "cost_krw": acc["cost_krw"] + imported * dt_h * price_krw_per_kwh,
         "district_peak_kw": xp.maximum(acc["district_peak_kw"], xp.abs(net)),

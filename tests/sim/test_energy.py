@@ -114,7 +114,7 @@ def test_tariff_follows_local_month_and_hour():
 
 def test_accumulator_equals_whole_series_kpis():
     rng = np.random.default_rng(1)
-    steps, districts, dt_s = 200, 5, 900.0
+    steps, districts, dt_s = 203, 5, 900.0  # 50 whole hours and a partial one
     load = rng.uniform(100.0, 1000.0, (steps, districts))
     pv = rng.uniform(0.0, 900.0, (steps, districts))
     price = rng.uniform(80.0, 160.0, steps)
@@ -231,3 +231,14 @@ def test_bad_forcing_is_a_clear_error(change, message):
     forcing = {k: v for k, v in forcing.items() if v is not None}
     with pytest.raises(ValueError, match=message):
         model.step(state, forcing, 3600.0)
+
+
+def test_ramp_compares_hourly_means_not_minutes():
+    # one feeder jumps from 0 to 600 kW half-way through the second hour, at 1-min steps:
+    # hourly means 0, 300, 600 kW, so the ramp is 300 kW/h (per-step it would be 36,000)
+    load = np.where(np.arange(180) >= 90, 600.0, 0.0)[:, None]
+    acc = grid.accumulator(1, np)
+    for row in load:
+        acc = grid.accumulate(acc, row, np.zeros(1), 60.0, 100.0)
+    assert grid.kpis(acc, np.ones(1))["max_ramp_rate"] == pytest.approx(0.3)  # MW h-1
+    assert grid.max_ramp_rate(load, 60.0) == pytest.approx(300.0)  # kW h-1
