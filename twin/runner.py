@@ -161,6 +161,7 @@ def run(
                 "package_version": twin.__version__,
                 "backend": backend.name,
                 "device": backend.device,
+                "utc_offset_hours": coupled.weather.climatology.utc_offset_hours,
                 "wall_start": datetime.now(UTC).isoformat(timespec="seconds"),
                 "status": "running",
             },

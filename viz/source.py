@@ -10,7 +10,7 @@ import re
 import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -142,7 +142,8 @@ class Source:
 
     @property
     def start(self) -> datetime:
-        """The scenario start, timezone aware (its offset is the run's local time)."""
+        """The scenario start, timezone aware, in the city's local time (the run's
+        ``utc_offset_hours``; older stores: the offset the start was written with)."""
         if self.run is None:
             raise InputError(f"{self.label}: a city store has no clock (no scenario start)")
         text = self.run.attrs.get("scenario", "")
@@ -152,6 +153,9 @@ class Source:
             raise InputError(f"{self.label}: run store without a readable scenario start") from None
         if not isinstance(start, datetime) or start.tzinfo is None:
             raise InputError(f"{self.label}: scenario start {start!r} has no UTC offset")
+        offset = self.run.attrs.get("utc_offset_hours")
+        if offset is not None:
+            start = start.astimezone(timezone(timedelta(hours=float(offset))))
         return start
 
     def local(self, time_utc: np.datetime64) -> datetime:

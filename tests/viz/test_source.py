@@ -133,3 +133,16 @@ def test_sun_over_gwangju(city):
     assert abs(sun[best, 1] - 180.0) < 3.0  # 1 minute of time near noon moves it ~1.5 deg
     assert_close(np.linalg.norm(sun_vector(30.0, 81.0)), 1.0)
     assert_close(sun_vector(0.0, 90.0), [1.0, 0.0, 0.0], atol=1e-12)
+
+
+def test_local_time_is_the_citys_whatever_offset_the_start_has(tmp_path):
+    import twin
+    from tests.twin.test_runner import scenario
+    from viz.source import Source
+
+    sc = scenario(duration="2h", output_interval="1h", start="2026-06-16T22:00:00Z")
+    store = twin.run(sc, tmp_path / "utc.zarr", progress=False).store
+    source = Source.open(store)
+    assert source.start.utcoffset().total_seconds() == 9 * 3600  # Korea Standard Time
+    assert source.parse_local("08:00").isoformat() == "2026-06-17T08:00:00+09:00"
+    assert source.clock_label(source.times[0]).startswith("2026-06-17 08:00")
