@@ -105,7 +105,7 @@ def render(
         if html is not None:
             viz.export_html(source, html, time=time, var=var, camera=camera, size=pixels)
             console.print(f"Wrote [bold]{escape(str(html))}[/] (offline vtk.js scene)")
-    except (InputError, HeadlessRenderError) as err:
+    except (InputError, HeadlessRenderError, ImportError) as err:
         raise fail(err) from None
 
 
@@ -133,6 +133,6 @@ def plot(
             plots.plot_kpis(source, output)
         else:
             plots.plot_map(source, output, var, time)
-    except InputError as err:
+    except (InputError, ImportError) as err:
         raise fail(err) from None
     console.print(f"Wrote [bold]{escape(str(output))}[/]")

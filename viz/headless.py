@@ -8,6 +8,7 @@ naming the Debian packages to install. The result is cached per process.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -75,6 +76,8 @@ def ensure_offscreen() -> str:
         software OpenGL driver.
     """
     global _result
+    if importlib.util.find_spec("vtkmodules") is None:
+        raise ImportError("3D pictures need PyVista and VTK: pip install 'gwangju-twin[viz]'")
     _use_egl_without_display()
     if _result is None:
         _result = _probe()
