@@ -12,9 +12,11 @@ Every sweep is positivity preserving below :func:`stable_dt`.
 Performance (NumPy): sweeps walk the grid in blocks of rows small enough
 (``AirWorkspace.block_cells``) that every temporary stays in the CPU's L2 cache;
 an axis' two sweeps are interleaved block by block so the intermediate rows are
-read back from cache; all ufuncs write into preallocated buffers (``out=``);
-float32 data stays float32; nothing is padded with ``np.pad``. On CuPy a block is
-the whole grid.
+read back from cache (along x the second sweep runs on the first one's window,
+updated in place); a block's window is swept as one flat, contiguous array (along
+x its rows are laid end to end with their ghost cells); all ufuncs write into
+preallocated buffers (``out=``); float32 data stays float32; nothing is padded
+with ``np.pad``. On CuPy a block is the whole grid.
 
 References
 ----------
@@ -34,7 +36,6 @@ Hundsdorfer, W., Verwer, J. G. (2003). Numerical Solution of Time-Dependent
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, replace
 from numbers import Real
@@ -68,6 +69,14 @@ def _faces(a: Any, axis: int, xp: Any) -> Any:
 def _lo_hi(f: Any, axis: int) -> tuple[Any, Any]:
     """The faces on the low and high side of every cell, from a face array."""
     return (f[:, :-1], f[:, 1:]) if axis == 1 else (f[:-1], f[1:])
+
+
+def _pitched(a: Any, axis: int, xp: Any, extra: int) -> Any:
+    """Face coefficients laid out like a block's flat window: along x each row is padded
+    with ``extra`` zeros to the window's ``nx + 4`` values (rows along y need nothing)."""
+    if axis == 0:
+        return a
+    return xp.concatenate([a, xp.zeros_like(a[:, :extra])], axis=1)
 
 
 def _advective_speed(w: Any, axis: int, xp: Any) -> float:
@@ -124,6 +133,7 @@ class Sweep:
     (bool, or a thin boolean array). ``kind="diffuse"``: ``delta = K dt / dx**2``
     at the faces (float, or arrays ``delta``, ``delta_m1 = delta - 1`` and
     ``neg_half = -delta / 2`` with one extra face beyond each domain edge).
+    Coefficient arrays along x have rows of ``nx + 4`` values (:func:`_pitched`).
     ``exchange``: optional cell arrays ``(scale, add)`` applied after an advection
     update, ``c <- c * scale + add`` (see :func:`with_exchange`).
     """
@@ -165,6 +175,7 @@ def advection_sweep(w: Any, dt: float, dx: float, axis: int, dtype: Any, xp: Any
     if not terms:
         return None
     lo, hi = (nu[:, :1], nu[:, -1:]) if axis == 1 else (nu[:1], nu[-1:])
+    terms = [(_pitched(coef, axis, xp, 3), name) for coef, name in terms]
     return Sweep(axis, "advect", tuple(terms), lo > 0, hi < 0)
 
 
@@ -185,6 +196,8 @@ def with_exchange(sweep: Sweep, w: Any, dt: float, dx: float, background: float,
     nu = _faces(xp.asarray(w, dtype=dtype), sweep.axis, xp) * dtype.type(dt / dx)
     lo, hi = _lo_hi(nu, sweep.axis)
     d = hi - lo
+    if not bool(xp.any(d != 0)):  # e.g. a uniform wind factor: nothing to exchange
+        return sweep
     scale = 1 / (1 + xp.maximum(-d, 0))
     add = xp.maximum(d, 0) * dtype.type(background)
     return replace(sweep, exchange=(scale, add))
@@ -205,34 +218,60 @@ def diffusion_sweep(k: Any, dt: float, dx: float, axis: int, dtype: Any, xp: Any
     if not bool(xp.any(faces > 0)):
         return None
     # A window's jumps include one ghost face beyond each domain edge (jump 0 there).
-    zero = xp.zeros_like(faces[_sl(axis, None, 1)])
-    padded = xp.concatenate([zero, faces, zero], axis=axis)
+    zero = xp.zeros_like(faces[:, :1] if axis == 1 else faces[:1])
+    padded = _pitched(xp.concatenate([zero, faces, zero], axis=axis), axis, xp, 1)
     return Sweep(axis, "diffuse", delta=padded, delta_m1=padded - 1, neg_half=padded * -0.5)
 
 
 class _BlockBuffers:
-    """Temporaries for one block of rows (flat buffers, viewed per window shape)."""
+    """Flat temporaries for one block of rows, viewed per window length and stride."""
 
+    # Length of each buffer's view below a window's: jumps one stride fewer, half-slopes
+    # and their bounds two, face fluxes three.
     _LESS: ClassVar[dict[str, int]] = {
         "win": 0, "d": 1, "e": 1, "h": 2, "lo": 2, "hi": 2, "g": 3, "t": 3
     }
 
     def __init__(self, size: int, dtype: Any, xp: Any):
         self._flat = {n: xp.empty(size, dtype=dtype) for n in self._LESS}
-        self._views: dict[tuple[tuple[int, int], int], dict[str, Any]] = {}
+        # NumPy's SIMD minimum/maximum take twice as long against a scalar as
+        # against an array; on a GPU the scalar saves reading one.
+        self._zero = xp.zeros(size, dtype=dtype) if xp.__name__ == "numpy" else None
+        self._views: dict[tuple[int, int, int], dict[str, Any]] = {}
 
-    def views(self, shape: tuple[int, int], axis: int) -> dict[str, Any]:
-        """Views for a window of ``shape`` swept along ``axis``: cells ``win``, jumps
-        ``d``/``e`` (one fewer along the axis), half-slopes ``h`` and bounds ``lo``/``hi`` (two
-        fewer) and face fluxes ``g``/``t`` (three fewer)."""
-        key = (shape, axis)
-        if key not in self._views:
-            views = {}
-            for name, k in self._LESS.items():
-                s = (shape[0], shape[1] - k) if axis == 1 else (shape[0] - k, shape[1])
-                views[name] = self._flat[name][: s[0] * s[1]].reshape(s)
-            self._views[key] = views
-        return self._views[key]
+    def views(self, size: int, stride: int, pitch: int) -> dict[str, Any]:
+        """Views for a flat window of ``size`` values whose neighbours along the sweep
+        are ``stride`` apart and whose rows are ``pitch`` long (``pitch != stride``:
+        along x, rows of ``nx + 4``), made once: the buffers by name, their shifted
+        slices, and ``w``: the slices of the ``win`` buffer as a window."""
+        key = (size, stride, pitch)
+        if key in self._views:
+            return self._views[key]
+        s, n = stride, size - 3 * stride
+        v = {name: self._flat[name][: size - k * s] for name, k in self._LESS.items()}
+        v["s"] = s
+        v["zero"] = 0 if self._zero is None else self._zero[: size - 2 * s]
+        d, e, h, g = v["d"], v["e"], v["h"], v["g"]
+        # Jumps below, at and above each face; the half-slopes of its two cells.
+        v["d3"] = (d[:n], d[s : s + n], d[2 * s :])
+        v["e3"] = (e[:n], e[s : s + n], e[2 * s :])
+        v["a"], v["c"], v["h_lo"], v["h_hi"] = d[:-s], d[s:], h[:n], h[s:]
+        if pitch == stride:  # along y the faces are whole rows
+            g2 = g.reshape(-1, pitch)
+            v["g_hi"], v["g_lo"], v["edges"] = g2[1:], g2[:-1], (g2[0], g2[-1])
+        else:  # along x each row's last 3 values lie beyond its faces
+            g2 = self._flat["g"][:size].reshape(-1, pitch)
+            v["g_hi"], v["g_lo"], v["edges"] = g[1:], g[:-1], (g2[:, 0], g2[:, pitch - 4])
+        v["w"] = _window_slices(v["win"], s, n, pitch)
+        self._views[key] = v
+        return v
+
+
+def _window_slices(flat: Any, s: int, n: int, pitch: int) -> tuple[Any, ...]:
+    """A flat window's cells above and below each jump, below and above each face, and
+    the cells a sweep updates (flat along x, rows along y)."""
+    cells = flat[2:-2] if pitch != s else flat.reshape(-1, pitch)[2:-2]
+    return flat[s:], flat[:-s], flat[s : s + n], flat[2 * s : 2 * s + n], cells
 
 
 class AirWorkspace:
@@ -274,66 +313,59 @@ class AirWorkspace:
         )
 
 
-@functools.cache
-def _sl(axis: int, start: int | None, stop: int | None) -> tuple[slice, ...]:
-    return (slice(None), slice(start, stop)) if axis == 1 else (slice(start, stop),)
+def _coef(coef: Any, r0: int, r1: int, size: int) -> Any:
+    """A scalar coefficient, or rows ``r0:r1`` of a pitched one as ``size`` flat values."""
+    return coef if type(coef) is float else coef[r0:r1].reshape(-1)[:size]
 
 
-def _rows(coef: Any, rows: slice) -> Any:
-    return coef if type(coef) is float else coef[rows]
-
-
-def _advective_fluxes(win: Any, sweep: Sweep, rows: slice, b: dict[str, Any], xp: Any) -> Any:
-    """Face fluxes of a window with 2 halo cells each side (``m`` cells, ``m - 3`` faces
-    between cells 1..m-2); every face needs the half-slopes of both its cells."""
-    ax = sweep.axis
-    d, h, lo, hi, g, t = b["d"], b["h"], b["lo"], b["hi"], b["g"], b["t"]
-    xp.subtract(win[_sl(ax, 1, None)], win[_sl(ax, None, -1)], out=d)
-    a, c = d[_sl(ax, None, -1)], d[_sl(ax, 1, None)]
+def _advective_fluxes(w: tuple, sweep: Sweep, r0: int, r1: int, b: dict[str, Any],
+                      xp: Any) -> None:
+    """Face fluxes ``b["g"]`` of a window with 2 halo cells each side (slices ``w``, see
+    :func:`_window_slices`); every face needs the half-slopes of both its cells.
+    Coefficient rows ``r0:r1`` (see :func:`_coef`)."""
+    h, lo, hi, g, t, zero, a, c = (b[k] for k in ("h", "lo", "hi", "g", "t", "zero", "a", "c"))
+    xp.subtract(w[0], w[1], out=b["d"])
     # MC half-slope minmod(a, c, (a + c) / 4) as a clip of the central value to
     # [min(0, max(a, c)), max(0, min(a, c))]: only min/max, so the bound
     # |h| <= min(|a|, |c|) that positivity rests on holds exactly in floating point
     # (a product form such as van Leer's ac / (a + c) loses it to gradual underflow).
-    xp.maximum(a, c, out=lo)
-    xp.minimum(lo, 0, out=lo)
+    # a + c as max(a, c) + min(a, c): the same sum, but an in-place add.
+    xp.maximum(a, c, out=h)
+    xp.minimum(h, zero, out=lo)
     xp.minimum(a, c, out=hi)
-    xp.maximum(hi, 0, out=hi)
-    xp.add(a, c, out=h)
+    xp.add(h, hi, out=h)
+    xp.maximum(hi, zero, out=hi)
     xp.multiply(h, 0.25, out=h)
     xp.minimum(h, hi, out=h)
     xp.maximum(h, lo, out=h)
-    operands = {
-        "c_lo": win[_sl(ax, 1, -2)],
-        "c_hi": win[_sl(ax, 2, -1)],
-        "h_lo": h[_sl(ax, None, -1)],
-        "h_hi": h[_sl(ax, 1, None)],
-    }
+    operands = {"c_lo": w[2], "c_hi": w[3], "h_lo": b["h_lo"], "h_hi": b["h_hi"]}
+    n = g.shape[0]
     for i, (coef, name) in enumerate(sweep.terms):
-        xp.multiply(operands[name], _rows(coef, rows), out=t if i else g)
+        xp.multiply(operands[name], _coef(coef, r0, r1, n), out=t if i else g)
         if i:
             xp.add(g, t, out=g)
-    return g
 
 
-def _diffusive_fluxes(win: Any, sweep: Sweep, rows: slice, b: dict[str, Any], xp: Any) -> Any:
-    """Heun (SSP-RK2) diffusive face fluxes: with ``e = delta * jump`` at the faces,
-    ``g = (delta - 1) e - (delta / 2) (e_below + e_above)``."""
-    ax = sweep.axis
-    d, e, g, t = b["d"], b["e"], b["g"], b["t"]
-    xp.subtract(win[_sl(ax, 1, None)], win[_sl(ax, None, -1)], out=d)
-    mid, outer = _sl(ax, 1, -1), (_sl(ax, None, -2), _sl(ax, 2, None))
+def _diffusive_fluxes(w: tuple, sweep: Sweep, r0: int, r1: int, b: dict[str, Any],
+                      xp: Any) -> None:
+    """Heun (SSP-RK2) diffusive face fluxes ``b["g"]``: with ``e = delta * jump`` at the
+    faces, ``g = (delta - 1) e - (delta / 2) (e_below + e_above)``."""
+    d, g, t = b["d"], b["g"], b["t"]
+    xp.subtract(w[0], w[1], out=d)
     if type(sweep.delta) is float:
         dl = sweep.delta
-        xp.add(d[outer[0]], d[outer[1]], out=t)
-        xp.multiply(t, -0.5 * dl * dl, out=g)
-        xp.multiply(d[mid], dl * dl - dl, out=t)
+        below, mid, above = b["d3"]
+        xp.add(below, above, out=t)
+        xp.multiply(t, -0.5 * dl * dl, out=t)
+        xp.multiply(mid, dl * dl - dl, out=g)
     else:
-        xp.multiply(d, _rows(sweep.delta, rows), out=e)
-        xp.add(e[outer[0]], e[outer[1]], out=t)
-        xp.multiply(t, _rows(sweep.neg_half, rows)[mid], out=g)
-        xp.multiply(e[mid], _rows(sweep.delta_m1, rows)[mid], out=t)
+        m, n, s = d.shape[0], g.shape[0], b["s"]
+        xp.multiply(d, _coef(sweep.delta, r0, r1, m), out=b["e"])
+        below, mid, above = b["e3"]
+        xp.add(below, above, out=t)
+        xp.multiply(t, _coef(sweep.neg_half, r0, r1, m)[s : s + n], out=t)
+        xp.multiply(mid, _coef(sweep.delta_m1, r0, r1, m)[s : s + n], out=g)
     xp.add(g, t, out=g)
-    return g
 
 
 def _fill_ghosts(region: Any, edge: Any, enters: Any, inflow: float | None, xp: Any) -> None:
@@ -348,82 +380,117 @@ def _fill_ghosts(region: Any, edge: Any, enters: Any, inflow: float | None, xp: 
         xp.copyto(region, xp.asarray(inflow, dtype=region.dtype), where=enters)
 
 
-def _window(src: Any, sweep: Sweep, r0: int, r1: int, bufs: _BlockBuffers, inflow, xp) -> tuple:
-    """Cells of rows ``r0:r1`` plus 2 halo cells each side along the sweep axis, with
-    ghost cells beyond the domain edges; its buffers; the coefficient rows of its faces."""
-    ny, nx = src.shape
+def _x_window(src: Any, sweep: Sweep, r0: int, r1: int, work: AirWorkspace, inflow) -> Any:
+    """Rows ``r0:r1`` with 2 ghost cells each side along x, in the ``win`` buffer as
+    rows of ``nx + 4``."""
+    nx = work.shape[1]
+    win = work.bufs.views((r1 - r0) * (nx + 4), 1, nx + 4)["win"].reshape(-1, nx + 4)
+    rows = slice(r0, r1)
+    win[:, 2:-2] = src[rows]
     if inflow is not None and sweep.kind != "advect":
         inflow = None
-    if sweep.axis == 1:
-        b = bufs.views((r1 - r0, nx + 4), 1)
-        win, rows = b["win"], slice(r0, r1)
-        win[:, 2:-2] = src[rows]
-        enters = [m if isinstance(m, bool) else m[rows] for m in (sweep.inflow_lo, sweep.inflow_hi)]
-        _fill_ghosts(win[:, :2], src[rows, :1], enters[0], inflow, xp)
-        _fill_ghosts(win[:, -2:], src[rows, -1:], enters[1], inflow, xp)
-        return win, b, rows
+    enters = [m if isinstance(m, bool) else m[rows] for m in (sweep.inflow_lo, sweep.inflow_hi)]
+    _fill_ghosts(win[:, :2], src[rows, :1], enters[0], inflow, work.xp)
+    _fill_ghosts(win[:, -2:], src[rows, -1:], enters[1], inflow, work.xp)
+    return win
+
+
+def _y_window(src: Any, sweep: Sweep, r0: int, r1: int, work: AirWorkspace, inflow) -> Any:
+    """Rows ``r0 - 2:r1 + 2``, ghost rows beyond the domain edges (a view of ``src``
+    inside it)."""
+    ny, nx = work.shape
     lo, hi = r0 - 2, r1 + 2
-    # Advective coefficients live on the block's own faces, diffusive ones on the
-    # window's jumps (one more face each side), see diffusion_sweep.
-    rows = slice(r0, r1 + 1) if sweep.kind == "advect" else slice(r0, r1 + 3)
     if lo >= 0 and hi <= ny:
-        win = src[lo:hi]
-        return win, bufs.views(tuple(win.shape), 0), rows
-    b = bufs.views((r1 - r0 + 4, nx), 0)
-    win = b["win"]
+        return src[lo:hi]
+    if inflow is not None and sweep.kind != "advect":
+        inflow = None
+    win = work.bufs.views((hi - lo) * nx, nx, nx)["win"].reshape(-1, nx)
     a, z = max(lo, 0), min(hi, ny)
     win[a - lo : z - lo] = src[a:z]
     if lo < 0:
-        _fill_ghosts(win[:-lo], src[:1], sweep.inflow_lo, inflow, xp)
+        _fill_ghosts(win[:-lo], src[:1], sweep.inflow_lo, inflow, work.xp)
     if hi > ny:
-        _fill_ghosts(win[ny - lo :], src[-1:], sweep.inflow_hi, inflow, xp)
-    return win, b, rows
+        _fill_ghosts(win[ny - lo :], src[-1:], sweep.inflow_hi, inflow, work.xp)
+    return win
 
 
-def _block(src: Any, dst: Any, sweep: Sweep, r0: int, r1: int, work: AirWorkspace,
-           boundary: str, inflow: float | None) -> None:
-    """Apply one 1-D operator to rows ``r0:r1``: ``src`` -> ``dst`` (another array)."""
-    xp, ax, ny = work.xp, sweep.axis, work.shape[0]
-    win, b, rows = _window(src, sweep, r0, r1, work.bufs, inflow, xp)
-    fluxes = _advective_fluxes if sweep.kind == "advect" else _diffusive_fluxes
-    g = fluxes(win, sweep, rows, b, xp)
+def _apply(win: Any, out: Any, sweep: Sweep, r0: int, r1: int, work: AirWorkspace,
+           boundary: str) -> None:
+    """One 1-D operator on rows ``r0:r1`` from their window (2-D, halo included) into
+    ``out`` (those rows; None: along x, into the window itself).
+
+    The window is swept as one flat array, so every operation runs on contiguous
+    memory: along y neighbours are a row apart; along x they are 1 apart and the
+    values computed across the ghost cells between two rows are never used."""
+    xp, ny, nx = work.xp, *work.shape
+    ax = sweep.axis
+    s = 1 if ax == 1 else nx
+    b = work.bufs.views(win.shape[0] * win.shape[1], s, win.shape[1])
+    # Along x the window is always the ``win`` buffer, along y mostly a view of src.
+    w = b["w"] if ax == 1 else _window_slices(win.reshape(-1), s, b["g"].shape[0], s)
+    # Coefficient rows: along x the block's own, along y one more face (advection) or
+    # three more jumps (diffusion, see diffusion_sweep).
+    if sweep.kind == "advect":
+        _advective_fluxes(w, sweep, r0, r1 + (ax == 0), b, xp)
+    else:
+        _diffusive_fluxes(w, sweep, r0, r1 + 3 * (ax == 0), b, xp)
     # Diffusion never crosses the domain edge ("open" means zero gradient there).
     if boundary == "closed" or sweep.kind == "diffuse":
-        if ax == 1:
-            g[:, 0] = 0
-            g[:, -1] = 0
-        else:
-            if r0 == 0:
-                g[0] = 0
-            if r1 == ny:
-                g[-1] = 0
-    out = dst[r0:r1]
-    xp.subtract(win[_sl(ax, 2, -2)], g[_sl(ax, 1, None)], out=out)
-    xp.add(out, g[_sl(ax, None, -1)], out=out)
+        lo_edge, hi_edge = b["edges"]
+        if ax == 1 or r0 == 0:
+            lo_edge[...] = 0
+        if ax == 1 or r1 == ny:
+            hi_edge[...] = 0
+    # Along x the window is updated in place (in-place ufuncs run faster), flat too
+    # (ghost cells get values never used), and then copied to ``out``.
+    cells = w[4]
+    res = cells if ax == 1 else out
+    xp.subtract(cells, b["g_hi"], out=res)
+    xp.add(res, b["g_lo"], out=res)
     if sweep.exchange is not None:
         scale, add = sweep.exchange
-        xp.multiply(out, scale[r0:r1], out=out)
-        xp.add(out, add[r0:r1], out=out)
+        res = win[:, 2:-2] if ax == 1 else out
+        xp.multiply(res, scale[r0:r1], out=res)
+        xp.add(res, add[r0:r1], out=res)
+    if ax == 1 and out is not None:
+        out[...] = win[:, 2:-2]
 
 
 def _pair(src: Any, dst: Any, first: Sweep, second: Sweep | None, work: AirWorkspace,
           boundary: str, inflow: float | None) -> None:
-    """``first`` (src -> work.mid) then ``second`` (mid -> dst; None: a copy), block by
-    block, so that mid rows are read back while still in cache. ``second`` lags 2 rows
-    along y (its window needs 2 rows of ``first``'s output beyond its block), which
-    also lets ``dst`` be ``src``: a block never overwrites rows ``first`` still reads."""
-    ny, mid = work.shape[0], work.mid
-    lag = 2 if first.axis == 0 else 0
-    done = 0
-    for r0 in range(0, ny, work.rows):
-        r1 = min(r0 + work.rows, ny)
-        _block(src, mid, first, r0, r1, work, boundary, inflow)
-        upto = ny if r1 == ny else max(r1 - lag, 0)
+    """``first`` then ``second`` (None: skipped), ``src`` -> ``dst``, block by block.
+
+    Along x a block's rows need nothing beyond themselves: ``first`` updates the
+    window in place, its ghost cells are refilled and ``second`` runs on it. Along y
+    ``first`` writes ``work.mid`` and ``second`` lags 2 rows (its window needs 2 rows
+    of ``first``'s output beyond its block), so that mid rows are read back while
+    still in cache; the lag also lets ``dst`` be ``src``: a block never overwrites
+    rows ``first`` still reads."""
+    ny, step = work.shape[0], work.rows
+    if first.axis == 1:
+        for r0 in range(0, ny, step):
+            r1 = min(r0 + step, ny)
+            win = _x_window(src, first, r0, r1, work, inflow)
+            if second is None:
+                _apply(win, dst[r0:r1], first, r0, r1, work, boundary)
+                continue
+            _apply(win, None, first, r0, r1, work, boundary)
+            win[:, :2] = win[:, 2:3]  # the ghost cells of a diffusion sweep
+            win[:, -2:] = win[:, -3:-2]
+            _apply(win, dst[r0:r1], second, r0, r1, work, boundary)
+        return
+    mid, done = work.mid, 0
+    for r0 in range(0, ny, step):
+        r1 = min(r0 + step, ny)
+        _apply(_y_window(src, first, r0, r1, work, inflow), mid[r0:r1], first, r0, r1, work,
+               boundary)
+        upto = ny if r1 == ny else max(r1 - 2, 0)
         if upto > done:
             if second is None:
                 dst[done:upto] = mid[done:upto]
             else:
-                _block(mid, dst, second, done, upto, work, boundary, inflow)
+                win = _y_window(mid, second, done, upto, work, inflow)
+                _apply(win, dst[done:upto], second, done, upto, work, boundary)
             done = upto
 
 
