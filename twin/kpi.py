@@ -20,12 +20,12 @@ KPIS: dict[str, tuple[str, str]] = {
     "total_delay": ("h", "delay against free-flow travel"),
     "mean_trip_time": ("min", "mean trip time of completed trips"),
     "completed_trips": ("1", "trips completed"),
+    "vehicles_in_network": ("1", "vehicles on the roads at the end of the run"),
     "pm25_exposure": ("ug m-3", "population-weighted mean PM2.5"),
     "no2_exposure": ("ug m-3", "population-weighted mean NO2"),
-    # the level of the 24-h standard, compared step by step (not as a 24-h mean)
     "hours_above_pm25_standard": (
         "h",
-        f"mean hours per air monitor with PM2.5 above {PM25_STANDARD_UGM3:g} ug m-3",
+        f"mean hours per air monitor whose 24-h mean PM2.5 exceeds {PM25_STANDARD_UGM3:g} ug m-3",
     ),
     **{name: (a["units"], a["long_name"]) for name, a in ENERGY_KPIS.items()},
     "co2_emissions": ("t", "CO2 from grid electricity, road traffic and gas heating"),

@@ -274,3 +274,11 @@ def test_coupled_run_numpy_and_cupy_agree(tmp_path):
             )
     for name in cpu.kpis.data_vars:
         np.testing.assert_allclose(dev.kpis[name], cpu.kpis[name], rtol=1e-4, err_msg=name)
+
+
+@pytest.mark.parametrize(("background", "hours"), [(60.0, 3.0), (10.0, 0.0)])
+def test_hours_above_the_24h_standard(tmp_path, background, hours):
+    # a polluted (clean) background keeps every monitor's running mean above (below) 35
+    sc = scenario(duration="3h", air={"background_ugm3": {"pm25": background, "nox": 20.0}})
+    kpis = run(sc, tmp_path / "r.zarr", progress=False).kpis
+    assert float(kpis["hours_above_pm25_standard"]) == hours
