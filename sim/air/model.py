@@ -30,13 +30,8 @@ from typing import Any
 
 import gpu
 from sim import variables
-from sim.air.scheme import (
-    BOUNDARIES,
-    AirWorkspace,
-    stable_dt,
-    step_sweeps,
-    transport,
-)
+from sim.air.scheme import AirWorkspace, step_sweeps, transport
+from sim.air.sweeps import BOUNDARIES, stable_dt
 
 # Per-species defaults: dry deposition velocity [m s-1] (fine particles ~0.1 cm/s,
 # NO2 0.1-0.5 cm/s, NO ~0: Seinfeld & Pandis ch. 19), first-order loss [s-1]
@@ -145,7 +140,7 @@ class AirModel:
     transport (alternating the sweep order) followed by the exact integral of the
     sources and sinks. The wind slowed over buildings is not divergence-free: every
     advection sweep trades the air it piles up or thins out with the layer above
-    (at background, :func:`sim.air.scheme.with_exchange`), so a uniform background
+    (at background, :func:`sim.air.sweeps.with_exchange`), so a uniform background
     stays uniform; with ``boundary="closed"`` and no buildings, transport conserves
     mass to round-off.
     """

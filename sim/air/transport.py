@@ -9,16 +9,8 @@ import math
 from typing import Any
 
 import gpu
-from sim.air.scheme import (
-    BOUNDARIES,
-    DT_SLACK,
-    SWEEP_ORDERS,
-    AirWorkspace,
-    is_scalar,
-    stable_dt,
-    step_sweeps,
-    transport,
-)
+from sim.air.scheme import AirWorkspace, step_sweeps, transport
+from sim.air.sweeps import BOUNDARIES, DT_SLACK, SWEEP_ORDERS, is_scalar, stable_dt
 
 
 def _namespace(*arrays: Any) -> Any:
