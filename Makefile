@@ -1,5 +1,5 @@
 # Two entry points: `make demo` (the main job) and `make test`.
-# Both create or reuse .venv and reinstall only when pyproject.toml changes.
+# Both create or reuse .venv and reinstall only when pyproject.toml or this file changes.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[test,viz]"
