@@ -22,6 +22,7 @@ import numpy as np
 from bench.timing import median_time
 from sim import solar, weather
 from sim.energy import EnergyModel
+from twin import weatherfiles
 
 LAT, LON = 35.16, 126.85
 CLIMATE = Path(__file__).resolve().parents[1] / "datasets" / "gwangju" / "climate.toml"
@@ -80,7 +81,7 @@ def forcing_at(w, times, i):
 
 
 def bench_steps(sizes, repeats, roof_samples, pvlib_s):
-    clim = weather.load_climatology(CLIMATE)
+    clim = weatherfiles.load_climatology(CLIMATE)
     t0 = np.datetime64("2024-06-20T21:00", "s")
     times = t0 + np.arange(24) * np.timedelta64(3600, "s")
     w = weather.synthetic_weather(clim, t0, times[-1], seed=0)
@@ -111,7 +112,7 @@ def bench_steps(sizes, repeats, roof_samples, pvlib_s):
 
 
 def bench_year(n):
-    clim = weather.load_climatology(CLIMATE)
+    clim = weatherfiles.load_climatology(CLIMATE)
     start = np.datetime64("2023-12-31T15:00", "s")
     times = start + np.arange(8760) * np.timedelta64(3600, "s")
     c = city(n)

@@ -6,5 +6,6 @@ namespace from :func:`array_namespace` (from its inputs) or from a
 """
 
 from gpu.backend import Backend, GPUUnavailableError, array_namespace, select, to_host
+from gpu.ops import bincount
 
-__all__ = ["Backend", "GPUUnavailableError", "array_namespace", "select", "to_host"]
+__all__ = ["Backend", "GPUUnavailableError", "array_namespace", "bincount", "select", "to_host"]

@@ -1,7 +1,7 @@
 """The one table of variable names, dims and CF attributes (../shared/GLOSSARY.md).
 
-Models declare ``OUTPUTS = variables.attrs_for(...)``; writers read the attrs from
-here, so names and units agree across models, stores, KPIs and pictures.
+Models declare ``OUTPUTS = variables.outputs_for(...)``; writers read the dims and attrs
+from there, so names and units agree across models, stores, KPIs and pictures.
 """
 
 from __future__ import annotations
@@ -121,3 +121,12 @@ def attrs_for(*names: str) -> dict[str, dict[str, str]]:
     if unknown:
         raise KeyError(f"not in the variable table (sim/variables.py): {', '.join(unknown)}")
     return {n: {k: v for k, v in VARIABLES[n].items() if k != "dims"} for n in names}
+
+
+def outputs_for(*names: str) -> dict[str, dict]:
+    """A model's ``OUTPUTS`` table: the CF attrs of :func:`attrs_for` plus ``dims``, the
+    dimensions of one output (the table's dims without the leading ``time``)."""
+    return {
+        name: {"dims": VARIABLES[name]["dims"][1:], **attrs}
+        for name, attrs in attrs_for(*names).items()
+    }

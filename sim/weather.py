@@ -20,13 +20,9 @@ temperature. Agricultural Meteorology 23, 205-216. doi:10.1016/0002-1571(81)9010
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import datetime as _dt
 import math
-import tomllib
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -55,15 +51,6 @@ SERIES = (
     "cloud_fraction", "mixing_height", "ghi", "dni", "dhi",
 )  # fmt: skip
 FORCING = variables.attrs_for(*SERIES, "solar_elevation", "solar_azimuth")
-_CSV_REQUIRED = ("air_temperature", "wind_speed", "wind_from_direction", "relative_humidity",
-                 "cloud_fraction")  # fmt: skip
-_CSV_RANGES = {
-    "air_temperature": (-80.0, 70.0), "wind_speed": (0.0, 100.0),
-    "wind_from_direction": (0.0, 360.0), "relative_humidity": (0.0, 1.0),
-    "cloud_fraction": (0.0, 1.0), "mixing_height": (0.0, 10000.0),
-    # Pyranometers read slightly negative at night; such values are clipped to 0.
-    "ghi": (-20.0, 2000.0), "dni": (-20.0, 2000.0), "dhi": (-20.0, 2000.0),
-}  # fmt: skip
 _MID_MONTH_DAY = (np.arange(12) + 0.5) * 365.25 / 12  # day of year (0-based) of mid-month
 
 
@@ -123,20 +110,7 @@ class Climatology:
         return cls(**values, monthly=monthly, origin=origin)
 
 
-def load_climatology(path: str | Path) -> Climatology:
-    """Read and validate a climatology TOML file."""
-    path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError as err:
-        raise ValueError(f"climatology file {path} does not exist") from err
-    except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"climatology file {path} is not valid TOML: {err}") from err
-    return Climatology.from_mapping(data, origin=str(path))
-
-
-def _as_climatology(climatology: Climatology | Mapping[str, Any]) -> Climatology:
+def as_climatology(climatology: Climatology | Mapping[str, Any]) -> Climatology:
     if isinstance(climatology, Climatology):
         return climatology
     return Climatology.from_mapping(climatology)
@@ -199,7 +173,7 @@ def cloudy_irradiance(ghi_clear, dni_clear, dhi_clear, cloud_fraction):
     return ghi, dni_clear * ratio, dhi
 
 
-def _modelled_mixing_height(clim: Climatology, day_of_year, local_hour):
+def modelled_mixing_height(clim: Climatology, day_of_year, local_hour):
     """Night value, rising to the afternoon value: ``sin`` growth between 08 and 20 h."""
     night = annual_cycle(clim.monthly["mixing_height_night"], day_of_year)
     day = annual_cycle(clim.monthly["mixing_height_day"], day_of_year)
@@ -341,7 +315,7 @@ def synthetic_weather(
     - Irradiance is the Ineichen-Perez clear sky attenuated by cloud
       (:func:`cloudy_irradiance`); the mixing height grows from its night to its day value.
     """
-    clim = _as_climatology(climatology)
+    clim = as_climatology(climatology)
     start, end = solar.unix_seconds(start_utc), solar.unix_seconds(end_utc)
     if start.ndim or end.ndim or not end > start:
         raise ValueError("synthetic_weather needs scalar start_utc < end_utc")
@@ -393,7 +367,7 @@ def synthetic_weather(
         "cloud_fraction": cloud,
         "wind_speed": np.hypot(east, north),
         "wind_from_direction": np.rad2deg(np.arctan2(-east, -north)) % 360.0,
-        "mixing_height": _modelled_mixing_height(clim, doy, hour),
+        "mixing_height": modelled_mixing_height(clim, doy, hour),
     }
     weather = Weather(times, {**dict.fromkeys(SERIES, np.zeros(times.size)), **series}, clim, True)
     forced = weather.at(times)
@@ -431,100 +405,3 @@ def _circular_cycle(monthly_deg, day_of_year):
     east = annual_cycle(np.sin(rad), day_of_year)
     north = annual_cycle(np.cos(rad), day_of_year)
     return np.rad2deg(np.arctan2(east, north)) % 360.0
-
-
-# --------------------------------------------------------------------------- CSV files
-
-
-def read_weather_csv(path: str | Path, climatology: Climatology | Mapping[str, Any]) -> Weather:
-    """Forcing from a CSV file with a ``time`` column and glossary-named columns.
-
-    ``time`` holds ISO 8601 times with an offset (``2024-01-01T00:00+09:00`` or ``...Z``),
-    strictly increasing with a constant step. Required columns: ``air_temperature``
-    [degC], ``wind_speed`` [m s-1], ``wind_from_direction`` [degree], ``relative_humidity``
-    [1, fraction], ``cloud_fraction`` [1]. Optional: ``mixing_height`` [m] (else modelled
-    from the climatology), and ``ghi``, ``dni``, ``dhi`` [W m-2] together (else from the
-    clear sky and the cloud fraction). Missing columns, empty cells, values out of range and
-    gaps in time raise :class:`ValueError` naming the file, column and row.
-    """
-    clim = _as_climatology(climatology)
-    path = Path(path)
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:  # -sig: Excel's BOM
-            reader = csv.DictReader(fh)
-            header = [name.strip() for name in reader.fieldnames or []]
-            reader.fieldnames = header
-            rows = list(reader)
-    except FileNotFoundError as err:
-        raise ValueError(f"weather file {path} does not exist") from err
-    missing = [c for c in ("time", *_CSV_REQUIRED) if c not in header]
-    if missing:
-        raise ValueError(f"weather file {path}: missing column(s) {', '.join(missing)}")
-    irradiance = [c for c in ("ghi", "dni", "dhi") if c in header]
-    if irradiance and len(irradiance) != 3:
-        raise ValueError(f"weather file {path}: give all of ghi, dni, dhi or none of them")
-    if len(rows) < 2:
-        raise ValueError(f"weather file {path}: need at least 2 rows")
-    times = np.array([_csv_time(r["time"], path, i) for i, r in enumerate(rows, start=2)])
-    seconds = solar.unix_seconds(times)
-    steps = np.diff(seconds)
-    bad = np.flatnonzero(steps != steps[0]) if steps[0] > 0 else np.array([0])
-    if bad.size:
-        i = int(bad[0])
-        raise ValueError(
-            f"weather file {path}: gap or irregular step in column time between rows {i + 2} "
-            f"({rows[i]['time']}) and {i + 3} ({rows[i + 1]['time']}); the step must be "
-            f"constant and positive ({steps[0]:g} s at the start)"
-        )
-    series = {c: _csv_column(rows, c, path) for c in SERIES if c in header}
-    for k in irradiance:
-        series[k] = np.maximum(series[k], 0.0)
-    if "mixing_height" not in series:
-        hours = local_hour(times, clim.utc_offset_hours)
-        series["mixing_height"] = _modelled_mixing_height(clim, solar.day_of_year(times), hours)
-    for k in ("ghi", "dni", "dhi"):
-        series.setdefault(k, np.zeros(seconds.size))
-    weather = Weather(times, series, clim, irradiance_from_clouds=not irradiance)
-    if not irradiance:
-        forced = weather.at(times)
-        for k in ("ghi", "dni", "dhi"):
-            weather.series[k] = forced[k]
-    return weather
-
-
-def _csv_time(text, path, row):
-    try:
-        t = _dt.datetime.fromisoformat((text or "").strip())
-    except ValueError as err:
-        raise ValueError(
-            f"weather file {path}: column time, row {row}: {text!r} is not ISO 8601"
-        ) from err
-    if t.utcoffset() is None:
-        raise ValueError(
-            f"weather file {path}: column time, row {row}: {text!r} has no timezone; "
-            "write e.g. 2024-01-01T00:00+09:00 or 2024-01-01T00:00Z"
-        )
-    return np.datetime64(t.astimezone(_dt.UTC).replace(tzinfo=None), "s")
-
-
-def _csv_column(rows, name, path):
-    lo, hi = _CSV_RANGES[name]
-    out = np.empty(len(rows))
-    for i, r in enumerate(rows):
-        text = (r.get(name) or "").strip()
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value):
-            raise ValueError(
-                f"weather file {path}: column {name}, row {i + 2}: missing or non-numeric "
-                f"value {text!r} (gaps are not filled; interpolate the file first)"
-            )
-        if not lo <= value <= hi:
-            raise ValueError(
-                f"weather file {path}: column {name}, row {i + 2}: {value:g} outside "
-                f"[{lo:g}, {hi:g}] {variables.VARIABLES[name]['units']}"
-            )
-        out[i] = value
-    return out

@@ -2,10 +2,9 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from twin.city import City, build_city
+from twin.city import City, build_city, open_city
 from twin.errors import InputError, ModelHealthError
 from twin.scenario import Scenario
-from twin.store import open_city
 
 try:
     __version__ = version("gwangju-twin")

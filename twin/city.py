@@ -9,13 +9,10 @@ import numpy as np
 import xarray as xr
 
 from sim.variables import VARIABLES
-from twin import citygen
+from twin import citygen, store
 from twin.catalog import load_manifest
 from twin.errors import InputError
-
-SCHEMA_VERSION = 1
-GROUPS = ("grid", "buildings", "roads", "districts", "sensors")
-RESOLUTION_RANGE_M = (25.0, 500.0)
+from twin.schema import GROUPS, RESOLUTION_RANGE_M, SCHEMA_VERSION
 
 # attrs of variables that are not in the shared variable table (group-specific meanings)
 _LOCAL_ATTRS = {
@@ -79,10 +76,8 @@ class City:
         return self["grid"]
 
     def save(self, path: str | Path) -> Path:
-        """Write the city to a Zarr v3 store at ``path`` (replacing it)."""
-        from twin import store
-
-        return store.save_city(self, path)
+        """Write the city to a Zarr v3 store at ``path`` (replacing a city store there)."""
+        return store.save_city(self.tree, path)
 
     def summary(self) -> dict[str, object]:
         """Headline numbers: sizes, population, network, extent."""
@@ -136,6 +131,18 @@ def _dims(group: str, name: str) -> tuple[str, ...]:
     if group == "roads":
         return ("node",) if name in ("x", "y", "signalized") else ("link",)
     return _DIMS[group]
+
+
+def open_city(path: str | Path) -> City:
+    """Open a city store written by :meth:`City.save`, or the city of a run store.
+
+    Raises
+    ------
+    InputError
+        If ``path`` is not a Zarr v3 store, uses unsafe codecs, lacks a group, or
+        was written with a newer schema than this version of the twin reads.
+    """
+    return City(store.read_city(path))
 
 
 def build_city(name_or_path: str | Path = "gwangju", resolution_m: float = 100.0, seed: int = 0):

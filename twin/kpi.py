@@ -1,45 +1,228 @@
-"""Run KPIs: running sums updated every coupling step, scalars with units at the end.
+"""Run KPIs: the one KPI table, and the running sums of the KPIs no single model owns.
 
-The accumulator never holds a time series: it keeps a few float64 sums whose values
-are saved with each restart snapshot, so a resumed run ends with the same KPIs.
+:data:`KPIS` names every KPI a run reports, with its units, long name, the model whose
+state it comes from, and which direction is better (services are scored against it).
+Models keep their own running sums in their state (traffic counters, the energy
+model's ``kpi_*`` entries); :class:`KpiModel` keeps those that combine models
+(population exposure, the 24-h PM2.5 standard at the monitors, road and gas CO2). All
+of it is restartable state, so a resumed run ends with the same KPIs, and the cost per
+step is constant: nothing holds a time series.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
 import numpy as np
 import xarray as xr
 
+import gpu
+from sim.energy import heating
 from sim.energy.grid import KPI_ATTRS as ENERGY_KPIS
+from sim.protocol import Var
+from sim.traffic.emissions import VEHICLE_CO2_KG_PER_KM
 
 PM25_STANDARD_UGM3 = 35.0  # Korean 24-h PM2.5 standard (Ministry of Environment, 2018)
-VEHICLE_CO2_KG_PER_KM = 0.17  # fleet-average passenger car, tank to wheel (EEA 2019, about)
 
-# name: (units, long_name); energy KPIs come from the energy model's own table
-KPIS: dict[str, tuple[str, str]] = {
-    "vehicle_hours_travelled": ("h", "vehicle-hours travelled"),
-    "total_delay": ("h", "delay against free-flow travel"),
-    "mean_trip_time": ("min", "mean trip time of completed trips"),
-    "completed_trips": ("1", "trips completed"),
-    "vehicles_in_network": ("1", "vehicles on the roads at the end of the run"),
-    "pm25_exposure": ("ug m-3", "population-weighted mean PM2.5"),
-    "no2_exposure": ("ug m-3", "population-weighted mean NO2"),
-    "hours_above_pm25_standard": (
+
+@dataclass(frozen=True)
+class Kpi:
+    """One KPI: ``units``, ``long_name``, owning ``model``, and ``better``: whether a
+    ``"lower"`` or ``"higher"`` value is the improvement."""
+
+    units: str
+    long_name: str
+    model: str
+    better: str
+
+
+def _energy(name: str, better: str) -> Kpi:
+    a = ENERGY_KPIS[name]
+    return Kpi(a["units"], a["long_name"], "energy", better)
+
+
+KPIS: dict[str, Kpi] = {
+    "vehicle_hours_travelled": Kpi("h", "vehicle-hours travelled", "traffic", "lower"),
+    "total_delay": Kpi("h", "delay against free-flow travel", "traffic", "lower"),
+    "mean_trip_time": Kpi("min", "mean trip time of completed trips", "traffic", "lower"),
+    "completed_trips": Kpi("1", "trips completed", "traffic", "higher"),
+    "vehicles_in_network": Kpi(
+        "1", "vehicles on the roads at the end of the run", "traffic", "lower"
+    ),
+    "pm25_exposure": Kpi("ug m-3", "population-weighted mean PM2.5", "air", "lower"),
+    "no2_exposure": Kpi("ug m-3", "population-weighted mean NO2", "air", "lower"),
+    "hours_above_pm25_standard": Kpi(
         "h",
         f"mean hours per air monitor whose 24-h mean PM2.5 exceeds {PM25_STANDARD_UGM3:g} ug m-3",
+        "air",
+        "lower",
     ),
-    **{name: (a["units"], a["long_name"]) for name, a in ENERGY_KPIS.items()},
-    "co2_emissions": ("t", "CO2 from grid electricity, road traffic and gas heating"),
-    "road_co2_emissions": ("t", "CO2 from road traffic (tank to wheel)"),
-    "heating_gas_co2_emissions": ("t", "CO2 from city-gas space heating"),
+    "energy_use": _energy("energy_use", "lower"),
+    "pv_generation": _energy("pv_generation", "higher"),
+    "grid_import": _energy("grid_import", "lower"),
+    "peak_load": _energy("peak_load", "lower"),
+    "load_factor": _energy("load_factor", "higher"),
+    "max_ramp_rate": _energy("max_ramp_rate", "lower"),
+    "pv_self_consumption": _energy("pv_self_consumption", "higher"),
+    "transformer_utilization": _energy("transformer_utilization", "lower"),
+    "grid_co2_emissions": _energy("grid_co2_emissions", "lower"),
+    "electricity_cost": _energy("electricity_cost", "lower"),
+    "co2_emissions": Kpi(
+        "t", "CO2 from grid electricity, road traffic and gas heating", "twin", "lower"
+    ),
+    "road_co2_emissions": Kpi("t", "CO2 from road traffic (tank to wheel)", "traffic", "lower"),
+    "heating_gas_co2_emissions": Kpi("t", "CO2 from city-gas space heating", "energy", "lower"),
 }
 
 
-def kpi_dataset(values: dict[str, float]) -> xr.Dataset:
-    """Scalar KPIs with ``units`` and ``long_name`` from :data:`KPIS`."""
+def kpi_dataset(values: Mapping[str, float]) -> xr.Dataset:
+    """Scalar KPIs with the ``units``, ``long_name`` and ``better`` of :data:`KPIS`."""
+    unknown = sorted(set(values) - set(KPIS))
+    if unknown:
+        raise KeyError(f"KPIs {unknown} are not in the KPI table (twin/kpi.py)")
     return xr.Dataset(
         {
-            name: ((), np.float64(values[name]), {"units": units, "long_name": long_name})
-            for name, (units, long_name) in KPIS.items()
+            name: (
+                (),
+                np.float64(values[name]),
+                {"units": k.units, "long_name": k.long_name, "model": k.model, "better": k.better},
+            )
+            for name, k in KPIS.items()
             if name in values
         }
     )
+
+
+class KpiModel:
+    """The running sums of the cross-model KPIs, stepped like a model after the others.
+
+    Forcing of a step (from :func:`twin.stages.kpi_forcing`): ``pm25`` and ``no2`` grids
+    (when modelled), ``density`` and ``speed`` per link, ``heating_power`` per building, and
+    ``hour_done`` (host bool: this step completes an hour of the run).
+
+    Parameters
+    ----------
+    population : (y, x) [1] residents per cell, on the backend.
+    population_total : [1] residents of the city.
+    monitor_cells : (monitor,) flat grid-cell index of each air monitor.
+    link_length : (link,) [m].
+    gas_gj_per_kw_s : see :func:`sim.energy.heating.fuel_gj_per_kw_s`.
+    species : modelled air species.
+    """
+
+    OUTPUTS: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    _SUMS: ClassVar[dict[str, tuple[str, str]]] = {
+        "seconds": ("s", "simulated time"),
+        "pm25_exposure": ("ug m-3 s", "population-weighted PM2.5, time integral"),
+        "no2_exposure": ("ug m-3 s", "population-weighted NO2, time integral"),
+        "exceed_h": ("h", "monitor-mean hours above the 24-h PM2.5 standard"),
+        "vehicle_m": ("m", "vehicle distance driven"),
+        "gas_gj": ("GJ", "city gas burnt for heating"),
+    }
+
+    def __init__(
+        self, population, population_total, monitor_cells, link_length, gas_gj_per_kw_s, species
+    ):
+        self.population, self.population_total = population, population_total
+        self.monitor_cells = monitor_cells
+        self.link_length, self.gas_gj_per_kw_s = link_length, gas_gj_per_kw_s
+        self.species = tuple(species)
+        self.STATE = {
+            **{k: Var((), "float64", u, n) for k, (u, n) in self._SUMS.items()},
+            "hours": Var((), "float64", "h", "whole hours of the run so far", host=True),
+            "pm25_hour_sum": Var(("monitor",), "float64", "ug m-3 s", "PM2.5 this hour"),
+            "pm25_hourly": Var(
+                ("hour_of_day", "monitor"),
+                "float64",
+                "ug m-3",
+                "the last 24 hourly means at the monitors",
+            ),
+        }
+
+    def init(self, inputs: Mapping[str, Any], xp) -> dict[str, Any]:
+        """Zero sums (``inputs`` unused)."""
+        n = int(self.monitor_cells.shape[0])
+        state = {k: xp.zeros((), dtype=xp.float64) for k in self._SUMS}
+        state |= {
+            "hours": np.asarray(0.0),
+            "pm25_hour_sum": xp.zeros(n, dtype=xp.float64),
+            "pm25_hourly": xp.zeros((24, n), dtype=xp.float64),
+        }
+        return state
+
+    def step(self, state: Mapping[str, Any], forcing: Mapping[str, Any], dt: float) -> dict:
+        xp = gpu.array_namespace(state["pm25_hourly"])
+        k = dict(state)
+        k["seconds"] = k["seconds"] + dt
+        for s, key in (("pm25", "pm25_exposure"), ("no2", "no2_exposure")):
+            if s in forcing:
+                c = forcing[s].astype(xp.float64)
+                k[key] = k[key] + (self.population * c).sum() / self.population_total * dt
+        if "pm25" in forcing and self.monitor_cells.shape[0]:
+            at_monitors = forcing["pm25"].reshape(-1)[self.monitor_cells]
+            k["pm25_hour_sum"] = k["pm25_hour_sum"] + at_monitors * dt
+            if forcing["hour_done"]:
+                k = self._close_hour(k, xp)
+        k["vehicle_m"] = (
+            k["vehicle_m"] + (forcing["density"] * self.link_length * forcing["speed"]).sum() * dt
+        )
+        k["gas_gj"] = k["gas_gj"] + forcing["heating_power"].sum() * (self.gas_gj_per_kw_s * dt)
+        return k
+
+    def _close_hour(self, k: dict, xp) -> dict:
+        """Hour of PM2.5 at the monitors done: count it against the 24-h standard.
+
+        The Korean standard limits the 24-h mean; an hour counts as above it when the mean
+        of the last 24 hourly means (of all hours so far, in the run's first day) exceeds
+        35 ug m-3. The KPI is the mean over monitors of such hours.
+        """
+        hour = int(k["hours"])  # a host value
+        hourly = k["pm25_hourly"].copy()
+        hourly[hour % 24] = k["pm25_hour_sum"] / 3600.0
+        trailing = hourly.sum(axis=0) / min(hour + 1, 24)
+        k["pm25_hourly"] = hourly
+        k["pm25_hour_sum"] = xp.zeros_like(k["pm25_hour_sum"])
+        k["hours"] = np.asarray(hour + 1.0)
+        k["exceed_h"] = k["exceed_h"] + (trailing > PM25_STANDARD_UGM3).mean()
+        return k
+
+    def outputs(self, state: Mapping[str, Any]) -> dict:
+        return {}
+
+    def values(self, state: Mapping[str, Any]) -> dict[str, float]:
+        """The KPIs of these sums so far (host floats; a sync)."""
+        k = {name: float(gpu.to_host(state[name])) for name in self._SUMS}
+        seconds = max(k["seconds"], 1e-9)
+        values = {
+            "hours_above_pm25_standard": k["exceed_h"],
+            "road_co2_emissions": k["vehicle_m"] / 1000.0 * VEHICLE_CO2_KG_PER_KM / 1000.0,
+            "heating_gas_co2_emissions": k["gas_gj"] * heating.CO2_T_PER_GJ,
+        }
+        if "pm25" in self.species:
+            values["pm25_exposure"] = k["pm25_exposure"] / seconds
+        if "nox" in self.species:
+            values["no2_exposure"] = k["no2_exposure"] / seconds
+        return values
+
+
+def totals(values: Mapping[str, float]) -> dict[str, float]:
+    """``values`` plus the KPIs summed across models (``co2_emissions``)."""
+    parts = ("grid_co2_emissions", "road_co2_emissions", "heating_gas_co2_emissions")
+    out = dict(values)
+    if all(p in values for p in parts):
+        out["co2_emissions"] = values[parts[0]] + values[parts[1]] + values[parts[2]]
+    return out
+
+
+def traffic_kpis(counters: Mapping[str, float]) -> dict[str, float]:
+    """Traffic KPIs from :meth:`sim.traffic.TrafficModel.counters`."""
+    c = counters
+    return {
+        "vehicle_hours_travelled": c["vehicle_time_s"] / 3600.0,
+        "total_delay": c["delay_s"] / 3600.0,
+        "mean_trip_time": c["trip_time_s"] / c["exited"] / 60.0 if c["exited"] else np.nan,
+        "completed_trips": c["exited"],
+        "vehicles_in_network": c["in_network"],
+    }

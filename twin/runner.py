@@ -61,12 +61,13 @@ class RunResult:
 
 
 class _Writer:
-    """Background writer: outputs at ``time=k``, restart state, completion marker."""
+    """Background writer: outputs at ``time=k``, restart states, completion markers."""
 
     def __init__(self, store: RunStore):
         self.store = store
         self.queue: queue.Queue = queue.Queue(maxsize=2)
         self.error: BaseException | None = None
+        self.seconds = {"output writes": 0.0, "restart writes": 0.0}
         self.thread = threading.Thread(target=self._loop, name="twin-writer", daemon=True)
         self.thread.start()
 
@@ -75,12 +76,18 @@ class _Writer:
             if self.error is None:
                 k, outputs, states = item
                 try:
+                    t0 = wallclock.perf_counter()
                     self.store.write_outputs(k, outputs)
-                    self.store.write_restart(k + 1, states)
+                    t1 = wallclock.perf_counter()
+                    if states is not None:
+                        self.store.write_restart(k + 1, states)
+                    self.seconds["output writes"] += t1 - t0
+                    self.seconds["restart writes"] += wallclock.perf_counter() - t1
                 except BaseException as err:  # handed to the main thread at the next put
                     self.error = err
 
     def put(self, k, outputs, states) -> None:
+        """Queue output step ``k`` (and the states after it, or None: no restart)."""
         self._raise()
         self.queue.put((k, outputs, states))
 
@@ -108,6 +115,9 @@ def run(
     device: str | None = None,
     progress: bool = True,
     resume: bool = False,
+    *,
+    profile: bool = False,
+    check_every_step: bool = False,
 ) -> RunResult:
     """Run the coupled twin and stream its outputs to a Zarr store.
 
@@ -118,14 +128,19 @@ def run(
     services : city services (decision hooks); reserved for the services layer.
     device : ``"auto"``, ``"cpu"`` or ``"gpu"``; ``None`` takes the scenario's.
     progress : show a progress bar (simulated time, speed, ETA).
-    resume : continue a killed run from its last complete output step; the final
-        result equals that of an uninterrupted run (bitwise on NumPy).
+    resume : continue a killed run from its last restart; the final result equals that
+        of an uninterrupted run (bitwise on NumPy).
+    profile : make the per-part timings exact on a GPU (each part waits for its kernels,
+        which costs a synchronisation per part and step).
+    check_every_step : check every output and state for NaN/Inf after every step, to find
+        the exact step and cell where a value went bad (on a GPU, a sync per array); by
+        default the check runs on the host copies of each output step.
 
     Returns
     -------
     RunResult
     """
-    from twin.coupling import Coupled
+    from twin.coupling import Coupler
 
     if not isinstance(scenario, Scenario):
         scenario = Scenario.from_toml(scenario)
@@ -136,7 +151,9 @@ def run(
     try:  # device: argument, else the scenario's, else TWIN_DEVICE, else auto
         backend = gpu.select(device or scenario.device)
         city = _load_city(scenario)
-        coupled = Coupled(city, scenario, backend)
+        coupler = Coupler(
+            city, scenario, backend, profile=profile, check_every_step=check_every_step
+        )
     except ValueError as err:  # models validate their inputs with ValueError
         if isinstance(err, InputError):
             raise
@@ -148,20 +165,21 @@ def run(
         rs = RunStore.open_for_resume(store, scenario_toml)
         before = rs.attrs
         completed, states = rs.read_restart()
-        coupled.restore(states) if completed else coupled.init()
+        coupler.restore(states) if completed else coupler.init()
         log.info("Resuming %s after %d of %d output steps.", store, completed, scenario.n_outputs)
     else:
-        layouts, coords = coupled.layouts()
+        coupler.init()
+        layouts, coords, restart = coupler.layouts()
         rs = RunStore.create(
             store,
-            city,
+            city.tree,
             attrs={
                 "scenario": scenario_toml,
                 "scenario_name": scenario.name,
                 "package_version": twin.__version__,
                 "backend": backend.name,
                 "device": backend.device,
-                "utc_offset_hours": coupled.weather.climatology.utc_offset_hours,
+                "utc_offset_hours": coupler.weather.climatology.utc_offset_hours,
                 "wall_start": datetime.now(UTC).isoformat(timespec="seconds"),
                 "status": "running",
             },
@@ -171,12 +189,14 @@ def run(
             time_units=f"seconds since {scenario.start.isoformat()}",
             layouts=layouts,
             coords=coords,
+            restart=restart,
         )
         completed = 0
-        coupled.init()
     rs.update_attrs(status="running", pid=os.getpid(), host=socket.gethostname())
 
     spo, n_steps = scenario.steps_per_output, scenario.n_steps
+    outputs_per_restart = scenario.outputs_per_restart
+    timer = coupler.timers
     writer = _Writer(rs)
     bar = _progress(scenario, enabled=progress)
     try:
@@ -184,9 +204,11 @@ def run(
             task = bar.add_task(scenario.name, total=n_steps, completed=completed * spo, sim="")
             t0 = wallclock.perf_counter()
             for i in range(completed * spo, n_steps):
-                coupled.step(i)
+                coupler.step(i)
                 if (i + 1) % spo == 0:
-                    writer.put((i + 1) // spo - 1, coupled.host_outputs(), coupled.host_states())
+                    k = (i + 1) // spo - 1
+                    _hand_over(coupler, writer, k, (k + 1) % outputs_per_restart == 0
+                               or k + 1 == scenario.n_outputs)  # fmt: skip
                 done_s = (i + 1 - completed * spo) * scenario.step.total_seconds()
                 speed = done_s / max(wallclock.perf_counter() - t0, 1e-9)
                 bar.update(
@@ -194,19 +216,21 @@ def run(
                     advance=1,
                     sim=f"{scenario.time_at(i + 1):%Y-%m-%d %H:%M} · {speed:,.0f}x real time",
                 )
-        writer.close()
+        with timer("writer wait"):
+            writer.close()
     except BaseException as err:
         with contextlib.suppress(Exception):
             writer.close()  # flush the completed steps already queued
         rs.update_attrs(status="interrupted" if isinstance(err, KeyboardInterrupt) else "failed")
         raise
-    kpis = coupled.kpis()
+    kpis = coupler.kpis()
     rs.write_kpis(kpis)
     # a resumed run adds its time to that of the attempts before it
     wall = wallclock.perf_counter() - wall_start + before.get("wall_seconds", 0.0)
+    now = coupler.timers.seconds | writer.seconds
     timings = {
-        k: before.get("timings_s", {}).get(k, 0.0) + coupled.timings.get(k, 0.0)
-        for k in {*coupled.timings, *before.get("timings_s", {})}
+        k: before.get("timings_s", {}).get(k, 0.0) + now.get(k, 0.0)
+        for k in {*now, *before.get("timings_s", {})}
     }
     rs.update_attrs(
         status="complete",
@@ -215,6 +239,25 @@ def run(
         timings_s={k: round(v, 3) for k, v in timings.items()},
     )
     return RunResult(store=store, kpis=kpis, timings_s=timings, wall_s=wall)
+
+
+def _hand_over(coupler, writer: _Writer, k: int, restart: bool) -> None:
+    """Output step ``k``: host copies, their health check, then to the writer."""
+    timer, sc = coupler.timers, coupler.scenario
+    with timer("snapshot"):
+        outputs = coupler.host_outputs()
+        states = coupler.host_states() if restart else None
+    with timer("health"):
+        end = sc.start + (k + 1) * sc.output_interval
+        when = (
+            f"in output step {k + 1} (simulated {end - sc.output_interval:%Y-%m-%d %H:%M} to "
+            f"{end:%H:%M%z}; run with check_every_step for the exact step)"
+        )
+        coupler.check(outputs, when)
+        if states is not None:
+            coupler.check(states, when, what="state")
+    with timer("writer wait"):
+        writer.put(k, outputs, states)
 
 
 def _progress(scenario: Scenario, enabled: bool):

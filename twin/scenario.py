@@ -6,6 +6,7 @@ Durations are written as numbers of seconds or strings such as ``"24h"``,
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from datetime import datetime, timedelta
@@ -24,7 +25,10 @@ from pydantic import (
     model_validator,
 )
 
+from sim.air import SPECIES_DEFAULTS
+from sim.energy.parameters import EnergyParameters
 from twin.errors import InputError, format_validation_error
+from twin.schema import RESOLUTION_RANGE_M
 
 _UNITS_S = {"d": 86400, "h": 3600, "min": 60, "m": 60, "s": 1}
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(d|h|min|m|s)\s*")
@@ -108,7 +112,9 @@ class CitySpec(_Strict):
     """
 
     dataset: str = "gwangju"
-    resolution_m: Annotated[float, Field(ge=25, le=500)] = 100.0
+    resolution_m: Annotated[float, Field(ge=RESOLUTION_RANGE_M[0], le=RESOLUTION_RANGE_M[1])] = (
+        100.0
+    )
     seed: Annotated[int, Field(ge=0)] = 0
     store: str | None = None
 
@@ -124,8 +130,7 @@ class TrafficSettings(_Strict):
 class AirSettings(_Strict):
     species: list[Literal["pm25", "nox"]] = Field(default=["pm25", "nox"], min_length=1)
     background_ugm3: dict[Literal["pm25", "nox"], Annotated[float, Field(ge=0)]] = {
-        "pm25": 12.0,
-        "nox": 15.0,
+        s: d["background_ugm3"] for s, d in SPECIES_DEFAULTS.items()
     }
     emission_scale: Annotated[float, Field(ge=0)] = 1.0
 
@@ -139,12 +144,13 @@ class AirSettings(_Strict):
         return self
 
 
+_ENERGY = EnergyParameters()  # the energy model's defaults are the scenario's
+
+
 class EnergySettings(_Strict):
-    pv_coverage: Annotated[float, Field(ge=0, le=1)] = 0.3
-    ev_share: Annotated[float, Field(ge=0, le=1)] = 0.1
-    # share of space heat from heat pumps; the rest burns city gas (most Korean homes
-    # heat with gas boilers, about 80 %: KEEI Household Energy Survey, approximate)
-    electric_heating_share: Annotated[float, Field(ge=0, le=1)] = 0.2
+    pv_coverage: Annotated[float, Field(ge=0, le=1)] = _ENERGY.pv_coverage
+    ev_share: Annotated[float, Field(ge=0, le=1)] = _ENERGY.ev_share
+    electric_heating_share: Annotated[float, Field(ge=0, le=1)] = _ENERGY.electric_heating_share
 
 
 class WeatherSettings(_Strict):
@@ -161,6 +167,10 @@ class Scenario(_Strict):
     duration: Duration
     step: Duration = timedelta(seconds=60)
     output_interval: Duration = timedelta(minutes=15)
+    # None: the fewest output steps that make at least an hour (every output step when
+    # they are an hour or more apart): a killed run loses about an hour's work at most,
+    # and writing the states costs a few percent of the run
+    restart_interval: Duration | None = None
     device: Literal["auto", "cpu", "gpu"] | None = None  # None: TWIN_DEVICE, else auto
     traffic: TrafficSettings = TrafficSettings()
     air: AirSettings = AirSettings()
@@ -183,6 +193,12 @@ class Scenario(_Strict):
                 f"duration ({dur:g} s) must be a positive whole multiple of "
                 f"output_interval ({out:g} s)"
             )
+        restart = self.restart_interval
+        if restart is not None and (restart.total_seconds() < out or restart.total_seconds() % out):
+            raise ValueError(
+                f"restart_interval ({restart.total_seconds():g} s) must be a whole multiple of "
+                f"output_interval ({out:g} s)"
+            )
         return self
 
     @property
@@ -196,6 +212,13 @@ class Scenario(_Strict):
     @property
     def n_outputs(self) -> int:
         return self.n_steps // self.steps_per_output
+
+    @property
+    def outputs_per_restart(self) -> int:
+        """Output steps between restart points (the last output step is one too)."""
+        if self.restart_interval is None:
+            return max(1, math.ceil(3600.0 / self.output_interval.total_seconds()))
+        return round(self.restart_interval / self.output_interval)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Scenario:

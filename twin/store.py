@@ -27,12 +27,14 @@ import xarray as xr
 import zarr
 import zarr.codecs
 
-from twin.city import GROUPS, SCHEMA_VERSION, City
 from twin.errors import InputError
+from twin.schema import GROUPS, SCHEMA_VERSION
 
 GRID_CHUNK = 512
 TABLE_CHUNK = 65536
 _COMPRESSORS = (zarr.codecs.BloscCodec(cname="zstd", clevel=3, shuffle="shuffle"),)
+# restarts are written often and read once: the fastest codec (LZ4 with shuffle)
+_RESTART_COMPRESSORS = (zarr.codecs.BloscCodec(cname="lz4", clevel=1, shuffle="shuffle"),)
 RUN_KIND = "run"
 _UNSAFE_CODECS = ("pickle", "object", "msgpack", "json")  # codecs that decode to Python objects
 
@@ -50,12 +52,13 @@ def _encoding(ds: xr.Dataset) -> dict[str, dict]:
     return enc
 
 
-def save_city(city: City, path: str | Path) -> Path:
-    """Write ``city`` to a new Zarr v3 store at ``path`` (an existing store there is replaced)."""
+def save_city(tree: xr.DataTree, path: str | Path) -> Path:
+    """Write a city's tree to a new Zarr v3 store at ``path`` (a city store there is
+    replaced; anything else is refused)."""
     path = Path(path)
     _replaceable(path, "city")
-    encoding = {f"/{g}": _encoding(city.tree[g].to_dataset()) for g in GROUPS}
-    city.tree.to_zarr(path, mode="w", zarr_format=3, consolidated=False, encoding=encoding)
+    encoding = {f"/{g}": _encoding(tree[g].to_dataset()) for g in GROUPS}
+    tree.to_zarr(path, mode="w", zarr_format=3, consolidated=False, encoding=encoding)
     return path
 
 
@@ -141,15 +144,9 @@ def _as_written(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
-def open_city(path: str | Path) -> City:
-    """Open a city store written by :meth:`City.save`, or the city of a run store.
-
-    Raises
-    ------
-    InputError
-        If ``path`` is not a Zarr v3 store, uses unsafe codecs, lacks a group, or
-        was written with a newer schema than this version of the twin reads.
-    """
+def read_city(path: str | Path) -> xr.DataTree:
+    """The city tree of a city store, or of a run store's ``/city`` (see
+    :func:`twin.open_city`, which raises the same errors)."""
     path = check_store(path)
     base = path
     if _root_attrs(path).get("kind") == RUN_KIND:
@@ -172,7 +169,7 @@ def open_city(path: str | Path) -> City:
     city_tree = xr.DataTree.from_dict({f"/{g}": _as_written(tree[g].to_dataset()) for g in GROUPS})
     city_tree.attrs = dict(tree.attrs)
     tree.close()
-    return City(city_tree)
+    return city_tree
 
 
 def _root_attrs(path: Path) -> dict:
@@ -180,7 +177,8 @@ def _root_attrs(path: Path) -> dict:
 
 
 # ---------------------------------------------------------------- run stores
-_SLOTS = ("a", "b")
+Layout = dict[str, dict[str, tuple[tuple[str, ...], tuple[int, ...], dict]]]
+RestartLayout = dict[str, dict[str, tuple[tuple[str, ...], tuple[int, ...], str]]]
 
 
 def _atomic_write_json(path: Path, doc: dict) -> None:
@@ -190,6 +188,12 @@ def _atomic_write_json(path: Path, doc: dict) -> None:
     os.replace(tmp, path)
 
 
+def _chunks(dims: tuple[str, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(
+        min(n, GRID_CHUNK) if d in ("x", "y") else n for d, n in zip(dims, shape, strict=True)
+    )
+
+
 class RunStore:
     """The Zarr v3 store of one run.
 
@@ -197,34 +201,47 @@ class RunStore:
     leading ``time`` dimension pre-allocated for the whole run and chunked one
     output step per chunk (so each snapshot is a chunk-aligned region write, and
     ensemble ``member`` or tile ``y/x`` regions can be written the same way),
-    ``/restart/{a,b}/<model>/<var>`` (the model states at the last two complete
-    output steps, alternating, so a crash while writing one leaves the other
-    intact), ``/kpi`` (scalars). The root attribute ``completed_outputs`` is the
-    completion marker; it is replaced atomically after a step's outputs and
-    restart state are written, so a store killed at any moment opens and holds
-    every completed output step.
+    ``/restart/<model>/<var>`` (each model state variable with the dims of its ``STATE``
+    table and a leading ``slot`` of 2: the states at the last two restart points,
+    alternating, one chunk per slot, so a crash while writing one leaves the other
+    intact), ``/kpi`` (scalars). The root attributes ``completed_outputs`` (output steps
+    written) and ``restart_outputs`` with ``restart_slot`` (the output step of the latest
+    complete restart and its slot) are the completion markers, replaced atomically after
+    each write, so a store killed at any moment opens, holds every completed output
+    step, and resumes from its latest restart.
+
+    Arrays are opened once and their handles kept: reopening them for every write costs
+    more than the write.
     """
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self.group = zarr.open_group(self.path, mode="r+", zarr_format=3)
+        self._handles: dict[str, zarr.Array] = {}
+
+    def _array(self, name: str) -> zarr.Array:
+        if name not in self._handles:
+            self._handles[name] = self.group[name]
+        return self._handles[name]
 
     # -- creation / reopening
     @classmethod
     def create(
         cls,
         path: str | Path,
-        city: City,
+        city: xr.DataTree,
         attrs: dict,
         times_s: np.ndarray,
         time_units: str,
-        layouts: dict[str, dict[str, tuple[tuple[str, ...], tuple[int, ...], dict]]],
+        layouts: Layout,
         coords: dict[str, dict[str, tuple[tuple[str, ...], np.ndarray, dict]]],
+        restart: RestartLayout | None = None,
     ) -> RunStore:
         """Create a run store.
 
         ``layouts[model][var] = (dims without time, shape without time, attrs)``;
-        ``coords[model][name] = (dims, values, attrs)`` for each state group.
+        ``coords[model][name] = (dims, values, attrs)`` for each state group;
+        ``restart[model][var] = (dims, shape, dtype)`` of each restart variable.
         """
         path = Path(path)
         _replaceable(path, RUN_KIND)
@@ -232,7 +249,7 @@ class RunStore:
         # kind first (so a half-made store can be replaced), layout_complete last
         root.attrs.update({"kind": RUN_KIND, "layout_complete": False})
         for g in GROUPS:
-            ds = city.tree[g].to_dataset()
+            ds = city[g].to_dataset()
             ds.to_zarr(
                 path,
                 group=f"city/{g}",
@@ -241,7 +258,7 @@ class RunStore:
                 consolidated=False,
                 encoding=_encoding(ds),
             )
-        zarr.open_group(path / "city", mode="r+", zarr_format=3).attrs.update(dict(city.tree.attrs))
+        zarr.open_group(path / "city", mode="r+", zarr_format=3).attrs.update(dict(city.attrs))
         state = root.require_group("state")
         time = state.create_array(
             "time",
@@ -270,25 +287,32 @@ class RunStore:
                 )
                 arr[...] = values
             for name, (dims, shape, attrs_) in variables.items():
-                chunks = (
-                    1,
-                    *(
-                        min(s, GRID_CHUNK) if d in ("x", "y") else s
-                        for d, s in zip(dims, shape, strict=True)
-                    ),
-                )
                 grp.create_array(
                     name,
                     shape=(n, *shape),
-                    chunks=chunks,
+                    chunks=(1, *_chunks(dims, shape)),
                     dtype="float32",
                     fill_value=np.nan,
                     dimension_names=("time", *dims),
                     attributes=attrs_,
                     compressors=_COMPRESSORS,
                 )
+        for model, variables in (restart or {}).items():
+            grp = root.require_group(f"restart/{model}")
+            for name, (dims, shape, dtype) in variables.items():
+                grp.create_array(
+                    name,
+                    shape=(2, *shape),
+                    chunks=(1, *shape),
+                    dtype=dtype,
+                    fill_value=0,
+                    dimension_names=("slot", *dims),
+                    compressors=_RESTART_COMPRESSORS,
+                )
         store = cls(path)
-        store.update_attrs(completed_outputs=0, restart_slot="", **attrs, layout_complete=True)
+        store.update_attrs(
+            completed_outputs=0, restart_outputs=0, restart_slot=0, **attrs, layout_complete=True
+        )
         return store
 
     @classmethod
@@ -322,44 +346,34 @@ class RunStore:
 
     # -- per output step
     def write_outputs(self, k: int, outputs: dict[str, dict[str, np.ndarray]]) -> None:
+        """Output step ``k`` (0-based) of every model, then the marker: ``k + 1`` done."""
         for model, variables in outputs.items():
-            grp = self.group[f"state/{model}"]
             for name, values in variables.items():
-                grp[name][k] = values
+                self._array(f"state/{model}/{name}")[k] = values
+        self.update_attrs(completed_outputs=k + 1)
 
     def write_restart(self, completed: int, states: dict[str, dict[str, np.ndarray]]) -> None:
-        """Save model states after ``completed`` output steps and mark them complete."""
-        slot = _SLOTS[completed % 2]
+        """Save model states after ``completed`` output steps, then mark them complete.
+
+        The slot not holding the latest restart is overwritten; the marker moves to it
+        only when every variable is written."""
+        slot = 1 - int(self.attrs.get("restart_slot", 0)) if completed else 0
         for model, variables in states.items():
-            grp = self.group.require_group(f"restart/{slot}/{model}")
             for name, values in variables.items():
-                values = np.asarray(values)
-                if (
-                    name in grp
-                    and grp[name].shape == values.shape
-                    and grp[name].dtype == values.dtype
-                ):
-                    grp[name][...] = values
-                else:
-                    grp.create_array(
-                        name,
-                        shape=values.shape,
-                        dtype=values.dtype,
-                        overwrite=True,
-                        compressors=_COMPRESSORS,
-                        # private dims per array: restart arrays share no axes
-                        dimension_names=[f"{name}_{i}" for i in range(values.ndim)],
-                    )[...] = values
-        self.update_attrs(completed_outputs=completed, restart_slot=slot)
+                self._array(f"restart/{model}/{name}")[slot] = values
+        self.update_attrs(restart_outputs=completed, restart_slot=slot)
 
     def read_restart(self) -> tuple[int, dict[str, dict[str, np.ndarray]]]:
+        """The latest restart: the output steps it follows and the states (host arrays)."""
         attrs = self.attrs
-        completed, slot = int(attrs["completed_outputs"]), attrs["restart_slot"]
+        completed, slot = int(attrs.get("restart_outputs", 0)), int(attrs.get("restart_slot", 0))
         if completed == 0:
             return 0, {}
-        grp = zarr.open_group(self.path / "restart" / slot, mode="r", zarr_format=3)
+        if slot not in (0, 1):
+            raise InputError(f"{self.path}: restart_slot={slot!r} is not 0 or 1")
+        grp = zarr.open_group(self.path / "restart", mode="r", zarr_format=3)
         return completed, {
-            model: {name: arr[...] for name, arr in sub.arrays()} for model, sub in grp.groups()
+            model: {name: arr[slot] for name, arr in sub.arrays()} for model, sub in grp.groups()
         }
 
     def write_kpis(self, kpis: xr.Dataset) -> None:

@@ -28,10 +28,13 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 import gpu
 from sim import variables
 from sim.air.scheme import AirWorkspace, step_sweeps, transport
 from sim.air.sweeps import BOUNDARIES, stable_dt
+from sim.protocol import Var
 
 # Per-species defaults: dry deposition velocity [m s-1] (fine particles ~0.1 cm/s,
 # NO2 0.1-0.5 cm/s, NO ~0: Seinfeld & Pandis ch. 19), first-order loss [s-1]
@@ -71,16 +74,38 @@ def _number(name: str, value: Any, *, positive: bool = False, allow_negative: bo
     return x
 
 
-def _grid(name: str, a: Any, shape: tuple[int, int] | None, xp: Any) -> Any:
-    """A finite, non-negative (y, x) array on ``xp``."""
+def _grid(name: str, a: Any, shape: tuple[int, int] | None, xp: Any, init: bool = False) -> Any:
+    """A finite, non-negative (y, x) array on ``xp``.
+
+    Values are always checked at ``init``; in a step only where that is free, for host
+    (NumPy) arrays, which come from the caller: device arrays come from the coupled
+    models and are trusted, as reading them back would stall the GPU every step.
+    """
     if not hasattr(a, "shape") or len(a.shape) != 2:
         raise ValueError(f"{name} must be a (y, x) array, got {type(a).__name__}")
     if shape is not None and tuple(a.shape) != shape:
         raise ValueError(f"{name} has shape {tuple(a.shape)}; expected {shape}")
-    a = xp.asarray(a)
-    if not bool(xp.all(xp.isfinite(a))) or bool(xp.any(a < 0)):
+    if init:
+        a = xp.asarray(a)
+        bad = not bool(xp.all(xp.isfinite(a))) or bool(xp.any(a < 0))
+    else:
+        bad = type(a) is np.ndarray and not (np.all(np.isfinite(a)) and np.all(a >= 0))
+    if bad:
         raise ValueError(f"{name} must be finite and >= 0 everywhere")
-    return a
+    return xp.asarray(a)
+
+
+def _face_maxima(factor: np.ndarray) -> np.ndarray:
+    """(axis, side) largest face value of a cell field [1]: axis 0 along y, 1 along x;
+    side 0 the faces on each cell's high side (the outflow faces of a positive wind),
+    side 1 those on its low side (of a negative wind). Face values are the means of the
+    two cells, the edge cell's value at the domain edges (as the sweeps take them)."""
+    out = np.empty((2, 2))
+    for axis in (0, 1):
+        a = np.moveaxis(factor, axis, 0)
+        faces = np.concatenate([a[:1], 0.5 * (a[:-1] + a[1:]), a[-1:]])
+        out[axis] = faces[1:].max(), faces[:-1].max()
+    return out
 
 
 def _neighbourhood_mean(a: Any, xp: Any) -> Any:
@@ -128,11 +153,12 @@ class AirModel:
 
     Notes
     -----
-    State: a flat dict of arrays (``species...``, ``wind_factor`` (y, x) and a 0-d
-    ``mixing_height`` [m], NaN before the first step), so a host copy of it resumes
-    a run bit for bit. Emissions are kg s-1 per cell, i.e. ``1e9 E / (dx**2 h)``
-    ug m-3 s-1 in the layer. When the mixing height rises from ``h0`` to ``h``,
-    the layer entrains air at the background concentration,
+    State (``STATE``): the concentration grids (y, x) by species, the ``wind_factor``
+    (y, x) and its host-side face maxima, and the last ``mixing_height`` [m] (a host
+    value, NaN before the first step); the restart entries resume a run bit for bit.
+    Emissions are kg s-1 per cell, i.e. ``1e9 E / (dx**2 h)`` ug m-3 s-1 in the layer.
+    When the mixing height rises from ``h0`` to ``h``, the layer entrains air at the
+    background concentration,
     ``c <- (c h0 + c_bg (h - h0)) / h``; when it falls, concentrations are unchanged
     (the air above the new top is left behind as a residual layer).
 
@@ -145,7 +171,7 @@ class AirModel:
     mass to round-off.
     """
 
-    OUTPUTS = variables.attrs_for("pm25", "nox", "no2")
+    OUTPUTS = variables.outputs_for("pm25", "nox", "no2")
 
     def __init__(
         self,
@@ -187,7 +213,19 @@ class AirModel:
             raise ValueError(f"dtype={dtype!r}; expected 'float32' or 'float64'")
         self.dtype = dtype
         derived = ("no2",) if "nox" in species else ()
-        self.OUTPUTS = variables.attrs_for(*species, *derived)
+        self.OUTPUTS = variables.outputs_for(*species, *derived)
+        grid = ("y", "x")
+        self.STATE = {
+            **{s: Var(grid, dtype, "ug m-3", f"{s} concentration") for s in species},
+            "wind_factor": Var(grid, dtype, "1", "wind over the weather wind", restart=False),
+            # host constants of the wind factor, so that a step decides its sweeps and
+            # sub-steps without reading the field back (see _face_maxima)
+            "face_factor_max": Var(
+                ("axis", "side"), "float64", "1", "largest face wind factor", False, True
+            ),
+            "factor_varies": Var(("axis",), "bool", "1", "wind factor not uniform", False, True),
+            "mixing_height": Var((), "float64", "m", "mixing height of the last step", host=True),
+        }
         self._work: AirWorkspace | None = None
 
     # -- protocol ---------------------------------------------------------------
@@ -196,19 +234,24 @@ class AirModel:
         concentration fields named by species [ug m-3] (default: background)."""
         if "building_height" not in inputs:
             raise ValueError("inputs needs 'building_height' (y, x) [m]")
-        heights = _grid("inputs['building_height']", inputs["building_height"], None, xp)
+        heights = _grid("inputs['building_height']", inputs["building_height"], None, xp, True)
         shape = tuple(heights.shape)
         dtype = xp.dtype(self.dtype)
         state: dict[str, Any] = {}
         for s in self.species:
             if s in inputs:
-                field = _grid(f"inputs[{s!r}]", inputs[s], shape, xp)
+                field = _grid(f"inputs[{s!r}]", inputs[s], shape, xp, True)
                 state[s] = xp.asarray(field, dtype=dtype).copy()
             else:
                 state[s] = xp.full(shape, self.background[s], dtype=dtype)
         mean = _neighbourhood_mean(xp.asarray(heights, dtype=dtype), xp)
         state["wind_factor"] = xp.exp(mean * dtype.type(-self.roughness)).astype(dtype)
-        state["mixing_height"] = xp.asarray(math.nan, dtype=xp.float64)
+        factor = gpu.to_host(state["wind_factor"])
+        state["face_factor_max"] = _face_maxima(factor.astype(np.float64))
+        state["factor_varies"] = np.array(
+            [bool(np.any(factor != factor[:1])), bool(np.any(factor != factor[:, :1]))]
+        )
+        state["mixing_height"] = np.asarray(math.nan)
         return state
 
     def step(self, state: Mapping[str, Any], forcing: Mapping[str, Any], dt: float) -> dict:
@@ -228,7 +271,7 @@ class AirModel:
         extra = [k for k in forcing if k.startswith("emission_") and k[9:] not in self.species]
         if extra:
             raise ValueError(f"forcing has emissions of species not modelled: {extra}")
-        missing = [k for k in (*self.species, "wind_factor", "mixing_height") if k not in state]
+        missing = [k for k in self.STATE if k not in state]
         if missing:
             raise ValueError(f"state lacks {missing}; make it with init()")
         first = state[self.species[0]]
@@ -244,15 +287,24 @@ class AirModel:
         theta = math.radians(direction)
         factor = state["wind_factor"]
         east, north = -speed * math.sin(theta), -speed * math.cos(theta)
-        u = factor * dtype.type(east) if abs(east) > 1e-9 * speed else 0.0
-        v = factor * dtype.type(north) if abs(north) > 1e-9 * speed else 0.0
-        limit = stable_dt(u, v, self.diffusivity, self.dx_m, xp)
+        # per axis (1 x, 0 y): wind towards +/-, 0 when calm along it
+        wind = {1: east if abs(east) > 1e-9 * speed else 0.0,
+                0: north if abs(north) > 1e-9 * speed else 0.0}  # fmt: skip
+        u, v = (factor * dtype.type(wind[a]) if wind[a] else 0.0 for a in (1, 0))
+        known = {a: (int(math.copysign(1, wind[a])) if wind[a] else 0,
+                     bool(state["factor_varies"][a])) for a in (1, 0)}  # fmt: skip
+        # the fastest face wind of each axis, from the host's face maxima of the factor
+        fastest = [abs(wind[a]) * state["face_factor_max"][a, int(wind[a] < 0)] for a in (1, 0)]
+        limit = stable_dt(*(float(f) for f in fastest), self.diffusivity, self.dx_m, xp)
         n = 1 if math.isinf(limit) else max(1, math.ceil(dt / limit))
         sub = dt / n
 
         work = self._workspace(shape, dtype, xp)
-        h0 = float(state["mixing_height"])
-        new: dict[str, Any] = {"wind_factor": factor, "mixing_height": xp.asarray(h, xp.float64)}
+        h0 = float(state["mixing_height"])  # a host value: no sync
+        new: dict[str, Any] = {
+            **{k: state[k] for k in ("wind_factor", "face_factor_max", "factor_varies")},
+            "mixing_height": np.asarray(h),
+        }
         for s in self.species:
             c_bg = self.background[s]
             c = state[s].copy()
@@ -262,7 +314,7 @@ class AirModel:
             # The slowed wind is not divergence-free: exchange air with the layer
             # above (at background) so that a uniform background stays uniform.
             orders = [
-                step_sweeps(u, v, self.diffusivity, sub, self.dx_m, dtype, xp, order, c_bg)
+                step_sweeps(u, v, self.diffusivity, sub, self.dx_m, dtype, xp, order, c_bg, known)
                 for order in ("xy", "yx")
             ]
             # Sources and sinks, integrated exactly over a sub-step:

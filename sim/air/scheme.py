@@ -319,17 +319,20 @@ def _pair(src: Any, dst: Any, first: Sweep, second: Sweep | None, work: AirWorks
 
 
 def step_sweeps(u: Any, v: Any, k: Any, dt: float, dx: float, dtype: Any, xp: Any,
-                sweep_order: str = "xy", exchange: float | None = None
+                sweep_order: str = "xy", exchange: float | None = None,
+                known: dict[int, tuple[int, bool]] | None = None,
                 ) -> tuple[tuple[Sweep, Sweep | None], ...]:
     """The 1-D operators of one step: per axis, advection then diffusion (when nonzero).
     ``exchange``: background concentration for :func:`with_exchange` (None: pure
-    flux form)."""
+    flux form). ``known``: per axis (1 x, 0 y), the wind's sign and whether it varies
+    along the axis, when the caller knows them (no reads of the fields on the host)."""
     wind = {1: u, 0: v}
     pairs = []
     for axis in (1, 0) if sweep_order == "xy" else (0, 1):
-        adv = advection_sweep(wind[axis], dt, dx, axis, dtype, xp)
+        sign, varies = known[axis] if known else (None, None)
+        adv = advection_sweep(wind[axis], dt, dx, axis, dtype, xp, sign)
         if adv is not None and exchange is not None:
-            adv = with_exchange(adv, wind[axis], dt, dx, exchange, dtype, xp)
+            adv = with_exchange(adv, wind[axis], dt, dx, exchange, dtype, xp, varies)
         ops = [op for op in (adv, diffusion_sweep(k, dt, dx, axis, dtype, xp)) if op]
         if ops:
             pairs.append((ops[0], ops[1] if len(ops) > 1 else None))

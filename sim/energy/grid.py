@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 import gpu
+from sim.protocol import Var
 
 CO2_T_PER_MWH = 0.4594
 
@@ -60,7 +61,10 @@ KPI_ATTRS = {
         "units": "1",
         "long_name": "highest district peak |net load| over feeder capacity",
     },
-    "co2_emissions": {"units": "t", "long_name": "CO2 of the electricity drawn from the grid"},
+    "grid_co2_emissions": {
+        "units": "t",
+        "long_name": "CO2 of the electricity drawn from the grid",
+    },
     "electricity_cost": {"units": "KRW", "long_name": "time-of-use energy charge of the import"},
 }
 
@@ -128,6 +132,18 @@ _SCALARS = (
     "max_ramp_kw_per_h", "block_kwh", "block_steps", "blocks", "last_block_kw", "co2_t",
     "cost_krw",
 )  # fmt: skip
+
+
+_UNITS = {"steps": "1", "hours": "h", "peak_kw": "kW", "max_ramp_kw_per_h": "kW h-1",
+          "block_steps": "1", "blocks": "1", "last_block_kw": "kW", "co2_t": "t",
+          "cost_krw": "KRW"}  # fmt: skip
+ACCUMULATOR = {  # the running sums, for the energy model's STATE table
+    **{
+        name: Var((), "float64", _UNITS.get(name, "kW h"), f"running KPI sum {name}")
+        for name in _SCALARS
+    },
+    "district_peak_kw": Var(("district",), "float64", "kW", "peak |net load| per district"),
+}
 
 
 def accumulator(n_districts, xp):
@@ -202,6 +218,6 @@ def kpis(acc, capacity_kw):
         "transformer_utilization": float(
             np.max(host["district_peak_kw"] / gpu.to_host(capacity_kw))
         ),
-        "co2_emissions": float(host["co2_t"]),
+        "grid_co2_emissions": float(host["co2_t"]),
         "electricity_cost": float(host["cost_krw"]),
     }

@@ -1,11 +1,11 @@
 """The energy model: building demand, rooftop PV, EV charging and district net load.
 
-Runner protocol (ARCHITECTURE.md): ``init(inputs, xp) -> state``, ``step(state, forcing,
-dt) -> state``, ``outputs(state)``, ``OUTPUTS``. The state is a flat dict of ``xp`` arrays
-holding everything that changes in time (zone temperatures, the EV backlog, the last
-outputs, the running KPI sums), so a host copy of it resumes a run bitwise. Geometry derived
-from the city (conductances, PV areas, roof horizons) is recomputed by ``init`` from the
-same inputs; on resume call ``init`` first, then :meth:`EnergyModel.state_from_arrays`.
+The model protocol of :mod:`sim.protocol`: ``init(inputs, xp) -> state``, ``step(state,
+forcing, dt) -> state``, ``outputs(state)``, ``OUTPUTS``, ``STATE``. The state is a flat dict
+of ``xp`` arrays holding everything that changes in time (zone temperatures, the EV backlog,
+the last outputs, the running KPI sums), so a host copy of it resumes a run bitwise. Geometry
+derived from the city (conductances, PV areas, roof horizons) is recomputed by ``init`` from
+the same inputs (:func:`sim.protocol.restore` calls it first).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import datetime as _dt
 import math
 from collections.abc import Mapping
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -22,6 +22,7 @@ import gpu
 from sim import shading, solar, variables
 from sim.energy import ev, grid, pv, thermal
 from sim.energy.parameters import EnergyParameters
+from sim.protocol import Var
 
 _BUILDING_KEYS = ("x", "y", "width", "depth", "height", "use", "floor_area", "district")
 _FACADE_AZIMUTHS = (0.0, 90.0, 180.0, 270.0)  # N, E, S, W facades [deg]
@@ -37,7 +38,7 @@ class EnergyModel:
         tariff, shading resolution); unknown names raise :class:`ValueError`.
     """
 
-    OUTPUTS = variables.attrs_for(
+    OUTPUTS = variables.outputs_for(
         "heating_power",
         "cooling_power",
         "electric_load",
@@ -46,6 +47,14 @@ class EnergyModel:
         "ev_charging_power",
         "net_load",
     )
+    STATE: ClassVar[dict[str, Var]] = {
+        **{
+            name: Var(attrs["dims"], "float64", attrs["units"], attrs["long_name"])
+            for name, attrs in OUTPUTS.items()
+        },
+        "ev_backlog": Var(("district",), "float64", "kW h", "EV energy waiting to be charged"),
+        **{f"kpi_{name}": var for name, var in grid.ACCUMULATOR.items()},
+    }
     KPI_ATTRS = grid.KPI_ATTRS
 
     def __init__(self, **settings: Any):
@@ -283,9 +292,13 @@ class EnergyModel:
             pv_d += _by_district(s["district"][sl], part[4], s["n_districts"], xp)
 
         if forcing.get("ev_arrivals") is not None:
-            sessions = xp.asarray(forcing["ev_arrivals"], dtype=xp.float64)
-            if sessions.shape != (s["n_districts"],) or not bool(
-                xp.all(xp.isfinite(sessions) & (sessions >= 0))
+            # values are checked for host arrays (the caller's); device ones come from
+            # the traffic model and are trusted (a check would stall the GPU each step)
+            given = forcing["ev_arrivals"]
+            sessions = xp.asarray(given, dtype=xp.float64)
+            host = type(given) is np.ndarray
+            if sessions.shape != (s["n_districts"],) or (
+                host and not np.all(np.isfinite(given) & (given >= 0))
             ):
                 raise ValueError(
                     f"forcing 'ev_arrivals' must be ({s['n_districts']},) finite values >= 0 "
@@ -372,16 +385,6 @@ class EnergyModel:
         """EV plug-ins (district,) from all vehicles arriving per district in a step."""
         return vehicle_arrivals * (self.params.ev_share * self.params.ev_plug_in_per_arrival)
 
-    @staticmethod
-    def state_to_arrays(state: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        """Host copies of the state arrays (for snapshots)."""
-        return {k: np.array(gpu.to_host(v), copy=True) for k, v in state.items()}
-
-    @staticmethod
-    def state_from_arrays(arrays: Mapping[str, Any], xp: ModuleType) -> dict[str, Any]:
-        """The state on ``xp`` from :meth:`state_to_arrays` output (bitwise)."""
-        return {k: xp.asarray(v) for k, v in arrays.items()}
-
 
 _FORCING_KEYS = (
     "time_utc", "local_hour", "air_temperature", "ghi", "dni", "dhi",
@@ -407,7 +410,7 @@ def _vector(inputs, key, shape, xp):
 
 
 def _by_district(district, values, n_districts, xp):
-    return xp.bincount(district, weights=values, minlength=n_districts)
+    return gpu.bincount(district, values, n_districts)
 
 
 def _roof_samples(b, samples, xp):

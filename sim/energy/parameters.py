@@ -48,8 +48,9 @@ class EnergyParameters:
         recommendations for winter and summer).
     heating_setback_c, cooling_setback_c : setpoints outside those hours [degC].
     heating_cop, cooling_cop : seasonal performance of heat pumps and chillers [1].
-    electric_heating_share : share of heat demand met electrically [1]; the rest (e.g.
-        city-gas boilers, common in Korean homes) does not load the grid.
+    electric_heating_share : share of heat demand met electrically (heat pumps) [1]; the
+        rest burns city gas in boilers and does not load the grid (most Korean homes heat
+        with gas boilers, about 80 %: KEEI Household Energy Survey, approximate).
     ua_scale : multiplies envelope conductances (retrofit scenarios) [1].
     hvac_design_delta_k : plant size as UA times this temperature difference [K].
     initial_indoor_temperature_c : zone temperature at ``init`` [degC].
@@ -60,7 +61,8 @@ class EnergyParameters:
     pv_gamma_per_k : power temperature coefficient [K-1] (mono c-Si).
     pv_system_losses, pv_inverter_efficiency : PVWatts defaults [1] (Dobos 2014).
     albedo : ground reflectance for facades and tilted modules [1].
-    ev_share : electric share of the vehicle fleet [1] (about 3 % in Korea, 2024).
+    ev_share : electric share of the vehicle fleet [1]; 10 %, a near-future fleet (about
+        3 % in Korea in 2024).
     vehicles_per_person : registered cars per resident [1] (about 0.5 in Gwangju).
     ev_sessions_per_day : plug-ins per EV and day for the default arrival profile [d-1].
     ev_plug_in_per_arrival : share of EV arrivals that plug in, for traffic arrivals [1]
@@ -86,7 +88,7 @@ class EnergyParameters:
     cooling_setback_c: float = 30.0
     heating_cop: float = 3.0
     cooling_cop: float = 3.5
-    electric_heating_share: float = 1.0
+    electric_heating_share: float = 0.2
     ua_scale: float = 1.0
     hvac_design_delta_k: float = thermal.HVAC_DESIGN_DELTA_K
     initial_indoor_temperature_c: float = 21.0
@@ -98,7 +100,7 @@ class EnergyParameters:
     pv_system_losses: float = 0.14
     pv_inverter_efficiency: float = 0.96
     albedo: float = 0.2
-    ev_share: float = 0.03
+    ev_share: float = 0.1
     vehicles_per_person: float = 0.5
     ev_sessions_per_day: float = 0.4
     ev_plug_in_per_arrival: float = 0.16

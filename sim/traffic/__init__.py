@@ -15,7 +15,7 @@ from sim.traffic.emissions import (
     link_emissions,
     rasterize_links,
 )
-from sim.traffic.model import TrafficModel, state_from_arrays, state_to_arrays
+from sim.traffic.model import TrafficModel
 from sim.traffic.network import Network, nearest_nodes
 
 __all__ = [
@@ -30,6 +30,4 @@ __all__ = [
     "link_emissions",
     "nearest_nodes",
     "rasterize_links",
-    "state_from_arrays",
-    "state_to_arrays",
 ]

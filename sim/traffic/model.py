@@ -51,6 +51,7 @@ import numpy as np
 
 import gpu
 from sim import variables
+from sim.protocol import Var
 from sim.traffic import loading, routing, signals
 from sim.traffic.demand import DAY_S, Demand
 from sim.traffic.network import Network, format_indices
@@ -65,16 +66,32 @@ _COUNTERS = (
     "free_flow_time_s",
 )
 _ACCUMULATORS = ("acc_cell_flow", "acc_link_time_s", "acc_link_out", "acc_zone_arrivals")
+_VEHICLE_S = "s"  # units of summed vehicle times [veh s]: vehicles are counted, not units
 
-
-def state_to_arrays(state: Mapping) -> dict[str, np.ndarray]:
-    """Host (NumPy) copy of a state, for snapshots."""
-    return {k: np.array(gpu.to_host(v)) for k, v in state.items()}
-
-
-def state_from_arrays(arrays: Mapping, xp) -> dict:
-    """A state on backend ``xp`` from :func:`state_to_arrays` output (bitwise)."""
-    return {k: xp.asarray(v).copy() for k, v in arrays.items()}
+# dims: ``cell_padded``/``link_padded`` include the dummy cell/link; ``origin_zone`` is the
+# origin of the origin queues (``zone`` their destination)
+_STATE: dict[str, Var] = {
+    "signal_green_s": Var(("signal", "phase"), "float64", "s", "green time per phase"),
+    "signal_amber_s": Var(("signal", "phase"), "float64", "s", "amber time per phase"),
+    "signal_all_red_s": Var(("signal", "phase"), "float64", "s", "all-red time per phase"),
+    "signal_offset_s": Var(("signal",), "float64", "s", "cycle offset"),
+    "vehicles": Var(("cell_padded",), "float64", "1", "vehicles in each cell"),
+    "link_dest": Var(("zone", "link_padded"), "float64", "1", "vehicles per destination"),
+    "link_age": Var(("link_padded",), "float64", _VEHICLE_S, "summed age of link vehicles"),
+    "origin_queue": Var(("zone", "origin_zone"), "float64", "1", "vehicles waiting to enter"),
+    "origin_age": Var(("origin_zone",), "float64", _VEHICLE_S, "summed age of waiting vehicles"),
+    "clock_s": Var((), "float64", "s", "model clock", host=True),
+    "next_route_s": Var((), "float64", "s", "clock of the next route update", host=True),
+    "last_dt_s": Var((), "float64", "s", "length of the last step", host=True),
+    "acc_cell_flow": Var(("cell_padded",), "float64", "1", "cell outflow in the step", False),
+    "acc_link_time_s": Var(("link_padded",), "float64", _VEHICLE_S, "time on link", False),
+    "acc_link_out": Var(("link_padded",), "float64", "1", "link outflow in the step", False),
+    "acc_zone_arrivals": Var(("zone",), "float64", "1", "arrivals in the step", False),
+    **{k: Var((), "float64", _VEHICLE_S if k.endswith("_s") else "1", k) for k in _COUNTERS},
+    "route_time_s": Var(("zone", "node"), "float64", "s", "shortest time to each zone"),
+    "route_sweeps": Var((), "int64", "1", "Bellman-Ford sweeps of the last update", host=True),
+    "route": Var(("zone", "link_padded"), "float64", "1", "route fractions"),
+}
 
 
 class TrafficModel:
@@ -99,7 +116,8 @@ class TrafficModel:
         routes react to queues only, like UXsim's dynamic user optimum.
     """
 
-    OUTPUTS = variables.attrs_for("density", "flow", "speed", "queue_length", "travel_time")
+    OUTPUTS = variables.outputs_for("density", "flow", "speed", "queue_length", "travel_time")
+    STATE = _STATE
 
     def __init__(
         self,
@@ -172,6 +190,11 @@ class TrafficModel:
                 "approach_phase": xp.asarray(self.approach_phase),
                 # destination-major, like the origin queues
                 "od_per_s": xp.asarray(np.ascontiguousarray(self.demand.od_veh_per_h.T) / 3600.0),
+                "cell_length": xp.asarray(self.cells.length),
+                "cell_link": xp.asarray(self.cells.link),
+                "cell_critical": xp.asarray(
+                    net.critical_density[self.cells.link] * self.cells.length[:-1]
+                ),
             }
             work = loading.workspace(xp, self.cells.n_cells, net.n_links, self.demand.n_zones)
             self._dev[key] = (static, graph, link, work, {})
@@ -227,9 +250,9 @@ class TrafficModel:
             "link_age": xp.zeros(n_links + 1),
             "origin_queue": xp.zeros((n_zones, n_zones)),
             "origin_age": xp.zeros(n_zones),
-            "clock_s": xp.asarray(0.0),
-            "next_route_s": xp.asarray(self.route_interval_s),
-            "last_dt_s": xp.asarray(0.0),
+            "clock_s": np.asarray(0.0),
+            "next_route_s": np.asarray(self.route_interval_s),
+            "last_dt_s": np.asarray(0.0),
             "acc_cell_flow": xp.zeros(self.cells.n_cells + 1),
             "acc_link_time_s": xp.zeros(n_links + 1),
             "acc_link_out": xp.zeros(n_links + 1),
@@ -237,7 +260,8 @@ class TrafficModel:
         }
         st |= {k: xp.asarray(0.0) for k in _COUNTERS}
         cost = self._travel_time(xp, st, self.signal_wait_in_routes)
-        st["route_time_s"] = routing.shortest_times(xp, graph, cost)
+        st["route_time_s"], sweeps = routing.shortest_times(xp, graph, cost, return_sweeps=True)
+        st["route_sweeps"] = np.asarray(sweeps)
         st["route"] = routing.best_next_links(xp, graph, cost, st["route_time_s"])
         return st
 
@@ -268,7 +292,7 @@ class TrafficModel:
             st[k][...] = 0.0
         n_sub = max(1, math.ceil(dt / self.cells.dt_max_s * (1 - 1e-12)))
         h = dt / n_sub
-        clock = float(st["clock_s"])
+        clock = float(st["clock_s"])  # host values: no sync
         next_route = float(st["next_route_s"])
         factors = self.demand.factor((tod + h * (np.arange(n_sub) + 0.5)) % DAY_S) * scale
         uses = self._uses(xp, st)
@@ -280,7 +304,7 @@ class TrafficModel:
             link["approach_row"],
             link["approach_phase"],
             self.lost_time_s,
-            clock + h * np.arange(n_sub),
+            clock + h * xp.arange(n_sub, dtype=xp.float64),
             h,
         )
         for k in range(n_sub):
@@ -297,9 +321,9 @@ class TrafficModel:
             green[link["approach"]] = greens[k]
             loading.substep(xp, static, constants, st, work, green, uses)
         st["free_flow_time_s"] += (st["acc_cell_flow"] * static.cell_free_time).sum()
-        st["clock_s"] = xp.asarray(clock + dt)
-        st["next_route_s"] = xp.asarray(next_route)
-        st["last_dt_s"] = xp.asarray(dt)
+        st["clock_s"] = np.asarray(clock + dt)
+        st["next_route_s"] = np.asarray(next_route)
+        st["last_dt_s"] = np.asarray(dt)
         return st
 
     def outputs(self, state: Mapping) -> dict:
@@ -319,7 +343,7 @@ class TrafficModel:
         n_links = self.network.n_links
         first, last = static.first[:-1], static.last[:-1]
         on_link = state["link_dest"][:, :-1].sum(axis=0)
-        cell_len = xp.asarray(self.cells.length)
+        cell_len = link["cell_length"]
         driven = xp.cumsum(state["acc_cell_flow"] * cell_len)
         distance = driven[last] - driven[first] + (state["acc_cell_flow"] * cell_len)[first]
         time_s = state["acc_link_time_s"][:n_links]
@@ -334,7 +358,7 @@ class TrafficModel:
             "density": on_link / link["length"],
             "flow": flow,
             "speed": speed,
-            "queue_length": self._queue_length(xp, state, static),
+            "queue_length": self._queue_length(xp, state, static, link),
             "travel_time": self._travel_time(xp, state)[:n_links],
         }
 
@@ -453,7 +477,15 @@ class TrafficModel:
     def _update_routes(self, xp, st) -> None:
         _, graph, _ = self._device(xp)
         cost = self._travel_time(xp, st, self.signal_wait_in_routes)
-        st["route_time_s"] = routing.shortest_times(xp, graph, cost, start=st["route_time_s"])
+        st["route_time_s"], sweeps = routing.shortest_times(
+            xp,
+            graph,
+            cost,
+            start=st["route_time_s"],
+            first_check=int(st["route_sweeps"]),  # a host value
+            return_sweeps=True,
+        )
+        st["route_sweeps"] = np.asarray(sweeps)
         best = routing.best_next_links(xp, graph, cost, st["route_time_s"])
         st["route"] = (1.0 - self.route_weight) * st["route"] + self.route_weight * best
 
@@ -462,12 +494,12 @@ class TrafficModel:
         static, _, _ = self._device(xp)
         return (st["route"][:, static.out_links] > 0).astype(xp.float64)
 
-    def _queue_length(self, xp, st, static):
+    def _queue_length(self, xp, st, static, link):
         """(link,) [m] contiguous length above critical density from the downstream end."""
         n = st["vehicles"][:-1]
-        cell_link = xp.asarray(self.cells.link)
-        cell_len = xp.asarray(self.cells.length[:-1])
-        critical = xp.asarray(self.network.critical_density)[cell_link] * cell_len
+        cell_link = link["cell_link"]
+        cell_len = link["cell_length"][:-1]
+        critical = link["cell_critical"]
         free = (n <= critical * (1 + 1e-9)).astype(xp.int64)
         # cells of a link from c to its end are all congested iff no free cell lies there
         free_after = xp.cumsum(free[::-1])[::-1]  # free cells in [c, end of the network)

@@ -10,7 +10,11 @@ Shortest times come from a vectorised Bellman-Ford iteration over all destinatio
 once, ``d <- min over out-links j of (c_j + d[to_j])``, written with ``xp`` so it runs
 where the state lives. Starting from the previous solution it usually needs only a
 few sweeps; for positive link costs the equation has a unique solution, so the
-iteration converges from any start.
+iteration converges from any start. Convergence is tested first after ``first_check``
+sweeps and then every ``check_every``, not after each sweep: the test reads a device
+value on the host (on a GPU it waits for the queue to drain), and sweeps past the fixed
+point change nothing, so the result is the same bit for bit. The traffic model passes the
+sweeps the last update took as ``first_check``, so an update usually costs one test.
 
 References
 ----------
@@ -41,7 +45,16 @@ class RouteGraph:
     dest_nodes: Any
 
 
-def shortest_times(xp, graph: RouteGraph, cost, start=None, max_sweeps: int | None = None):
+def shortest_times(
+    xp,
+    graph: RouteGraph,
+    cost,
+    start=None,
+    max_sweeps: int | None = None,
+    first_check: int = 1,
+    check_every: int = 4,
+    return_sweeps: bool = False,
+):
     """Shortest travel time from every node to every destination [s].
 
     Parameters
@@ -51,10 +64,14 @@ def shortest_times(xp, graph: RouteGraph, cost, start=None, max_sweeps: int | No
     cost : (link + 1,) [s] link costs > 0; the last (dummy) entry is ignored.
     start : (zone, node) previous solution to start from, or None (cold start).
     max_sweeps : safety bound, default ``4 * n_nodes + 4``.
+    first_check, check_every : the sweep of the first convergence test and the sweeps
+        between later ones (each test is one host synchronisation).
+    return_sweeps : also return the number of sweeps made.
 
     Returns
     -------
-    (zone, node) [s]; ``inf`` where the destination cannot be reached.
+    (zone, node) [s]; ``inf`` where the destination cannot be reached (and the sweeps
+    made, with ``return_sweeps``).
     """
     n_nodes = graph.out_links.shape[1]
     n_dest = graph.dest_nodes.shape[0]
@@ -63,18 +80,22 @@ def shortest_times(xp, graph: RouteGraph, cost, start=None, max_sweeps: int | No
     dest = (xp.arange(n_dest), graph.dest_nodes)
     d = xp.full((n_dest, n_nodes), xp.inf) if start is None else start.copy()
     d[dest] = 0.0
-    for _ in range(max_sweeps or 4 * n_nodes + 4):
+    limit = max_sweeps or 4 * n_nodes + 4
+    check = max(1, first_check)
+    for sweep in range(1, limit + 1):
         new = (slot_cost[None] + d[:, slot_to]).min(axis=1)
         new[dest] = 0.0
-        if bool(xp.all(new == d)):
-            return d
+        if sweep >= check or sweep == limit:
+            if bool(xp.all(new == d)):
+                return (d, sweep) if return_sweeps else d
+            check = sweep + check_every
         d = new
     raise RuntimeError("shortest_times: Bellman-Ford did not converge (non-positive costs?)")
 
 
 def _slot_cost(xp, graph: RouteGraph, cost):
     """(k, node) cost of each out-slot, inf on padding."""
-    padded = xp.concatenate([cost[:-1], xp.asarray([xp.inf], dtype=cost.dtype)])
+    padded = xp.concatenate([cost[:-1], xp.full(1, xp.inf, dtype=cost.dtype)])
     return padded[graph.out_links]
 
 
@@ -91,8 +112,11 @@ def best_next_links(xp, graph: RouteGraph, cost, times):
     best = xp.argmin(value, axis=1)  # (zone, node), out-slot
     reachable = xp.isfinite(xp.min(value, axis=1))
     reachable[xp.arange(n_dest), graph.dest_nodes] = False
-    z_idx, node_idx = xp.nonzero(reachable)
-    link = graph.out_links[best[z_idx, node_idx], node_idx]
+    # one write per (zone, node), of 1 where reachable and 0 elsewhere: no node shares an
+    # out-link with another, so the writes never collide (a node without any finite
+    # choice may point at the padding slot, the dummy link, and writes 0 there)
+    n_nodes = graph.out_links.shape[1]
+    link = graph.out_links[best, xp.arange(n_nodes)[None, :]]
     choice = xp.zeros((n_dest, n_links + 1))
-    choice[z_idx, link] = 1.0
+    choice[xp.arange(n_dest)[:, None], link] = reachable.astype(choice.dtype)
     return choice

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from sim import weather
+from twin import weatherfiles
 
 CLIMATE = Path(__file__).resolve().parents[2] / "datasets" / "gwangju" / "climate.toml"
 
@@ -45,7 +46,7 @@ def forcing_series(n_hours, start="2024-06-20T21:00", seed=0):
     t0 = np.datetime64(start, "s")
     times = t0 + np.arange(n_hours) * np.timedelta64(3600, "s")
     w = weather.synthetic_weather(
-        weather.load_climatology(CLIMATE), t0, times[-1] + np.timedelta64(3600, "s"), seed=seed
+        weatherfiles.load_climatology(CLIMATE), t0, times[-1] + np.timedelta64(3600, "s"), seed=seed
     )
     f = w.at(times)
     keys = ("local_hour", "air_temperature", "ghi", "dni", "dhi", "solar_elevation",

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import gpu
 from sim import variables
+from sim.protocol import restore, sizes, snapshot
 from sim.traffic import (
     Demand,
     Network,
@@ -14,11 +16,14 @@ from sim.traffic import (
     flat_profile,
     gravity_od,
     nearest_nodes,
-    state_from_arrays,
-    state_to_arrays,
 )
 from sim.traffic.synthetic import grid_network, random_od
 from tests.helpers import assert_close
+
+
+def state_to_arrays(state):
+    """Host copies of every state entry."""
+    return {k: np.array(gpu.to_host(v)) for k, v in state.items()}
 
 ROADS = dict(
     node_x=[0.0, 500.0, 1000.0],
@@ -184,7 +189,8 @@ class TestProtocol:
         state = advance(model, model.init({}, np), 5)
         out = model.outputs(state)
         assert set(out) == set(TrafficModel.OUTPUTS)
-        assert variables.attrs_for(*out) == TrafficModel.OUTPUTS
+        assert variables.outputs_for(*out) == TrafficModel.OUTPUTS
+        assert sizes(model, state)["link_padded"] == model.network.n_links + 1
         for v in out.values():
             assert v.shape == (model.network.n_links,) and np.all(np.isfinite(v))
         assert np.all(out["speed"] <= model.network.free_speed + 1e-9)
@@ -201,9 +207,9 @@ class TestProtocol:
     def test_resume_from_a_snapshot_is_bitwise(self):
         model = small_model(route_interval_s=120.0)
         state = advance(model, model.init({}, np), 4)
-        snapshot = state_to_arrays(state)
+        saved = snapshot(model, state)
         straight = advance(model, state, 6, start_s=240.0)
-        resumed = advance(model, state_from_arrays(snapshot, np), 6, start_s=240.0)
+        resumed = advance(model, restore(model, {}, saved, np), 6, start_s=240.0)
         for k, v in state_to_arrays(straight).items():
             np.testing.assert_array_equal(v, state_to_arrays(resumed)[k], err_msg=k)
 

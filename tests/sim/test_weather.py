@@ -1,4 +1,4 @@
-"""Unit and bad-input tests of sim.weather (climatology, synthetic series, CSV files)."""
+"""Unit and bad-input tests of sim.weather (climatology, synthetic series, interpolation)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def _local_month(w):
 
 
 def test_shipped_climatology_loads_and_has_sources(raw):
-    clim = weather.load_climatology(CLIMATE)
+    clim = weather.Climatology.from_mapping(raw, origin=str(CLIMATE))
     assert clim.latitude_deg == pytest.approx(35.17, abs=0.01)
     assert clim.utc_offset_hours == 9.0
     for name in weather.MONTHLY:
@@ -60,15 +60,6 @@ def test_bad_climatology_is_rejected_with_the_field(raw, edit, message):
     edit(data)
     with pytest.raises(ValueError, match=message):
         weather.Climatology.from_mapping(data, origin="test.toml")
-
-
-def test_bad_climatology_files(tmp_path):
-    with pytest.raises(ValueError, match="does not exist"):
-        weather.load_climatology(tmp_path / "none.toml")
-    bad = tmp_path / "bad.toml"
-    bad.write_text("site = [")
-    with pytest.raises(ValueError, match="not valid TOML"):
-        weather.load_climatology(bad)
 
 
 def test_annual_cycle_preserves_monthly_means():
@@ -137,60 +128,6 @@ def test_at_interpolates_and_wraps_wind_direction(raw):
     assert float(f["local_hour"][()]) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="within the weather series"):
         w.at(START - np.timedelta64(1, "s"))
-
-
-HEADER = "time,air_temperature,wind_speed,wind_from_direction,relative_humidity,cloud_fraction"
-
-
-def _row(hour, temperature="1.5", humidity="0.7", tz="+09:00"):
-    return f"2024-01-01T{hour:02d}:00{tz},{temperature},2.0,315,{humidity},0.5"
-
-
-def _write_csv(path, rows, header=HEADER):
-    path.write_text(header + "\n" + "\n".join(rows) + "\n")
-    return path
-
-
-def test_csv_round_trip_and_interpolation(tmp_path, raw):
-    path = _write_csv(tmp_path / "w.csv", [_row(h) for h in range(4)])
-    w = weather.read_weather_csv(path, raw)
-    assert w.times_utc[0] == np.datetime64("2023-12-31T15:00", "s")
-    f = w.at(w.times_utc[0] + np.timedelta64(90, "m"))
-    assert float(f["air_temperature"][()]) == pytest.approx(1.5)
-    assert np.all(w.series["mixing_height"] > 0)
-
-
-BAD_CSV = {  # id: (rows, header, expected message)
-    "missing-columns": ([_row(0), _row(1)], "time,air_temperature,wind_speed",
-                        "missing column.*wind_from_direction"),
-    "empty-cell": ([_row(0), _row(1, temperature="")], HEADER, "column air_temperature, row 3"),
-    "percent-humidity": ([_row(0), _row(1, humidity="70")], HEADER,
-                         "column relative_humidity, row 3"),
-    "gap": ([_row(0), _row(1), _row(3)], HEADER, "gap .* rows 3"),
-    "naive-time": ([_row(0, tz=""), _row(1, tz="")], HEADER, "column time, row 2.*no timezone"),
-    "partial-irradiance": ([_row(0) + ",100", _row(1) + ",100"], HEADER + ",ghi",
-                           "all of ghi, dni, dhi"),
-}  # fmt: skip
-
-
-@pytest.mark.parametrize("case", BAD_CSV)
-def test_bad_csv_files_name_file_column_and_row(tmp_path, raw, case):
-    rows, header, message = BAD_CSV[case]
-    path = _write_csv(tmp_path / "bad.csv", rows, header)
-    with pytest.raises(ValueError, match=message) as info:
-        weather.read_weather_csv(path, raw)
-    assert "bad.csv" in str(info.value)
-
-
-def test_csv_file_missing(tmp_path, raw):
-    with pytest.raises(ValueError, match="does not exist"):
-        weather.read_weather_csv(tmp_path / "none.csv", raw)
-
-
-def test_csv_with_a_byte_order_mark(tmp_path, raw):
-    path = tmp_path / "excel.csv"
-    path.write_text("\ufeff" + HEADER + "\n" + "\n".join(_row(h) for h in range(3)) + "\n")
-    assert weather.read_weather_csv(path, raw).times_utc.size == 3
 
 
 def test_weather_series_refuses_naive_times_gaps_and_nan(raw):

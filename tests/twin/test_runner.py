@@ -19,7 +19,7 @@ import zarr
 import gpu
 from tests.helpers import requires_cupy
 from twin import InputError
-from twin.coupling import Coupled
+from twin.coupling import Coupler
 from twin.errors import ModelHealthError
 from twin.runner import _load_city, run
 from twin.scenario import Scenario
@@ -96,11 +96,12 @@ def test_physically_sane(day):
 
 def test_vehicles_conserved_every_step():
     sc = scenario(duration="6h")
-    coupled = Coupled(_load_city(sc), sc, gpu.select("cpu"))
-    coupled.init()
+    coupler = Coupler(_load_city(sc), sc, gpu.select("cpu"))
+    coupler.init()
+    ex = coupler.exchange
     for i in range(sc.n_steps):
-        coupled.step(i)
-        c = coupled.traffic.counters(coupled.states["traffic"])
+        coupler.step(i)
+        c = ex.models["traffic"].counters(ex.states["traffic"])
         # generated = waiting at origins + on links + arrived, to round-off
         assert c["generated"] == pytest.approx(
             c["waiting"] + c["in_network"] + c["exited"], rel=1e-9
@@ -170,16 +171,22 @@ def test_nan_guard_names_model_variable_place_time(tmp_path, monkeypatch):
         return new
 
     monkeypatch.setattr(AirModel, "step", poisoned)
-    store = tmp_path / "nan.zarr"
-    with pytest.raises(ModelHealthError) as err:
-        run(scenario(duration="6h"), store, progress=False)
-    msg = str(err.value)
-    assert "air model" in msg and "pm25" in msg and "cell (y=3, x=4)" in msg
-    assert "2026-06-17 03:08" in msg
-    attrs = json.loads((store / "zarr.json").read_text())["attributes"]
-    assert attrs["status"] == "failed" and attrs["completed_outputs"] == 3
-    tree = xr.open_datatree(store, engine="zarr", consolidated=False)
-    assert np.isfinite(tree["state/air"]["pm25"].values[:3]).all()
+    # by default the check runs on each output step's host copies: it names the output
+    # step; check_every_step finds the step and the cell
+    for every_step, where in ((False, "in output step 4 (simulated 2026-06-17 03:00 to 04:00"),
+                              (True, "cell (y=3, x=4) at")):  # fmt: skip
+        calls["n"] = 0
+        store = tmp_path / f"nan{every_step}.zarr"
+        with pytest.raises(ModelHealthError) as err:
+            run(scenario(duration="6h"), store, progress=False, check_every_step=every_step)
+        msg = str(err.value)
+        assert "air model" in msg and "output pm25" in msg and where in msg, msg
+        if every_step:
+            assert "at simulated time 2026-06-17 03:08" in msg
+        attrs = json.loads((store / "zarr.json").read_text())["attributes"]
+        assert attrs["status"] == "failed" and attrs["completed_outputs"] == 3
+        tree = xr.open_datatree(store, engine="zarr", consolidated=False)
+        assert np.isfinite(tree["state/air"]["pm25"].values[:3]).all()
 
 
 MEMORY_SCRIPT = """

@@ -8,13 +8,14 @@ import pytest
 from sim import weather
 from sim.energy import EnergyModel
 from tests.sim.energy_city import CLIMATE
+from twin import weatherfiles
 
 
 @pytest.fixture(scope="module")
 def year():
     start = np.datetime64("2023-12-31T15:00", "s")  # 2024-01-01 00:00 KST
     times = start + np.arange(8784) * np.timedelta64(3600, "s")
-    w = weather.synthetic_weather(weather.load_climatology(CLIMATE), start, times[-1], seed=0)
+    w = weather.synthetic_weather(weatherfiles.load_climatology(CLIMATE), start, times[-1], seed=0)
     f = w.at(times)
     keys = [k for k in f if k != "time_utc"]
     two = np.ones(2)

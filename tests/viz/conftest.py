@@ -95,7 +95,7 @@ def make_run(path, city, scale: float = 1.0, completed: int = N_STEPS):
     coords = {"air": {c: ((c,), g[c].values, {"units": "m", "crs": city.crs}) for c in ("x", "y")}}
     store = RunStore.create(
         path,
-        city,
+        city.tree,
         attrs={"scenario": SCENARIO_TOML, "scenario_name": "viz-test", "status": "complete"},
         times_s=np.arange(1, N_STEPS + 1, dtype=np.int64) * STEP_S,
         time_units=f"seconds since {START}",

@@ -1,0 +1,268 @@
+"""The models of a coupled run, built from a City and a Scenario: the model registry.
+
+A :class:`Component` is one model of a run with everything the loop needs: the model
+(:class:`sim.protocol.Model`), its init inputs on the backend, and its stage, the
+function that builds its forcing each coupling step from the :class:`~twin.stages.Exchange`
+(the weather and the other models' latest outputs). :data:`REGISTRY` maps names to the
+factories that build them, in step order; the runner steps whatever the factories return.
+
+Adding a model is its code in ``sim/<model>/``, a factory here (or passed to
+:func:`register` from anywhere, e.g. a test) and its stage: no change to the runner,
+the store or the CLI.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import gpu
+from sim.air import AirModel
+from sim.energy import EnergyModel, heating
+from sim.protocol import Model
+from sim.traffic import Demand, Network, TrafficModel, gravity_od
+from sim.weather import Weather
+from twin.city import City
+from twin.kpi import KpiModel, traffic_kpis
+from twin.scenario import Scenario
+from twin.stages import EvArrivals, Exchange, HeatingEmissions, RoadEmissions, grid_cells
+
+AMBER_S, ALL_RED_S = 3.0, 1.0  # fixed-time plans: amber and all-red of each phase [s]
+
+
+@dataclass
+class Component:
+    """One model of a coupled run.
+
+    Attributes
+    ----------
+    name : its group in the run store (``/state/<name>``) and key in the exchange.
+    model : the model.
+    forcing : its stage: the forcing of a step from the exchange.
+    inputs : init inputs (backend arrays).
+    stage : label of the stage in timings (default ``"<name> inputs"``).
+    sizes : lengths of output dims the city does not define (the city's are known).
+    kpis : the component's KPIs from its state (host floats, names in
+        :data:`twin.kpi.KPIS`), or None.
+    """
+
+    name: str
+    model: Model
+    forcing: Callable[[Exchange], Mapping[str, Any]]
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    stage: str = ""
+    sizes: Mapping[str, int] = field(default_factory=dict)
+    kpis: Callable[[Mapping[str, Any]], dict[str, float]] | None = None
+
+    def __post_init__(self):
+        self.stage = self.stage or f"{self.name} inputs"
+
+
+@dataclass
+class Assembly:
+    """What a factory gets: the city, the scenario, the backend and the run's weather."""
+
+    city: City
+    scenario: Scenario
+    backend: gpu.Backend
+    weather: Weather
+
+    @property
+    def xp(self):
+        return self.backend.xp
+
+    @functools.cached_property
+    def network(self) -> Network:
+        """The road network of the city for the traffic model."""
+        r = self.city["roads"]
+        return Network.from_arrays(
+            *(r[k].values for k in ("x", "y", "signalized", "from_node", "to_node", "length")),
+            *(r[k].values for k in ("lanes", "free_speed", "capacity", "jam_density")),
+        )
+
+    @functools.cached_property
+    def zones(self) -> tuple:
+        """The traffic zones of :func:`traffic_zones`."""
+        return traffic_zones(self.city, self.network, self.scenario.traffic.zone_size_m)
+
+
+Factory = Callable[[Assembly], Component | None]
+
+
+# ------------------------------------------------------------------------------- traffic
+def traffic_zones(city: City, roads: Network, zone_size_m: float):
+    """Traffic zones: square blocks of the grid with people, each served by one node.
+
+    Returns zone node indices, zone population, population-weighted centroids (zone, 2)
+    and the district of each zone.
+    """
+    g = city.grid
+    pop = g["population"].values.astype(np.float64)
+    gx, gy = np.meshgrid(g["x"].values, g["y"].values)
+    bx = ((gx - gx.min()) // zone_size_m).astype(np.int64)
+    by = ((gy - gy.min()) // zone_size_m).astype(np.int64)
+    block = (by * (bx.max() + 1) + bx).ravel()
+    n = int(block.max()) + 1
+    people = np.bincount(block, weights=pop.ravel(), minlength=n)
+    cx = np.bincount(block, weights=(pop * gx).ravel(), minlength=n)
+    cy = np.bincount(block, weights=(pop * gy).ravel(), minlength=n)
+    # blocks with under 0.5 % of the people are left to the nearest zone's local streets
+    keep = people > 0.005 * people.sum()
+    people, cx, cy = people[keep], cx[keep] / people[keep], cy[keep] / people[keep]
+    d2 = (cx[:, None] - roads.node_x[None, :]) ** 2 + (cy[:, None] - roads.node_y[None, :]) ** 2
+    nodes = d2.argmin(axis=1)
+    nodes, inverse = np.unique(nodes, return_inverse=True)
+    merged = np.bincount(inverse, weights=people)
+    xy = (
+        np.column_stack(
+            [np.bincount(inverse, weights=people * cx), np.bincount(inverse, weights=people * cy)]
+        )
+        / merged[:, None]
+    )
+    district = g["district"].values
+    iy = np.clip(np.searchsorted(g["y"].values, xy[:, 1]), 0, district.shape[0] - 1)
+    ix = np.clip(np.searchsorted(g["x"].values, xy[:, 0]), 0, district.shape[1] - 1)
+    return nodes, merged, xy, district[iy, ix].astype(np.int64)
+
+
+def traffic(a: Assembly) -> Component:
+    ts = a.scenario.traffic
+    nodes, people, xy, _ = a.zones
+    model = TrafficModel(
+        a.network,
+        Demand(nodes, gravity_od(people, xy, ts.trips_per_day)),
+        route_interval_s=ts.route_interval_s,
+        green_s=ts.signal_cycle_s / 2 - AMBER_S - ALL_RED_S,
+        amber_s=AMBER_S,
+        all_red_s=ALL_RED_S,
+    )
+
+    def forcing(ex: Exchange) -> dict:
+        # the city's clock (the climatology's UTC offset), whatever offset the start has
+        return {
+            "time_of_day_s": float(ex.weather["local_hour"]) * 3600.0,
+            "demand_scale": ts.demand_scale,
+        }
+
+    return Component(
+        "traffic", model, forcing, stage="demand", kpis=lambda st: traffic_kpis(model.counters(st))
+    )
+
+
+# ----------------------------------------------------------------------------------- air
+def air(a: Assembly) -> Component:
+    sa, xp, city = a.scenario.air, a.xp, a.city
+    species = tuple(sa.species)
+    model = AirModel(
+        dx_m=city.resolution_m,
+        species=species,
+        background_ugm3={s: sa.background_ugm3[s] for s in species if s in sa.background_ugm3},
+    )
+    roads = RoadEmissions(city, species, xp)
+    gas = HeatingEmissions(city, species, a.scenario.energy.electric_heating_share, xp)
+    scale = sa.emission_scale
+
+    def forcing(ex: Exchange) -> dict:
+        w = ex.weather
+        road = roads(ex.outputs["traffic"])
+        boilers = gas(ex.outputs["energy"]["heating_power"])  # the last energy step's
+        return {
+            **{k: w[k] for k in ("wind_speed", "wind_from_direction", "mixing_height")},
+            **{f"emission_{s}": (road[s] + boilers[s]) * scale for s in species},
+        }
+
+    inputs = {"building_height": xp.asarray(city.grid["building_height"].values)}
+    return Component("air", model, forcing, inputs, stage="emissions")
+
+
+# -------------------------------------------------------------------------------- energy
+_WEATHER_TO_ENERGY = (
+    "time_utc", "local_hour", "air_temperature", "ghi", "dni", "dhi",
+    "solar_elevation", "solar_azimuth", "wind_speed",
+)  # fmt: skip
+
+
+def energy(a: Assembly) -> Component:
+    e, xp, city = a.scenario.energy, a.xp, a.city
+    b, g = city["buildings"], city.grid
+    model = EnergyModel(
+        pv_coverage=e.pv_coverage,
+        ev_share=e.ev_share,
+        electric_heating_share=e.electric_heating_share,
+    )
+    n_districts = city["districts"].sizes["district"]
+    ev = EvArrivals(a.zones[3], n_districts, xp)
+
+    def forcing(ex: Exchange) -> dict:
+        arrivals = ev(ex.models["traffic"].zone_arrivals(ex.states["traffic"]))
+        return {k: ex.weather[k] for k in _WEATHER_TO_ENERGY} | {
+            "ev_arrivals": model.ev_sessions_from_arrivals(arrivals)
+        }
+
+    inputs = {k: xp.asarray(b[k].values) for k in b.data_vars}
+    inputs |= {
+        "n_districts": n_districts,
+        "district_population": xp.asarray(city["districts"]["population"].values, xp.float64),
+        "building_height": xp.asarray(g["building_height"].values),
+        "elevation": xp.asarray(g["elevation"].values),
+        "grid_x": xp.asarray(g["x"].values),
+        "grid_y": xp.asarray(g["y"].values),
+    }
+    return Component("energy", model, forcing, inputs, stage="ev arrivals", kpis=model.kpis)
+
+
+# ---------------------------------------------------------------------------------- KPIs
+def kpi(a: Assembly) -> Component:
+    city, xp = a.city, a.xp
+    g, s = city.grid, city["sensors"]
+    air_sites = np.array([str(k) == "air" for k in s["kind"].values])
+    model = KpiModel(
+        population=xp.asarray(g["population"].values, dtype=xp.float64),
+        population_total=float(g["population"].sum()),
+        monitor_cells=xp.asarray(grid_cells(g, s["x"].values[air_sites], s["y"].values[air_sites])),
+        link_length=xp.asarray(city["roads"]["length"].values, dtype=xp.float64),
+        gas_gj_per_kw_s=heating.fuel_gj_per_kw_s(a.scenario.energy.electric_heating_share),
+        species=a.scenario.air.species,
+    )
+
+    def forcing(ex: Exchange) -> dict:
+        t, air_out = ex.outputs["traffic"], ex.outputs["air"]
+        return {
+            **{k: air_out[k] for k in ("pm25", "no2") if k in air_out},
+            "density": t["density"],
+            "speed": t["speed"],
+            "heating_power": ex.outputs["energy"]["heating_power"],
+            "hour_done": ex.hour_done,
+        }
+
+    return Component("kpi", model, forcing, stage="kpi", kpis=model.values)
+
+
+REGISTRY: dict[str, Factory] = {"traffic": traffic, "air": air, "energy": energy, "kpi": kpi}
+
+
+def register(name: str, factory: Factory, *, before: str | None = "kpi") -> None:
+    """Add a model to every run built from now on, stepped before ``before`` (default:
+    after the physical models, before the KPI sums; None: last). A factory may return
+    None to leave its model out of a run (e.g. when the scenario does not ask for it)."""
+    if name in REGISTRY:
+        raise ValueError(f"a model named {name!r} is registered already")
+    items = list(REGISTRY.items())
+    at = len(items) if before is None else [k for k, _ in items].index(before)
+    items.insert(at, (name, factory))
+    REGISTRY.clear()
+    REGISTRY.update(items)
+
+
+def unregister(name: str) -> None:
+    """Remove a model added with :func:`register`."""
+    del REGISTRY[name]
+
+
+def build(assembly: Assembly) -> list[Component]:
+    """Every registered model's component for this run, in step order."""
+    return [c for factory in REGISTRY.values() if (c := factory(assembly)) is not None]
