@@ -1,23 +1,26 @@
 """``twin.run``: the coupled time loop, streaming output, resume and health checks.
 
-Each coupling step ``[t, t + step)`` runs, in this order (see :mod:`twin.coupling`):
+Each coupling step ``[t, t + step)`` runs the registered models in order (see
+:mod:`twin.models` and :mod:`twin.coupling`), each after its stage:
 
 1. **traffic**, driven only by the clock (time-of-day demand) and its signal plans;
 2. **air**, with sources from this step's link emissions (rasterized to the grid)
    plus building heating emissions of the previous energy step;
 3. **energy**, with EV arrivals from this step's traffic;
-4. the **KPI** accumulators, then a finite-value check of every output.
+4. the **KPI** sums of what no single model owns (exposure, monitors, CO2).
 
 Traffic comes first because nothing feeds back into it within a step; air and
 energy then see the traffic of the same interval. Heating emissions lag one step
 (explicit coupling), which is harmless: the step (about a minute) is far shorter
 than a building's thermal time constant (hours).
 
-Every output interval the outputs and the model states are copied to the host
-and handed to a background writer thread (a queue of two snapshots, so memory
-does not grow with the run and compute overlaps I/O). The writer appends the
-outputs along ``time``, saves the states in an alternating restart slot, then
-atomically advances the store's completion marker.
+Every output interval the outputs (and, every ``restart_interval``, the restart
+states) are copied to the host, checked for NaN/Inf there, and handed to a background
+writer thread (a queue of two snapshots, so memory does not grow with the run and
+compute overlaps I/O). The writer writes the outputs at their ``time`` index and
+advances ``completed_outputs``, then writes the states into the restart slot not in use
+and moves ``restart_outputs`` to it. Between two output steps the loop never reads a
+device value on the host (see ARCHITECTURE.md, 'The coupled step').
 """
 
 from __future__ import annotations
@@ -193,6 +196,7 @@ def run(
         )
         completed = 0
     rs.update_attrs(status="running", pid=os.getpid(), host=socket.gethostname())
+    coupler.timers.seconds["setup"] += wallclock.perf_counter() - wall_start
 
     spo, n_steps = scenario.steps_per_output, scenario.n_steps
     outputs_per_restart = scenario.outputs_per_restart

@@ -43,7 +43,7 @@ def test_run_kpi_info(tmp_path):
     store = tmp_path / "r.zarr"
     result = runner.invoke(app, ["run", str(sc), "-o", str(store), "--no-progress", "-d", "cpu"])
     assert result.exit_code == 0, result.output
-    for text in ("Time per model", "traffic", "vehicle-hours travelled", "ug m-3"):
+    for text in ("Time per part", "traffic", "vehicle-hours travelled", "ug m-3"):
         assert text in result.output, text
     result = runner.invoke(app, ["kpi", str(store)])
     assert result.exit_code == 0 and "population-weighted mean PM2.5" in result.output

@@ -151,6 +151,44 @@ def test_kill_and_resume_equals_uninterrupted(day, tmp_path):
     xr.testing.assert_identical(day.kpis, read_kpis(store))
 
 
+KILL_IN_RESTART = """
+import os, signal, sys
+from twin.runner import run
+from twin.store import RunStore
+
+def dying(self, completed, states):  # write half of the third restart, then die
+    if completed == 3:
+        slot = 1 - int(self.attrs["restart_slot"])
+        items = [(m, n, v) for m, vs in states.items() for n, v in vs.items()]
+        for m, n, v in items[: len(items) // 2]:
+            self._array(f"restart/{m}/{n}")[slot] = v
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(self, completed, states)
+
+real, RunStore.write_restart = RunStore.write_restart, dying
+run(sys.argv[1], sys.argv[2], progress=False)
+"""
+
+
+def test_kill_during_a_restart_write_resumes_bitwise(day, tmp_path):
+    sc_path = tmp_path / "mini.toml"
+    sc_path.write_text(scenario().to_toml())
+    store = tmp_path / "killed.zarr"
+    proc = subprocess.run(
+        [sys.executable, "-c", KILL_IN_RESTART, str(sc_path), str(store)], capture_output=True
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    attrs = json.loads((store / "zarr.json").read_text())["attributes"]
+    # outputs of step 3 are written; the marker still names the intact restart of step 2
+    assert attrs["completed_outputs"] == 3 and attrs["restart_outputs"] == 2
+    resumed = run(scenario(), store, progress=False, resume=True)
+    a, b = zarr.open_group(day.store, mode="r"), zarr.open_group(store, mode="r")
+    for model in ("traffic", "air", "energy"):
+        for name, arr in a[f"state/{model}"].arrays():
+            np.testing.assert_array_equal(arr[...], b[f"state/{model}/{name}"][...], err_msg=name)
+    xr.testing.assert_identical(day.kpis, resumed.kpis)
+
+
 def test_resume_refuses_other_scenario(day, tmp_path):
     other = scenario(name="other")
     with pytest.raises(InputError, match="different scenario"):
