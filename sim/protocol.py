@@ -49,6 +49,8 @@ class Var:
     restart : saved in restart snapshots; False for what ``init`` rebuilds from the
         inputs (constants) or each step overwrites before reading (scratch sums).
     host : kept on the host as a NumPy array, also when the model runs on a GPU.
+    infinite : +/-inf are legitimate values (e.g. "no limit"); the health check then
+        flags only NaN.
     """
 
     dims: tuple[str, ...]
@@ -57,6 +59,7 @@ class Var:
     long_name: str
     restart: bool = True
     host: bool = False
+    infinite: bool = False
 
 
 class Model(Protocol):

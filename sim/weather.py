@@ -212,8 +212,8 @@ class Weather:
         steps = np.diff(seconds)
         if np.any(steps <= 0) or np.any(steps != steps[0]):
             raise ValueError("Weather times must be strictly increasing with a constant step")
-        self.times_utc = (seconds * 1e6).astype("int64").astype("datetime64[us]").astype(
-            "datetime64[s]"
+        self.times_utc = (
+            (seconds * 1e6).astype("int64").astype("datetime64[us]").astype("datetime64[s]")
         )
         missing = [k for k in SERIES if k not in series]
         if missing:

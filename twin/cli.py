@@ -164,9 +164,7 @@ def run_cmd(
 
 def _print_run(result) -> None:
     console.print(f"Wrote [bold]{escape(str(result.store))}[/] in {result.wall_s:.1f} s")
-    split = Table(
-        title="Time per part (the writer's parts overlap the loop)", title_justify="left"
-    )
+    split = Table(title="Time per part (the writer's parts overlap the loop)", title_justify="left")
     split.add_column("part")
     split.add_column("seconds", justify="right")
     split.add_column("share of wall", justify="right")

@@ -78,6 +78,7 @@ class Coupler:
     profile : timers wait for the device after each part (exact GPU times, one sync each).
     check_every_step : check every output and state for NaN/Inf after each step (on a
         GPU a sync per array); by default the runner checks host copies once per output.
+    sensors : add the city's sensors to the loop (for services).
     """
 
     def __init__(
@@ -88,6 +89,7 @@ class Coupler:
         *,
         profile: bool = False,
         check_every_step: bool = False,
+        sensors: bool = False,
     ):
         self.city, self.scenario, self.backend = city, scenario, backend
         self.check_every_step = check_every_step
@@ -99,7 +101,8 @@ class Coupler:
             self.forcing = self.weather.at(times)
         except ValueError as err:
             raise InputError(f"weather.source: {err}") from None
-        self.components = models.build(models.Assembly(city, scenario, backend, self.weather))
+        assembly = models.Assembly(city, scenario, backend, self.weather, with_sensors=sensors)
+        self.components = models.build(assembly)
         self.timers = Timers(backend, profile)
         self.exchange = Exchange(dt_s=scenario.step.total_seconds())
         self.exchange.models = {c.name: c.model for c in self.components}
@@ -191,7 +194,10 @@ class Coupler:
             )
             for c in self.components
         }
-        health.check(arrays, dims, when, self.city.grid, what)
+        infinite = {
+            c.name: {k for k, v in c.model.STATE.items() if v.infinite} for c in self.components
+        }
+        health.check(arrays, dims, when, self.city.grid, what, infinite)
 
     # ------------------------------------------------------------------- layouts
     def layouts(self):

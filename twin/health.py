@@ -24,6 +24,7 @@ def check(
     when: str,
     grid: xr.Dataset,
     what: str = "output",
+    infinite: Mapping[str, set[str]] | None = None,
 ) -> None:
     """Raise :class:`ModelHealthError` at the first non-finite value (``-inf`` allowed:
     running peaks start there).
@@ -32,6 +33,7 @@ def check(
     ----------
     arrays : ``{model: {name: array}}`` (host or device).
     dims : ``{model: {name: dims}}`` for the message's place.
+    infinite : ``{model: names}`` whose values may be +/-inf (only NaN is flagged).
     when : when, for the message (e.g. ``"at simulated time 2026-06-17 03:08:00+0900"``).
     grid : the city grid (for the coordinates of a grid cell).
     what : ``"output"`` or ``"state"``.
@@ -41,10 +43,12 @@ def check(
             if getattr(a, "dtype", None) is None or a.dtype.kind != "f":
                 continue
             xp = gpu.array_namespace(a)
-            if bool((~xp.isnan(a) & (a != xp.inf)).all()):
+            inf_ok = name in (infinite or {}).get(model, ())
+            if bool((~xp.isnan(a) & (inf_ok | (a != xp.inf))).all()):
                 continue
             host = gpu.to_host(a)
-            index = tuple(int(v) for v in np.argwhere(~np.isfinite(host) & (host != -np.inf))[0])
+            bad = np.isnan(host) | (~inf_ok & (host == np.inf))
+            index = tuple(int(v) for v in np.argwhere(bad)[0])
             place = _where(dims.get(model, {}).get(name, ()), index, grid)
             raise ModelHealthError(
                 f"{model} model: non-finite {what} {name} at {place} {when}; outputs before "

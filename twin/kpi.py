@@ -74,6 +74,12 @@ KPIS: dict[str, Kpi] = {
     ),
     "road_co2_emissions": Kpi("t", "CO2 from road traffic (tank to wheel)", "traffic", "lower"),
     "heating_gas_co2_emissions": Kpi("t", "CO2 from city-gas space heating", "energy", "lower"),
+    "failed_services": Kpi(
+        "1",
+        "services stopped by an error (their targets ran on the baseline)",
+        "services",
+        "lower",
+    ),
 }
 
 

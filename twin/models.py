@@ -70,6 +70,7 @@ class Assembly:
     scenario: Scenario
     backend: gpu.Backend
     weather: Weather
+    with_sensors: bool = False  # a run with services: the sensors join the loop
 
     @property
     def xp(self):
@@ -242,7 +243,22 @@ def kpi(a: Assembly) -> Component:
     return Component("kpi", model, forcing, stage="kpi", kpis=model.values)
 
 
-REGISTRY: dict[str, Factory] = {"traffic": traffic, "air": air, "energy": energy, "kpi": kpi}
+def sensors(a: Assembly) -> Component | None:
+    """The city's sensors (:mod:`twin.services.sensors`), in runs with services only."""
+    if not a.with_sensors:
+        return None
+    from twin.services.sensors import sensor_component
+
+    return sensor_component(a, a.scenario.sensors)
+
+
+REGISTRY: dict[str, Factory] = {
+    "traffic": traffic,
+    "air": air,
+    "energy": energy,
+    "sensors": sensors,
+    "kpi": kpi,
+}
 
 
 def register(name: str, factory: Factory, *, before: str | None = "kpi") -> None:

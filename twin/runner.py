@@ -42,6 +42,7 @@ import xarray as xr
 import gpu
 import twin
 from twin.errors import InputError, ModelHealthError
+from twin.kpi import kpi_dataset
 from twin.scenario import Scenario
 from twin.store import RunStore, open_run
 
@@ -77,22 +78,25 @@ class _Writer:
     def _loop(self) -> None:
         while (item := self.queue.get()) is not None:
             if self.error is None:
-                k, outputs, states = item
+                k, outputs, states, extra = item
+                records, services_state, units = extra or ({}, "", "")
                 try:
                     t0 = wallclock.perf_counter()
+                    self.store.write_service_records(records, units)
                     self.store.write_outputs(k, outputs)
                     t1 = wallclock.perf_counter()
                     if states is not None:
-                        self.store.write_restart(k + 1, states)
+                        self.store.write_restart(k + 1, states, services_state)
                     self.seconds["output writes"] += t1 - t0
                     self.seconds["restart writes"] += wallclock.perf_counter() - t1
                 except BaseException as err:  # handed to the main thread at the next put
                     self.error = err
 
-    def put(self, k, outputs, states) -> None:
-        """Queue output step ``k`` (and the states after it, or None: no restart)."""
+    def put(self, k, outputs, states, extra=None) -> None:
+        """Queue output step ``k`` (and the states after it, or None: no restart; and the
+        services' records, state and time units, or None)."""
         self._raise()
-        self.queue.put((k, outputs, states))
+        self.queue.put((k, outputs, states, extra))
 
     def close(self) -> None:
         self.queue.put(None)
@@ -128,7 +132,8 @@ def run(
     ----------
     scenario : a :class:`Scenario` or the path of a scenario TOML file.
     store : path of the run store to write (replaced unless ``resume``).
-    services : city services (decision hooks); reserved for the services layer.
+    services : service objects (see :mod:`twin.services`), run with the scenario's own
+        ``[[services]]``; each decides every ``every`` seconds on what the sensors show.
     device : ``"auto"``, ``"cpu"`` or ``"gpu"``; ``None`` takes the scenario's.
     progress : show a progress bar (simulated time, speed, ETA).
     resume : continue a killed run from its last restart; the final result equals that
@@ -147,15 +152,19 @@ def run(
 
     if not isinstance(scenario, Scenario):
         scenario = Scenario.from_toml(scenario)
-    if services:
-        raise InputError("services are not available in this version of the twin")
     store = Path(store)
     wall_start = wallclock.perf_counter()
     try:  # device: argument, else the scenario's, else TWIN_DEVICE, else auto
         backend = gpu.select(device or scenario.device)
         city = _load_city(scenario)
+        services = [*_scenario_services(scenario), *services]
         coupler = Coupler(
-            city, scenario, backend, profile=profile, check_every_step=check_every_step
+            city,
+            scenario,
+            backend,
+            profile=profile,
+            check_every_step=check_every_step,
+            sensors=bool(services),
         )
     except ValueError as err:  # models validate their inputs with ValueError
         if isinstance(err, InputError):
@@ -167,8 +176,9 @@ def run(
     if resume and store.exists():
         rs = RunStore.open_for_resume(store, scenario_toml)
         before = rs.attrs
-        completed, states = rs.read_restart()
+        completed, states, services_state = rs.read_restart()
         coupler.restore(states) if completed else coupler.init()
+        rs.truncate_service_records(completed * scenario.output_interval.total_seconds())
         log.info("Resuming %s after %d of %d output steps.", store, completed, scenario.n_outputs)
     else:
         coupler.init()
@@ -194,7 +204,8 @@ def run(
             coords=coords,
             restart=restart,
         )
-        completed = 0
+        completed, services_state = 0, ""
+    hook = _hook(coupler, services, scenario, services_state)
     rs.update_attrs(status="running", pid=os.getpid(), host=socket.gethostname())
     coupler.timers.seconds["setup"] += wallclock.perf_counter() - wall_start
 
@@ -208,11 +219,14 @@ def run(
             task = bar.add_task(scenario.name, total=n_steps, completed=completed * spo, sim="")
             t0 = wallclock.perf_counter()
             for i in range(completed * spo, n_steps):
+                if hook is not None:
+                    with timer("services"):
+                        hook.before_step(i)
                 coupler.step(i)
                 if (i + 1) % spo == 0:
                     k = (i + 1) // spo - 1
-                    _hand_over(coupler, writer, k, (k + 1) % outputs_per_restart == 0
-                               or k + 1 == scenario.n_outputs)  # fmt: skip
+                    restart = (k + 1) % outputs_per_restart == 0 or k + 1 == scenario.n_outputs
+                    _hand_over(coupler, writer, k, restart, hook)
                 done_s = (i + 1 - completed * spo) * scenario.step.total_seconds()
                 speed = done_s / max(wallclock.perf_counter() - t0, 1e-9)
                 bar.update(
@@ -228,6 +242,11 @@ def run(
         rs.update_attrs(status="interrupted" if isinstance(err, KeyboardInterrupt) else "failed")
         raise
     kpis = coupler.kpis()
+    if hook is not None:
+        summary = hook.summary()
+        rs.write_service_summary(summary)
+        failed = sum(v["status"] == "failed" for v in summary.values())
+        kpis = kpis.merge(kpi_dataset({"failed_services": failed}))
     rs.write_kpis(kpis)
     # a resumed run adds its time to that of the attempts before it
     wall = wallclock.perf_counter() - wall_start + before.get("wall_seconds", 0.0)
@@ -245,7 +264,25 @@ def run(
     return RunResult(store=store, kpis=kpis, timings_s=timings, wall_s=wall)
 
 
-def _hand_over(coupler, writer: _Writer, k: int, restart: bool) -> None:
+def _scenario_services(scenario: Scenario) -> list:
+    from twin.services.base import from_spec
+
+    return [from_spec(spec, i) for i, spec in enumerate(scenario.services)]
+
+
+def _hook(coupler, services, scenario: Scenario, saved: str):
+    """The service hook of a run with services (None without)."""
+    if not services:
+        return None
+    from twin.services.hook import ServiceHook
+
+    flags = [s.record_observations for s in scenario.services]
+    hook = ServiceHook(coupler, services, record_observations=flags)
+    hook.restore(saved)
+    return hook
+
+
+def _hand_over(coupler, writer: _Writer, k: int, restart: bool, hook=None) -> None:
     """Output step ``k``: host copies, their health check, then to the writer."""
     timer, sc = coupler.timers, coupler.scenario
     with timer("snapshot"):
@@ -260,8 +297,15 @@ def _hand_over(coupler, writer: _Writer, k: int, restart: bool) -> None:
         coupler.check(outputs, when)
         if states is not None:
             coupler.check(states, when, what="state")
+    extra = None
+    if hook is not None:
+        extra = (
+            hook.take_records(),
+            hook.state() if restart else "",
+            f"seconds since {sc.start.isoformat()}",
+        )
     with timer("writer wait"):
-        writer.put(k, outputs, states)
+        writer.put(k, outputs, states, extra)
 
 
 def _progress(scenario: Scenario, enabled: bool):

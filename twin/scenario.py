@@ -158,6 +158,48 @@ class WeatherSettings(_Strict):
     seed: Annotated[int, Field(ge=0)] = 0
 
 
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+
+class SensorSettings(_Strict):
+    """What services see: each sensor kind's seeded noise model (see twin.services.sensors).
+
+    Relative errors are standard deviations of a Gaussian factor ``1 + e N(0, 1)``;
+    dropouts are readings lost at random (reported as NaN); monitors and meters report
+    the mean of their last complete interval. Forecast errors grow as a random walk with
+    the lead time, so their standard deviation at lead ``L`` is ``e24 sqrt(L / 24 h)``.
+    """
+
+    noise: Literal["gaussian", "none"] = "gaussian"
+    seed: Annotated[int, Field(ge=0)] = 0
+    detector_error: Fraction = 0.05  # loop counts, occupancy and speed (about 5 %)
+    queue_error: Fraction = 0.10  # queue length from cameras or probe data
+    detector_dropout: Fraction = 0.01
+    monitor_error: Fraction = 0.10  # PM2.5 / NO2 monitors (beta attenuation, about 10 %)
+    monitor_interval: Duration = timedelta(hours=1)  # AirKorea publishes hourly means
+    meter_error: Fraction = 0.01  # revenue-grade smart meters
+    meter_interval: Duration = timedelta(minutes=15)  # KEPCO AMI reads every 15 min
+    forecast_hours: Annotated[int, Field(ge=1, le=72)] = 24
+    forecast_temperature_error_k: Annotated[float, Field(ge=0, le=10)] = 1.5  # at 24 h
+    forecast_wind_error_mps: Annotated[float, Field(ge=0, le=10)] = 1.5  # at 24 h
+    forecast_ghi_error: Fraction = 0.25  # relative, at 24 h
+
+
+class ServiceSpec(BaseModel):
+    """A ``[[services]]`` table: a built-in service by ``name``, its decision interval
+    ``every`` (default: the service's own), whether the store keeps the observations it
+    saw, and any further keys as the service's parameters."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str
+    every: Duration | None = None
+    record_observations: bool = False
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
 class Scenario(_Strict):
     """A coupled run: city, time span, steps, model settings, device."""
 
@@ -176,6 +218,8 @@ class Scenario(_Strict):
     air: AirSettings = AirSettings()
     energy: EnergySettings = EnergySettings()
     weather: WeatherSettings = WeatherSettings()
+    sensors: SensorSettings = SensorSettings()
+    services: list[ServiceSpec] = []
 
     @model_validator(mode="after")
     def _steps_fit(self):

@@ -21,6 +21,7 @@ import os
 import shutil
 import socket
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import xarray as xr
@@ -352,8 +353,11 @@ class RunStore:
                 self._array(f"state/{model}/{name}")[k] = values
         self.update_attrs(completed_outputs=k + 1)
 
-    def write_restart(self, completed: int, states: dict[str, dict[str, np.ndarray]]) -> None:
-        """Save model states after ``completed`` output steps, then mark them complete.
+    def write_restart(
+        self, completed: int, states: dict[str, dict[str, np.ndarray]], services: str = ""
+    ) -> None:
+        """Save model states (and the services' state, JSON text) after ``completed``
+        output steps, then mark them complete.
 
         The slot not holding the latest restart is overwritten; the marker moves to it
         only when every variable is written."""
@@ -361,20 +365,82 @@ class RunStore:
         for model, variables in states.items():
             for name, values in variables.items():
                 self._array(f"restart/{model}/{name}")[slot] = values
+        if services:
+            self.group.require_group("restart").attrs[f"services_{slot}"] = services
         self.update_attrs(restart_outputs=completed, restart_slot=slot)
 
-    def read_restart(self) -> tuple[int, dict[str, dict[str, np.ndarray]]]:
-        """The latest restart: the output steps it follows and the states (host arrays)."""
+    def read_restart(self) -> tuple[int, dict[str, dict[str, np.ndarray]], str]:
+        """The latest restart: the output steps it follows, the states (host arrays) and
+        the services' state (JSON text, empty without services)."""
         attrs = self.attrs
         completed, slot = int(attrs.get("restart_outputs", 0)), int(attrs.get("restart_slot", 0))
         if completed == 0:
-            return 0, {}
+            return 0, {}, ""
         if slot not in (0, 1):
             raise InputError(f"{self.path}: restart_slot={slot!r} is not 0 or 1")
         grp = zarr.open_group(self.path / "restart", mode="r", zarr_format=3)
-        return completed, {
+        services = grp.attrs.get(f"services_{slot}", "")
+        if not isinstance(services, str):
+            raise InputError(f"{self.path}: restart attribute services_{slot} is not text")
+        states = {
             model: {name: arr[slot] for name, arr in sub.arrays()} for model, sub in grp.groups()
         }
+        return completed, states, services
+
+    # -- services
+    _RECORD_DIMS: ClassVar[dict[str, str]] = {
+        "actions": "action", "rejections": "rejection", "observations": "decision"
+    }  # fmt: skip
+
+    def write_service_records(self, records: dict[str, dict[str, list[dict]]], units: str):
+        """Append each service's new rows to ``/services/<name>``: one array per column,
+        ``<table>_<column>`` along ``action``, ``rejection`` or ``decision``; times in
+        ``units`` (seconds since the start)."""
+        for name, tables in records.items():
+            grp = self.group.require_group(f"services/{name}")
+            for table, rows in tables.items():
+                for column in rows[0] if rows else ():
+                    values = np.asarray([r[column] for r in rows])
+                    key = f"{table}_{'time' if column == 'time_s' else column}"
+                    if key not in grp:
+                        dims = (
+                            self._RECORD_DIMS[table],
+                            *(f"{column}_{i}" for i in range(values.ndim - 1)),
+                        )
+                        attrs = (
+                            {"units": units, "calendar": "proleptic_gregorian"}
+                            if column == "time_s"
+                            else {}
+                        )
+                        grp.create_array(
+                            key,
+                            shape=(0, *values.shape[1:]),
+                            chunks=(4096, *values.shape[1:]),
+                            dtype=str if values.dtype.kind in "US" else values.dtype,
+                            dimension_names=dims,
+                            attributes=attrs,
+                        )
+                    grp[key].append(values)
+
+    def write_service_summary(self, summary: dict[str, dict]) -> None:
+        """Status, counts and errors of each service, as attributes of its group."""
+        for name, attrs in summary.items():
+            self.group.require_group(f"services/{name}").attrs.update(attrs)
+
+    def truncate_service_records(self, before_s: float) -> None:
+        """Drop the rows at or after ``before_s`` [s since the start] (a resumed run
+        writes them again)."""
+        if "services" not in self.group:
+            return
+        for _, grp in self.group["services"].groups():
+            arrays = dict(grp.arrays())
+            for table in self._RECORD_DIMS:
+                if f"{table}_time" not in arrays:
+                    continue
+                keep = int(np.count_nonzero(arrays[f"{table}_time"][...] < before_s))
+                for key, arr in arrays.items():
+                    if key.startswith(f"{table}_"):
+                        arr.resize((keep, *arr.shape[1:]))
 
     def write_kpis(self, kpis: xr.Dataset) -> None:
         """Replace ``/kpi`` with scalar KPIs."""

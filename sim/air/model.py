@@ -48,8 +48,9 @@ SPECIES_DEFAULTS: Mapping[str, Mapping[str, float]] = {
 _KG_TO_UG = 1e9
 
 
-def _per_species(name: str, given: Mapping[str, float] | None, species: tuple[str, ...],
-                 key: str) -> dict[str, float]:
+def _per_species(
+    name: str, given: Mapping[str, float] | None, species: tuple[str, ...], key: str
+) -> dict[str, float]:
     given = dict(given or {})
     unknown = sorted(set(given) - set(species))
     if unknown:
@@ -195,12 +196,13 @@ class AirModel:
         if bad:
             raise ValueError(f"species {bad} not modelled; choose from {tuple(SPECIES_DEFAULTS)}")
         self.species = species
-        self.background = _per_species("background_ugm3", background_ugm3, species,
-                                       "background_ugm3")
-        self.deposition = _per_species("deposition_velocity_mps", deposition_velocity_mps,
-                                       species, "deposition_velocity_mps")
-        self.decay = _per_species("decay_rate_per_s", decay_rate_per_s, species,
-                                  "decay_rate_per_s")
+        self.background = _per_species(
+            "background_ugm3", background_ugm3, species, "background_ugm3"
+        )
+        self.deposition = _per_species(
+            "deposition_velocity_mps", deposition_velocity_mps, species, "deposition_velocity_mps"
+        )
+        self.decay = _per_species("decay_rate_per_s", decay_rate_per_s, species, "decay_rate_per_s")
         self.diffusivity = _number("eddy_diffusivity_m2ps", eddy_diffusivity_m2ps)
         self.roughness = _number("roughness_factor_per_m", roughness_factor_per_m)
         self.no2_nox_ratio = _number("no2_nox_ratio", no2_nox_ratio)
@@ -265,8 +267,9 @@ class AirModel:
             if key not in forcing:
                 raise ValueError(f"forcing needs {key!r}")
         speed = _number("forcing['wind_speed']", forcing["wind_speed"])
-        direction = _number("forcing['wind_from_direction']", forcing["wind_from_direction"],
-                            allow_negative=True)
+        direction = _number(
+            "forcing['wind_from_direction']", forcing["wind_from_direction"], allow_negative=True
+        )
         h = _number("forcing['mixing_height']", forcing["mixing_height"], positive=True)
         extra = [k for k in forcing if k.startswith("emission_") and k[9:] not in self.species]
         if extra:

@@ -53,7 +53,14 @@ class _BlockBuffers:
     # Length of each buffer's view below a window's: jumps one stride fewer, half-slopes
     # and their bounds two, face fluxes three.
     _LESS: ClassVar[dict[str, int]] = {
-        "win": 0, "d": 1, "e": 1, "h": 2, "lo": 2, "hi": 2, "g": 3, "t": 3
+        "win": 0,
+        "d": 1,
+        "e": 1,
+        "h": 2,
+        "lo": 2,
+        "hi": 2,
+        "g": 3,
+        "t": 3,
     }
 
     def __init__(self, size: int, dtype: Any, xp: Any):
@@ -142,8 +149,7 @@ def _coef(coef: Any, r0: int, r1: int, size: int) -> Any:
     return coef if type(coef) is float else coef[r0:r1].reshape(-1)[:size]
 
 
-def _advective_fluxes(w: tuple, sweep: Sweep, r0: int, r1: int, b: dict[str, Any],
-                      xp: Any) -> None:
+def _advective_fluxes(w: tuple, sweep: Sweep, r0: int, r1: int, b: dict[str, Any], xp: Any) -> None:
     """Face fluxes ``b["g"]`` of a window with 2 halo cells each side (slices ``w``, see
     :func:`_window_slices`); every face needs the half-slopes of both its cells.
     Coefficient rows ``r0:r1`` (see :func:`_coef`)."""
@@ -170,8 +176,7 @@ def _advective_fluxes(w: tuple, sweep: Sweep, r0: int, r1: int, b: dict[str, Any
             xp.add(g, t, out=g)
 
 
-def _diffusive_fluxes(w: tuple, sweep: Sweep, r0: int, r1: int, b: dict[str, Any],
-                      xp: Any) -> None:
+def _diffusive_fluxes(w: tuple, sweep: Sweep, r0: int, r1: int, b: dict[str, Any], xp: Any) -> None:
     """Heun (SSP-RK2) diffusive face fluxes ``b["g"]``: with ``e = delta * jump`` at the
     faces, ``g = (delta - 1) e - (delta / 2) (e_below + e_above)``."""
     d, g, t = b["d"], b["g"], b["t"]
@@ -238,8 +243,9 @@ def _y_window(src: Any, sweep: Sweep, r0: int, r1: int, work: AirWorkspace, infl
     return win
 
 
-def _apply(win: Any, out: Any, sweep: Sweep, r0: int, r1: int, work: AirWorkspace,
-           boundary: str) -> None:
+def _apply(
+    win: Any, out: Any, sweep: Sweep, r0: int, r1: int, work: AirWorkspace, boundary: str
+) -> None:
     """One 1-D operator on rows ``r0:r1`` from their window (2-D, halo included) into
     ``out`` (those rows; None: along x, into the window itself).
 
@@ -280,8 +286,15 @@ def _apply(win: Any, out: Any, sweep: Sweep, r0: int, r1: int, work: AirWorkspac
         out[...] = win[:, 2:-2]
 
 
-def _pair(src: Any, dst: Any, first: Sweep, second: Sweep | None, work: AirWorkspace,
-          boundary: str, inflow: float | None) -> None:
+def _pair(
+    src: Any,
+    dst: Any,
+    first: Sweep,
+    second: Sweep | None,
+    work: AirWorkspace,
+    boundary: str,
+    inflow: float | None,
+) -> None:
     """``first`` then ``second`` (None: skipped), ``src`` -> ``dst``, block by block.
 
     Along x a block's rows need nothing beyond themselves: ``first`` updates the
@@ -306,8 +319,9 @@ def _pair(src: Any, dst: Any, first: Sweep, second: Sweep | None, work: AirWorks
     mid, done = work.mid, 0
     for r0 in range(0, ny, step):
         r1 = min(r0 + step, ny)
-        _apply(_y_window(src, first, r0, r1, work, inflow), mid[r0:r1], first, r0, r1, work,
-               boundary)
+        _apply(
+            _y_window(src, first, r0, r1, work, inflow), mid[r0:r1], first, r0, r1, work, boundary
+        )
         upto = ny if r1 == ny else max(r1 - 2, 0)
         if upto > done:
             if second is None:
@@ -318,10 +332,18 @@ def _pair(src: Any, dst: Any, first: Sweep, second: Sweep | None, work: AirWorks
             done = upto
 
 
-def step_sweeps(u: Any, v: Any, k: Any, dt: float, dx: float, dtype: Any, xp: Any,
-                sweep_order: str = "xy", exchange: float | None = None,
-                known: dict[int, tuple[int, bool]] | None = None,
-                ) -> tuple[tuple[Sweep, Sweep | None], ...]:
+def step_sweeps(
+    u: Any,
+    v: Any,
+    k: Any,
+    dt: float,
+    dx: float,
+    dtype: Any,
+    xp: Any,
+    sweep_order: str = "xy",
+    exchange: float | None = None,
+    known: dict[int, tuple[int, bool]] | None = None,
+) -> tuple[tuple[Sweep, Sweep | None], ...]:
     """The 1-D operators of one step: per axis, advection then diffusion (when nonzero).
     ``exchange``: background concentration for :func:`with_exchange` (None: pure
     flux form). ``known``: per axis (1 x, 0 y), the wind's sign and whether it varies
@@ -339,8 +361,15 @@ def step_sweeps(u: Any, v: Any, k: Any, dt: float, dx: float, dtype: Any, xp: An
     return tuple(pairs)
 
 
-def transport(c: Any, pairs: tuple[tuple[Sweep, Sweep | None], ...], work: AirWorkspace,
-              out: Any, *, boundary: str = "open", inflow: float | None = None) -> Any:
+def transport(
+    c: Any,
+    pairs: tuple[tuple[Sweep, Sweep | None], ...],
+    work: AirWorkspace,
+    out: Any,
+    *,
+    boundary: str = "open",
+    inflow: float | None = None,
+) -> Any:
     """Apply prepared sweeps (no validation): ``c`` -> ``out``; ``out`` may be ``c``."""
     src = c
     for first, second in pairs:
@@ -349,5 +378,3 @@ def transport(c: Any, pairs: tuple[tuple[Sweep, Sweep | None], ...], work: AirWo
     if src is not out:
         out[...] = c
     return out
-
-

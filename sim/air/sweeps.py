@@ -128,8 +128,9 @@ class Sweep:
     exchange: tuple[Any, Any] | None = None
 
 
-def advection_sweep(w: Any, dt: float, dx: float, axis: int, dtype: Any, xp: Any,
-                    sign: int | None = None) -> Sweep | None:
+def advection_sweep(
+    w: Any, dt: float, dx: float, axis: int, dtype: Any, xp: Any, sign: int | None = None
+) -> Sweep | None:
     """Flux-limited Lax-Wendroff advection along ``axis`` (None when the wind is 0).
 
     Upwind face values are ``c_up +- (1 - |nu|) h_up`` with ``nu = w_f dt / dx`` and
@@ -161,8 +162,16 @@ def advection_sweep(w: Any, dt: float, dx: float, axis: int, dtype: Any, xp: Any
     return Sweep(axis, "advect", tuple(terms), lo > 0, hi < 0)
 
 
-def with_exchange(sweep: Sweep, w: Any, dt: float, dx: float, background: float, dtype: Any,
-                  xp: Any, varies: bool | None = None) -> Sweep:
+def with_exchange(
+    sweep: Sweep,
+    w: Any,
+    dt: float,
+    dx: float,
+    background: float,
+    dtype: Any,
+    xp: Any,
+    varies: bool | None = None,
+) -> Sweep:
     """``sweep`` plus the vertical exchange that a non-divergence-free wind implies.
 
     In flux form a uniform field thins where the wind diverges and piles up where it

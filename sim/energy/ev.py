@@ -46,7 +46,9 @@ def profile_sessions(fleet, sessions_per_vehicle_day, local_hour, dt_s):
     return fleet * (sessions_per_vehicle_day * share)
 
 
-def charge(backlog_kwh, sessions, session_energy_kwh, charger_power_kw, chargers, dt_s):
+def charge(
+    backlog_kwh, sessions, session_energy_kwh, charger_power_kw, chargers, dt_s, limit_kw=None
+):
     """Charge for one step; returns ``(backlog_kwh, power_kw)`` per district.
 
     Parameters
@@ -57,6 +59,8 @@ def charge(backlog_kwh, sessions, session_energy_kwh, charger_power_kw, chargers
     charger_power_kw : float [kW], power of one charger.
     chargers : array (district,) [1], chargers available in each district.
     dt_s : float [s], step length.
+    limit_kw : array (district,) [kW] or None, a cap on each district's charging power
+        (a controller's limit; ``inf`` where there is none). Energy held back stays owed.
 
     Returns
     -------
@@ -68,4 +72,6 @@ def charge(backlog_kwh, sessions, session_energy_kwh, charger_power_kw, chargers
     owed = backlog_kwh + sessions * session_energy_kwh
     drained = -owed * xp.expm1(-charger_power_kw / session_energy_kwh * dt_h)
     delivered = xp.minimum(drained, chargers * charger_power_kw * dt_h)
+    if limit_kw is not None:
+        delivered = xp.minimum(delivered, limit_kw * dt_h)
     return owed - delivered, delivered / dt_h

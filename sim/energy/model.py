@@ -53,6 +53,11 @@ class EnergyModel:
             for name, attrs in OUTPUTS.items()
         },
         "ev_backlog": Var(("district",), "float64", "kW h", "EV energy waiting to be charged"),
+        # control inputs a service may set (see set_ev_limit, set_setpoint_offset)
+        "ev_limit_kw": Var(
+            ("district",), "float64", "kW", "cap on EV charging power", infinite=True
+        ),
+        "setpoint_offset_c": Var(("building",), "float64", "K", "offset of both setpoints"),
         **{f"kpi_{name}": var for name, var in grid.ACCUMULATOR.items()},
     }
     KPI_ATTRS = grid.KPI_ATTRS
@@ -150,6 +155,8 @@ class EnergyModel:
             "electric_load": zeros_b,
             "pv_power": zeros_b,
             "ev_backlog": zeros_d,
+            "ev_limit_kw": xp.full(n_districts, xp.inf, dtype=xp.float64),
+            "setpoint_offset_c": zeros_b,
             "ev_charging_power": zeros_d,
             "net_load": zeros_d,
         }
@@ -285,7 +292,9 @@ class EnergyModel:
         pv_d = xp.zeros(s["n_districts"], dtype=xp.float64)
         for start in range(0, n, block):
             sl = slice(start, start + block)
-            part = self._buildings(sl, state["indoor_temperature"][sl], conditions)
+            part = self._buildings(
+                sl, state["indoor_temperature"][sl], state["setpoint_offset_c"][sl], conditions
+            )
             for k, v in zip(names, part, strict=True):
                 new[k][sl] = v
             load_d += _by_district(s["district"][sl], part[3], s["n_districts"], xp)
@@ -313,6 +322,7 @@ class EnergyModel:
             p.ev_charger_power_kw,
             s["chargers"],
             dt_s,
+            state["ev_limit_kw"],
         )
         load_d += ev_kw
         acc = grid.accumulate(
@@ -324,10 +334,11 @@ class EnergyModel:
             p.grid_co2_t_per_mwh,
         )
         new.update(ev_backlog=backlog, ev_charging_power=ev_kw, net_load=load_d - pv_d)
+        new.update({k: state[k] for k in ("ev_limit_kw", "setpoint_offset_c")})
         new.update({f"kpi_{k}": v for k, v in acc.items()})
         return new
 
-    def _buildings(self, sl, t_in, w):
+    def _buildings(self, sl, t_in, offset_c, w):
         """Thermal zone, electricity and PV of the buildings in slice ``sl`` for one step.
 
         Returns ``(t_in, heating_kw, cooling_kw, electric_kw, pv_kw)`` for the slice.
@@ -343,7 +354,7 @@ class EnergyModel:
             + s["aperture_ew"][sl] * w["facade_ew"]
         )
         t_new, hvac = thermal.step_temperature(
-            t_in, w["t_out"], gains, ua, coef, t_heat, t_cool, cap, cap
+            t_in, w["t_out"], gains, ua, coef, t_heat + offset_c, t_cool + offset_c, cap, cap
         )
         hvac_kw = hvac * 1e-3
         heating, cooling = xp.maximum(hvac_kw, 0.0), xp.maximum(-hvac_kw, 0.0)
@@ -381,6 +392,30 @@ class EnergyModel:
         acc = {k[4:]: v for k, v in state.items() if k.startswith("kpi_")}
         return grid.kpis(acc, self.static["capacity_kw"])
 
+    # ------------------------------------------------------------------ control
+
+    def set_ev_limit(self, state: Mapping[str, Any], district, limit_kw) -> dict:
+        """A new state with the EV charging of ``district`` (index or indices) capped at
+        ``limit_kw`` [kW] (>= 0; ``inf`` lifts the cap)."""
+        rows = _indices("district", district, int(state["ev_limit_kw"].shape[0]))
+        value = np.broadcast_to(np.asarray(limit_kw, dtype=np.float64), rows.shape)
+        if np.any(np.isnan(value)) or np.any(value < 0):
+            raise ValueError(f"limit_kw: must be >= 0 kW (inf for none), got {limit_kw!r}")
+        return _replaced(state, "ev_limit_kw", rows, value)
+
+    def set_setpoint_offset(self, state: Mapping[str, Any], building, delta_c) -> dict:
+        """A new state with both setpoints of ``building`` (index or indices) moved by
+        ``delta_c`` [K], within +/- ``setpoint_offset_max_c`` of the schedule."""
+        rows = _indices("building", building, int(state["setpoint_offset_c"].shape[0]))
+        value = np.broadcast_to(np.asarray(delta_c, dtype=np.float64), rows.shape)
+        bound = self.params.setpoint_offset_max_c
+        if not np.all(np.abs(value) <= bound):
+            raise ValueError(
+                f"delta_degC: setpoint offsets must lie within +/-{bound:g} K (comfort "
+                f"bounds), got {delta_c!r}"
+            )
+        return _replaced(state, "setpoint_offset_c", rows, value)
+
     def ev_sessions_from_arrivals(self, vehicle_arrivals):
         """EV plug-ins (district,) from all vehicles arriving per district in a step."""
         return vehicle_arrivals * (self.params.ev_share * self.params.ev_plug_in_per_arrival)
@@ -407,6 +442,21 @@ def _vector(inputs, key, shape, xp):
     if arr.shape != shape or not bool(xp.all(xp.isfinite(arr))) or bool(xp.any(arr < 0)):
         raise ValueError(f"inputs {key!r} must be finite, >= 0, with shape {shape}")
     return arr
+
+
+def _indices(what: str, index, n: int) -> np.ndarray:
+    rows = np.atleast_1d(np.asarray(index))
+    if rows.dtype.kind not in "iu" or np.any((rows < 0) | (rows >= n)):
+        raise ValueError(f"{what}: expected {what} indices in 0..{n - 1}, got {index!r}")
+    return rows
+
+
+def _replaced(state: Mapping[str, Any], key: str, rows: np.ndarray, value: np.ndarray) -> dict:
+    xp = gpu.array_namespace(state[key])
+    new = dict(state)
+    new[key] = state[key].copy()
+    new[key][xp.asarray(rows)] = xp.asarray(value)
+    return new
 
 
 def _by_district(district, values, n_districts, xp):

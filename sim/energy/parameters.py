@@ -28,6 +28,7 @@ _POSITIVE = (
     "ev_charger_power_kw",
     "feeder_capacity_w_per_m2",
     "horizon_distance_m",
+    "setpoint_offset_max_c",
 )
 _NONNEGATIVE = (
     "vehicles_per_person",
@@ -80,6 +81,9 @@ class EnergyParameters:
     horizon_distance_m : scan radius of the roof horizons [m].
     block_buildings : buildings per block of a step on the CPU (cache blocking; the result
         does not depend on it beyond the summation order of district totals).
+    setpoint_offset_max_c : largest setpoint change a controller may make [K] (comfort
+        bounds: 3 K keeps a 20 degC heating setpoint above 17 degC, the floor of the
+        ASHRAE 55 / ISO 7730 category III comfort range for light activity, about).
     """
 
     heating_setpoint_c: float = 20.0
@@ -114,6 +118,7 @@ class EnergyParameters:
     horizon_sectors: int = 36
     horizon_distance_m: float = 500.0
     block_buildings: int = 8192
+    setpoint_offset_max_c: float = 3.0
 
     def __post_init__(self):
         for name in (f.name for f in dataclasses.fields(self)):

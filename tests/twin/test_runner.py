@@ -25,7 +25,7 @@ from twin.runner import _load_city, run
 from twin.scenario import Scenario
 from twin.store import read_kpis
 
-MINICITY = Path(__file__).resolve().parents[1] / "data" / "minicity"
+MINICITY = "minicity"  # the shipped test dataset (datasets/minicity)
 
 
 def scenario(**changes) -> Scenario:
