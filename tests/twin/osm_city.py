@@ -148,7 +148,12 @@ def write(path: Path, *, ways=WAYS, polygons=POLYGONS, multipolygon=True, river=
 
 
 def write_grid_city(
-    path: Path, blocks: int = 6, block_m: float = 300.0, per_block: int = 4, nonsense_every: int = 0
+    path: Path,
+    blocks: int = 6,
+    block_m: float = 300.0,
+    per_block: int = 4,
+    nonsense_every: int = 0,
+    jitter_m: float = 0.0,
 ) -> dict[str, int]:
     """A synthetic grid city streamed to ``path``; returns the counts of what it wrote.
 
@@ -160,17 +165,42 @@ def write_grid_city(
     polygon (residential, commercial, a park or water in turn); every tenth block also a
     multipolygon office with a courtyard. With ``nonsense_every = k``, every k-th street
     has ``lanes=abc maxspeed=fast`` and every k-th building ``height=-5
-    building:levels=1e9``: the returned counts say how many.
+    building:levels=1e9``: the returned counts say how many. ``jitter_m`` moves every
+    building and land-use corner by up to that much (seeded), so coordinates compress like
+    surveyed ones. Objects are written as they are made (nothing but one block is held);
+    node ids follow from block numbers.
     """
     import osmium
     from osmium.osm.mutable import Node, Relation, Way
 
     n = blocks + 1
     setback, way_blocks = 20.0, 5
-    counts = dict.fromkeys(("nodes", "ways", "relations", "buildings", "bad_roads"), 0)
-    counts["bad_buildings"] = 0
+    rings_per_block = per_block + 3  # buildings, land use, courtyard outer and inner
+    counts = dict.fromkeys(("nodes", "ways", "relations", "buildings"), 0)
+    counts |= {"bad_roads": 0, "bad_buildings": 0}
     lonlat = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True).transform
+    per_row = -(-per_block // 2)  # buildings face the streets on the south and north sides
+    lots = np.linspace(setback, block_m - setback, per_row + 1)
+    width = min(lots[1] - lots[0] - 4.0, 40.0)
+    depth = min(width, (block_m - 2 * setback - 40.0) / 2 - 5.0)
     writer = osmium.SimpleWriter(str(path), overwrite=True)
+
+    def first_node(block: int) -> int:
+        return n * n + 1 + block * rings_per_block * 4
+
+    def block_rings(block: int) -> list:
+        x0, y0 = 10 + (block % blocks) * block_m, 10 + (block // blocks) * block_m
+        rings = []
+        for k in range(per_block):
+            bx = x0 + lots[k // 2]
+            by = y0 + setback if k % 2 == 0 else y0 + block_m - setback - depth
+            rings.append(box(bx, by, bx + width, by + depth))
+        rings.append(box(x0 + 5, y0 + 5, x0 + block_m - 5, y0 + block_m - 5))
+        if block % 10 == 0:  # an office with a courtyard in the middle of the block
+            xc, yc = x0 + block_m / 2 - 20, y0 + block_m / 2 - 15
+            rings.append(box(xc, yc, xc + 40, yc + 30))
+            rings.append(box(xc + 15, yc + 10, xc + 25, yc + 20))
+        return rings
 
     def nodes(xy: np.ndarray, first_id: int, signal=None) -> None:
         lon, lat = lonlat(ORIGIN[0] + xy[:, 0], ORIGIN[1] + xy[:, 1])
@@ -179,62 +209,35 @@ def write_grid_city(
             writer.add_node(Node(id=first_id + k, location=(lon[k], lat[k]), tags=tags))
         counts["nodes"] += len(xy)
 
-    # junctions, then the corners of every building, land-use polygon and courtyard
     jj, ii = np.divmod(np.arange(n * n), n)
-    nodes(
-        np.column_stack([10 + ii * block_m, 10 + jj * block_m]),
-        1,
-        signal=(ii % 5 == 0) & (jj % 5 == 0),
-    )
-    lots = np.linspace(setback, block_m - setback, per_block + 1)
-    width = np.diff(lots)[0] - 10.0
-    bi, bj = np.divmod(np.arange(blocks * blocks), blocks)
-    corners = []  # per block: buildings, land use, multipolygon outer and inner
+    xy = np.column_stack([10 + ii * block_m, 10 + jj * block_m]).astype(np.float64)
+    nodes(xy, 1, signal=(ii % 5 == 0) & (jj % 5 == 0))
+    rng = np.random.default_rng(0)
     for b in range(blocks * blocks):
-        x0, y0 = 10 + bi[b] * block_m, 10 + bj[b] * block_m
-        rings = [
-            box(x0 + lots[k], y0 + setback, x0 + lots[k] + width, y0 + 2 * setback + width)
-            for k in range(per_block)
-        ]
-        rings.append(box(x0 + 5, y0 + 5, x0 + block_m - 5, y0 + block_m - 5))
-        if b % 10 == 0:
-            yc = y0 + block_m - setback - 40
-            rings += [
-                box(x0 + setback, yc, x0 + setback + 40, yc + 30),
-                box(x0 + setback + 15, yc + 10, x0 + setback + 25, yc + 20),
-            ]
-        corners.append(rings)
-    next_id = n * n + 1
-    ring_ids = []
-    for rings in corners:
-        ids = []
-        for ring in rings:
-            nodes(np.array(ring[:-1], dtype=np.float64), next_id)
-            ids.append([*range(next_id, next_id + 4), next_id])
-            next_id += 4
-        ring_ids.append(ids)
+        corners = np.array([ring[:-1] for ring in block_rings(b)], dtype=np.float64)
+        corners = corners.reshape(-1, 2) + rng.uniform(-jitter_m, jitter_m, (corners.size // 2, 2))
+        nodes(corners, first_node(b))
 
     def way(wid, refs, tags):
-        writer.add_way(Way(id=wid, nodes=refs, tags=tags))
+        writer.add_way(Way(id=wid, nodes=[int(r) for r in refs], tags=tags))
         counts["ways"] += 1
 
     wid = 1
     for horizontal in (True, False):
         for line in range(n):
-            primary = line % 5 == 0
             for start in range(0, blocks, way_blocks):
-                stop = min(start + way_blocks, blocks)
-                pos = np.arange(start, stop + 1)
+                pos = np.arange(start, min(start + way_blocks, blocks) + 1)
                 refs = (1 + line * n + pos) if horizontal else (1 + pos * n + line)
-                if primary:
+                if line % 5 == 0:
                     tags = {"highway": "primary", "lanes": "4", "maxspeed": "60"}
-                else:
+                elif line % 2:
                     tags = {"highway": "residential", "oneway": "yes" if line % 4 == 1 else "-1"}
-                    tags = tags if line % 2 else {"highway": "residential"}
+                else:
+                    tags = {"highway": "residential"}
                 if nonsense_every and wid % nonsense_every == 0:
-                    tags = {**tags, "lanes": "abc", "maxspeed": "fast"}
+                    tags |= {"lanes": "abc", "maxspeed": "fast"}
                     counts["bad_roads"] += 1
-                way(wid, [int(r) for r in refs], tags)
+                way(wid, refs, tags)
                 wid += 1
     uses = (
         {"landuse": "residential"},
@@ -248,25 +251,26 @@ def write_grid_city(
         {"building": "apartments", "building:levels": "6"},
         {"building": "yes"},
     )
-    relations = []
-    for b, ids in enumerate(ring_ids):
+    courtyards = []
+    for b in range(blocks * blocks):
+        ids = first_node(b) + 4 * np.arange(rings_per_block)
         for k in range(per_block):
             tags = dict(kinds[(b + k) % 3])
             if nonsense_every and counts["buildings"] % nonsense_every == 0:
                 tags |= {"height": "-5", "building:levels": "1e9"}
                 counts["bad_buildings"] += 1
-            way(wid, ids[k], tags)
+            way(wid, [*range(ids[k], ids[k] + 4), ids[k]], tags)
             wid += 1
             counts["buildings"] += 1
-        way(wid, ids[per_block], uses[b % len(uses)])
+        way(wid, [*range(ids[per_block], ids[per_block] + 4), ids[per_block]], uses[b % 5])
         wid += 1
-        if len(ids) > per_block + 1:
-            way(wid, ids[per_block + 1], {})
-            way(wid + 1, ids[per_block + 2], {})
-            relations.append((wid, wid + 1))
-            wid += 2
-    for rid, (outer, inner) in enumerate(relations, start=1):
-        members = [("w", outer, "outer"), ("w", inner, "inner")]
+        if b % 10 == 0:
+            for ring in (per_block + 1, per_block + 2):
+                way(wid, [*range(ids[ring], ids[ring] + 4), ids[ring]], {})
+                wid += 1
+            courtyards.append(wid - 2)
+    for rid, outer in enumerate(courtyards, start=1):
+        members = [("w", outer, "outer"), ("w", outer + 1, "inner")]
         tags = {"type": "multipolygon", "building": "office", "height": "20"}
         writer.add_relation(Relation(id=rid, members=members, tags=tags))
         counts["relations"] += 1

@@ -153,7 +153,7 @@ def import_osm(
     crs = _check_crs(crs) if crs else None
     table = load_defaults(defaults)
     report = ImportReport()
-    name = name or path.name.split(".")[0]
+    name = name or _stem(path)
 
     roads = read_roads(path, table, report.fixes, report.skipped)
     report.stats["road ways"] = int(roads.way_id.size)
@@ -162,37 +162,15 @@ def import_osm(
             f"{path}: no car roads (highway={', '.join(table.highway)}) in the file"
             + (f"; other highway ways skipped: {dict(report.skipped)}" if report.skipped else "")
         )
-    lon, lat = roads.lon.copy(), roads.lat.copy()
-    if bbox is not None:
-        w, s, e, n = bbox
-        out = ~((lon >= w) & (lon <= e) & (lat >= s) & (lat <= n))
-        lon[out] = lat[out] = np.nan
-        if np.isnan(lon).all():
-            found = np.isfinite(roads.lon)
-            extent = (
-                f"; the file's roads span {np.nanmin(roads.lon):.4f},{np.nanmin(roads.lat):.4f},"
-                f"{np.nanmax(roads.lon):.4f},{np.nanmax(roads.lat):.4f}"
-                if found.any()
-                else ""
-            )
-            raise InputError(f"{path}: no roads inside --bbox {w},{s},{e},{n}{extent}")
-        centre = ((w + e) / 2, (s + n) / 2)
-    else:
-        if np.isnan(lon).all():
-            raise InputError(f"{path}: the road ways have no node locations in the file")
-        centre = (
-            (np.nanmin(lon) + np.nanmax(lon)) / 2,
-            (np.nanmin(lat) + np.nanmax(lat)) / 2,
-        )
-    crs = crs or utm_crs(*centre)
+    lon, lat = _clip(path, roads, bbox)
+    if crs is None:  # the UTM zone of the centre of the bbox, else of the roads
+        w, s, e, n = bbox or (np.nanmin(lon), np.nanmin(lat), np.nanmax(lon), np.nanmax(lat))
+        crs = utm_crs((w + e) / 2, (s + n) / 2)
     transformer = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     x, y = transformer.transform(lon, lat)
     x, y = np.where(np.isfinite(x), x, np.nan), np.where(np.isfinite(y), y, np.nan)
-    if bbox is not None:
-        bx, by = transformer.transform(*_box_outline(bbox))
-        grid = Grid.covering(min(bx), min(by), max(bx), max(by), resolution_m)
-    else:
-        grid = Grid.covering(np.nanmin(x), np.nanmin(y), np.nanmax(x), np.nanmax(y), resolution_m)
+    bx, by = transformer.transform(*_box_outline(bbox)) if bbox else (x, y)
+    grid = Grid.covering(np.nanmin(bx), np.nanmin(by), np.nanmax(bx), np.nanmax(by), resolution_m)
 
     road_arrays = build_network(roads, x, y, table, join_m, report.fixes, report.stats)
 
@@ -261,6 +239,34 @@ def import_osm(
     return city, report
 
 
+def _stem(path: Path) -> str:
+    """The file name without its OSM suffixes (``.osm.pbf``, ``.osm.bz2``, ``.osm``...)."""
+    name = path.name
+    for suffix in (".pbf", ".bz2", ".gz", ".osm"):
+        name = name.removesuffix(suffix)
+    return name or path.name
+
+
+def _clip(path: Path, roads, bbox) -> tuple[np.ndarray, np.ndarray]:
+    """Road vertex lon/lat, NaN outside ``bbox``; an InputError if nothing is left."""
+    lon, lat = roads.lon.copy(), roads.lat.copy()
+    if bbox is not None:
+        w, s, e, n = bbox
+        out = ~((lon >= w) & (lon <= e) & (lat >= s) & (lat <= n))
+        lon[out] = lat[out] = np.nan
+    if not np.isnan(lon).all():
+        return lon, lat
+    if bbox is None:
+        raise InputError(f"{path}: the road ways have no node locations in the file")
+    extent = (
+        f"; the file's roads span {np.nanmin(roads.lon):.4f},{np.nanmin(roads.lat):.4f},"
+        f"{np.nanmax(roads.lon):.4f},{np.nanmax(roads.lat):.4f}"
+        if np.isfinite(roads.lon).any()
+        else ""
+    )
+    raise InputError(f"{path}: no roads inside --bbox {','.join(map(str, bbox))}{extent}")
+
+
 def _box_outline(bbox, n: int = 16):
     """Points along the edges of a lon/lat box (its projected outline bulges)."""
     w, s, e, n_ = bbox
@@ -270,38 +276,31 @@ def _box_outline(bbox, n: int = 16):
     return lon, lat
 
 
-_BUILDING_COLUMNS = ("x", "y", "width", "depth", "area", "osm_id", "height", "levels")
-_BUILDING_COLUMNS += ("height_source", "use")
+_BUILDING_DTYPES = {"x": np.float64, "y": np.float64, "width": np.float32, "depth": np.float32}
+_BUILDING_DTYPES |= {"height": np.float32, "use": np.int8, "floor_area": np.float32}
+_BUILDING_DTYPES |= {"height_source": np.int8, "osm_id": np.int64}
 
 
 def _buildings(records: dict, grid: Grid, land_use: np.ndarray) -> dict[str, np.ndarray]:
     """Building arrays; settles open uses and fills the land use no polygon gave."""
-    col = {
-        k: np.concatenate(records[k]) if records.get(k) else np.zeros(0) for k in _BUILDING_COLUMNS
+    b = {
+        k: np.concatenate(records[k]) if records.get(k) else np.zeros(0, dtype)
+        for k, dtype in _BUILDING_DTYPES.items()
     }
-    iy, ix, _ = grid.index(col["x"], col["y"])
+    records.clear()
+    iy, ix, _ = grid.index(b["x"], b["y"])
     # building=yes & co. take the use of their land-use polygon (residential elsewhere)
     cell = land_use[iy, ix]
     guess = np.select([cell == COMMERCIAL, cell == INDUSTRIAL], [1, 2], 0)
-    use = np.where(col["use"] < 0, guess, col["use"]).astype(np.int8)
+    b["use"] = np.where(b["use"] < 0, guess, b["use"]).astype(np.int8)
     # cells no polygon covers: the use of the buildings covering most of them
-    by_use = np.zeros((len(BUILDING_USE), *grid.shape))
-    np.add.at(by_use, (use, iy, ix), col["area"])
+    by_use = np.zeros((len(BUILDING_USE), *grid.shape), dtype=np.float32)
+    np.add.at(by_use, (b["use"], iy, ix), b["width"] * b["depth"])
     to_land = np.array([RESIDENTIAL, COMMERCIAL, INDUSTRIAL, COMMERCIAL], dtype=np.int8)
     fill = (land_use < 0) & (by_use.sum(axis=0) > 0)
     land_use[fill] = to_land[by_use.argmax(axis=0)[fill]]
     land_use[land_use < 0] = CROPLAND
-    return {
-        "x": col["x"],
-        "y": col["y"],
-        "width": col["width"].astype(np.float32),
-        "depth": col["depth"].astype(np.float32),
-        "height": col["height"].astype(np.float32),
-        "use": use,
-        "floor_area": (col["area"] * col["levels"]).astype(np.float32),
-        "height_source": col["height_source"].astype(np.int8),
-        "osm_id": col["osm_id"].astype(np.int64),
-    }
+    return b
 
 
 def _population(b, grid: Grid, land_use, population, report: ImportReport) -> np.ndarray:

@@ -61,14 +61,10 @@ class Grid:
         import shapely
 
         xmin, ymin, xmax, ymax = shapely.bounds(geom)
-        i0, i1 = (
-            np.clip(math.ceil((xmin - self.x0) / self.res - 0.5), 0, self.nx),
-            np.clip(math.floor((xmax - self.x0) / self.res - 0.5) + 1, 0, self.nx),
-        )
-        j0, j1 = (
-            np.clip(math.ceil((ymin - self.y0) / self.res - 0.5), 0, self.ny),
-            np.clip(math.floor((ymax - self.y0) / self.res - 0.5) + 1, 0, self.ny),
-        )
+        i0 = max(math.ceil((xmin - self.x0) / self.res - 0.5), 0)
+        i1 = min(math.floor((xmax - self.x0) / self.res - 0.5) + 1, self.nx)
+        j0 = max(math.ceil((ymin - self.y0) / self.res - 0.5), 0)
+        j1 = min(math.floor((ymax - self.y0) / self.res - 0.5) + 1, self.ny)
         if i0 >= i1 or j0 >= j1:
             return np.empty(0, np.int64), np.empty(0, np.int64)
         jj, ii = np.mgrid[j0:j1, i0:i1]

@@ -20,7 +20,14 @@ import numpy as np
 from twin.citygen import BUILDING_USE, LAND_USE
 from twin.errors import InputError
 from twin.importers.osm_grid import Grid
-from twin.importers.osm_tags import Defaults, building_height, road_attributes
+from twin.importers.osm_tags import (
+    BUILDING_KEYS,
+    ROAD_KEYS,
+    Defaults,
+    building_height,
+    pick,
+    road_attributes,
+)
 
 GEO_HINT = "importing OpenStreetMap needs the 'geo' extra: pip install 'gwangju-twin[geo]'"
 LOCATIONS = "flex_mem"
@@ -118,9 +125,8 @@ def read_roads(path: Path, defaults: Defaults, fixes: Counter, skipped: Counter)
             ):
                 skipped["roads closed to cars (access, motor_vehicle)"] += 1
                 continue
-            tag_dict = {t.k: t.v for t in tags}
             direction, sides = road_attributes(
-                tag_dict, defaults.highway[value], defaults.maxspeed, fixes
+                pick(tags, ROAD_KEYS), defaults.highway[value], defaults.maxspeed, fixes
             )
             ways.append((obj.id, classes.index(value), direction))
             attrs.append(sides)
@@ -163,28 +169,44 @@ class Areas:
     district_names: list[str] = field(default_factory=list)
 
 
-class _Footprints:
-    """Buffers building footprints (WKB, lon/lat) and measures them a chunk at a time."""
+class _Chunks:
+    """Buffers polygons (WKB, lon/lat) with a row of values each, and hands them on
+    projected to metres a chunk at a time (``take``)."""
 
-    def __init__(self, grid: Grid, project, out: dict[str, list[np.ndarray]], fixes: Counter):
-        self.grid, self.project, self.out, self.fixes = grid, project, out, fixes
+    def __init__(self, project):
+        self.project = project
         self.wkb: list[str] = []
-        self.rows: list[tuple[int, float, float, int, int]] = []
+        self.rows: list[tuple] = []
 
-    def add(self, wkb: str, osm_id: int, height: float, levels: float, source: int, use: int):
+    def add(self, wkb: str, *row) -> None:
         self.wkb.append(wkb)
-        self.rows.append((osm_id, height, levels, source, use))
+        self.rows.append(row)
         if len(self.wkb) >= CHUNK:
             self.flush()
 
     def flush(self) -> None:
         import shapely
 
-        if not self.wkb:
-            return
-        geoms = shapely.transform(shapely.from_wkb(self.wkb), self.project)
-        rows = np.array(self.rows, dtype=np.float64)
-        self.wkb, self.rows = [], []
+        if self.wkb:
+            geoms = shapely.transform(shapely.from_wkb(self.wkb), self.project)
+            rows, self.wkb, self.rows = self.rows, [], []
+            self.take(geoms, rows)
+
+    def take(self, geoms, rows: list[tuple]) -> None:
+        raise NotImplementedError
+
+
+class _Footprints(_Chunks):
+    """Building footprints, measured: rows are (osm id, height, storeys, source, use)."""
+
+    def __init__(self, grid: Grid, project, out: dict[str, list[np.ndarray]], fixes: Counter):
+        super().__init__(project)
+        self.grid, self.out, self.fixes = grid, out, fixes
+
+    def take(self, geoms, rows) -> None:
+        import shapely
+
+        values = np.array(rows, dtype=np.float64)
         area = shapely.area(geoms)
         centre = shapely.get_coordinates(shapely.centroid(geoms))
         xmin, ymin, xmax, ymax = shapely.bounds(geoms).T
@@ -197,20 +219,43 @@ class _Footprints:
         keep = good & inside
         # an axis-aligned box of the footprint's area and its bounding box's proportions
         scale = np.sqrt(area / np.maximum((xmax - xmin) * (ymax - ymin), 1e-9))
-        columns = {
+        f4 = np.float32
+        columns = {  # in the dtypes of /buildings, so the records stay small
             "x": centre[:, 0],
             "y": centre[:, 1],
-            "width": (xmax - xmin) * scale,
-            "depth": (ymax - ymin) * scale,
-            "area": area,
-            "osm_id": rows[:, 0],
-            "height": rows[:, 1],
-            "levels": rows[:, 2],
-            "height_source": rows[:, 3],
-            "use": rows[:, 4],
+            "width": ((xmax - xmin) * scale).astype(f4),
+            "depth": ((ymax - ymin) * scale).astype(f4),
+            "floor_area": (area * values[:, 2]).astype(f4),
+            "osm_id": values[:, 0].astype(np.int64),
+            "height": values[:, 1].astype(f4),
+            "height_source": values[:, 3].astype(np.int8),
+            "use": values[:, 4].astype(np.int8),
         }
-        for name, values in columns.items():
-            self.out.setdefault(name, []).append(values[keep])
+        for name, column in columns.items():
+            self.out.setdefault(name, []).append(column[keep])
+
+
+class _Polygons(_Chunks):
+    """Land-use and boundary polygons, rasterized: rows are (land-use class, district name)."""
+
+    def __init__(self, grid: Grid, project, areas: Areas):
+        super().__init__(project)
+        self.grid, self.areas = grid, areas
+        self.priority = np.zeros(grid.shape, dtype=np.int8)
+
+    def take(self, geoms, rows) -> None:
+        a = self.areas
+        for polygon, (land_use, district_name) in zip(geoms, rows, strict=True):
+            iy, ix = self.grid.cells_in(polygon)
+            if land_use is not None:
+                rank = PRIORITY[land_use]
+                win = self.priority[iy, ix] < rank
+                a.land_use[iy[win], ix[win]] = land_use
+                self.priority[iy[win], ix[win]] = rank
+            free = a.district[iy, ix] < 0
+            if district_name is not None and free.any():
+                a.district[iy[free], ix[free]] = len(a.district_names)
+                a.district_names.append(district_name)
 
 
 def read_areas(
@@ -226,61 +271,59 @@ def read_areas(
     ``project`` maps an (n, 2) array of lon/lat to projected metres.
     """
     osmium = osmium_module()
-    import shapely
 
-    keys = defaults.area_keys
     areas = Areas(
         land_use=np.full(grid.shape, -1, dtype=np.int8),
         district=np.full(grid.shape, -1, dtype=np.int16),
     )
-    priority = np.zeros(grid.shape, dtype=np.int8)
     footprints = _Footprints(grid, project, areas.buildings, fixes)
+    polygons = _Polygons(grid, project, areas)
     wkb = osmium.geom.WKBFactory()
-    fp = (
-        osmium.FileProcessor(str(path))
-        .with_locations(LOCATIONS)
-        .with_areas(osmium.filter.KeyFilter(*keys))
-        .with_filter(osmium.filter.EntityFilter(osmium.osm.AREA))
-        .with_filter(osmium.filter.KeyFilter(*keys))
-    )
     admin = None if admin_level is None else str(admin_level)
-    try:
-        for area in fp:
-            tags = area.tags
-            building = tags.get("building")
-            land_use = defaults.land_use_of(tags)
-            boundary = (
-                admin is not None
-                and tags.get("boundary") == "administrative"
-                and tags.get("admin_level") == admin
+
+    def visit(area) -> None:
+        tags = area.tags
+        building = tags.get("building")
+        building = None if building == "no" else building
+        land_use = defaults.land_use_of(tags)
+        boundary = (
+            admin is not None
+            and tags.get("boundary") == "administrative"
+            and tags.get("admin_level") == admin
+        )
+        if building is None and land_use is None and not boundary:
+            return
+        try:
+            geom = wkb.create_multipolygon(area)
+        except RuntimeError:
+            fixes["polygons with broken geometry, skipped"] += 1
+            return
+        osm_id = area.orig_id() if area.from_way() else -area.orig_id()
+        if building is not None:
+            height, levels, source, use = building_height(
+                pick(tags, BUILDING_KEYS), defaults, fixes
             )
-            if (building in (None, "no")) and land_use is None and not boundary:
-                continue
-            try:
-                geom = wkb.create_multipolygon(area)
-            except RuntimeError:
-                fixes["polygons with broken geometry, skipped"] += 1
-                continue
-            osm_id = area.orig_id() if area.from_way() else -area.orig_id()
-            if building not in (None, "no"):
-                tag_dict = {t.k: t.v for t in tags}
-                height, levels, source, use = building_height(tag_dict, defaults, fixes)
-                use_index = BUILDING_USE.index(use) if use else -1
-                footprints.add(geom, osm_id, height, levels, source, use_index)
-            if land_use is None and not boundary:
-                continue
-            polygon = shapely.transform(shapely.from_wkb(geom), project)
-            iy, ix = grid.cells_in(polygon)
-            if land_use is not None:
-                rank = PRIORITY[land_use]
-                win = priority[iy, ix] < rank
-                areas.land_use[iy[win], ix[win]] = land_use
-                priority[iy[win], ix[win]] = rank
-            free = areas.district[iy, ix] < 0
-            if boundary and free.any():
-                areas.district[iy[free], ix[free]] = len(areas.district_names)
-                areas.district_names.append(tags.get("name") or f"boundary {osm_id}")
+            footprints.add(
+                geom, osm_id, height, levels, source, BUILDING_USE.index(use) if use else -1
+            )
+        if land_use is not None or boundary:
+            name = (tags.get("name") or f"boundary {osm_id}") if boundary else None
+            polygons.add(geom, land_use, name)
+
+    class Handler(osmium.SimpleHandler):
+        # only `area` is defined, so only assembled areas reach Python, one at a time
+        def area(self, area) -> None:
+            visit(area)
+
+    try:
+        Handler().apply_file(
+            str(path),
+            locations=True,
+            idx=LOCATIONS,
+            filters=[osmium.filter.KeyFilter(*defaults.area_keys)],
+        )
     except (RuntimeError, ValueError) as err:  # pyosmium's parse errors
         raise _open_error(path, err) from None
     footprints.flush()
+    polygons.flush()
     return areas

@@ -12,6 +12,7 @@ import re
 import tomllib
 from collections import Counter
 from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -39,6 +40,16 @@ NO_NUMBER = frozenset({"none", "signals", "variable", "implicit", "unknown"})
 _NUMBER = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(km/h|kmh|kph|mph|knots)?\s*$")
 _LENGTH = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(m|ft|')?\s*$")
 _FEET_INCHES = re.compile(r"^\s*([0-9]+)\s*'\s*([0-9]+(?:\.[0-9]+)?)\s*\"\s*$")
+
+
+ROAD_KEYS = ("oneway", "junction", "lanes", "lanes:forward", "lanes:backward")
+ROAD_KEYS += ("maxspeed", "maxspeed:forward", "maxspeed:backward")
+BUILDING_KEYS = ("building", "height", "building:levels", "shop", "office")
+
+
+def pick(tags, keys: tuple[str, ...]) -> dict[str, str]:
+    """The tags among ``keys`` that are present (``tags``: a dict or a pyosmium TagList)."""
+    return {k: v for k in keys if (v := tags.get(k)) is not None}
 
 
 class _Strict(BaseModel):
@@ -83,19 +94,25 @@ class Defaults(_Strict):
     land_use: LandUseDefaults
 
     def land_use_of(self, tags) -> int | None:
-        """Land-use class index (``LAND_USE``) named by ``tags``, or None."""
-        for tag in tags:  # a pyosmium TagList or a list of (key, value)
-            key, value = tag if isinstance(tag, tuple) else (tag.k, tag.v)
-            cls = self.land_use.tags.get(f"{key}={value}")
-            if cls is not None:
-                return LAND_USE.index(cls)
+        """Land-use class index (``LAND_USE``) named by ``tags`` (anything with ``get``)."""
+        for key, classes in self._land_use_by_key.items():
+            value = tags.get(key)
+            if value is not None and value in classes:
+                return classes[value]
         return None
+
+    @cached_property
+    def _land_use_by_key(self) -> dict[str, dict[str, int]]:
+        table: dict[str, dict[str, int]] = {}
+        for tag, cls in self.land_use.tags.items():
+            key, value = tag.split("=", 1)
+            table.setdefault(key, {})[value] = LAND_USE.index(cls)
+        return table
 
     @property
     def area_keys(self) -> tuple[str, ...]:
         """Tag keys of the polygons the importer reads (buildings, land use, boundaries)."""
-        keys = {t.split("=", 1)[0] for t in self.land_use.tags}
-        return tuple(sorted(keys | {"building", "boundary"}))
+        return tuple(sorted({*self._land_use_by_key, "building", "boundary"}))
 
 
 def _merge(base: dict, update: dict) -> dict:
@@ -131,16 +148,23 @@ def _first(value: str) -> str:
     return value.split(";", 1)[0].strip()
 
 
-def parse_lanes(value: str | None):
-    """Number of lanes: a whole number in ``LANES_RANGE``."""
+def _number(value: str | None, lo: float, hi: float, whole: bool = False):
+    """The (first) number of a tag value within ``(lo, hi]``; None if absent, else INVALID."""
     if value is None:
         return None
     try:
         n = float(_first(value))
     except ValueError:
         return INVALID
-    lo, hi = LANES_RANGE
-    return int(n) if n == int(n) and lo <= n <= hi else INVALID
+    if lo < n <= hi and (n == int(n) or not whole):
+        return n
+    return INVALID
+
+
+def parse_lanes(value: str | None):
+    """Number of lanes: a whole number in ``LANES_RANGE``."""
+    n = _number(value, LANES_RANGE[0] - 1, LANES_RANGE[1], whole=True)
+    return int(n) if isinstance(n, float) else n
 
 
 def parse_speed_kmh(value: str | None, named: Mapping[str, float]):
@@ -179,14 +203,7 @@ def parse_height_m(value: str | None):
 
 def parse_levels(value: str | None):
     """``building:levels``: storeys above ground, > 0 and at most ``LEVELS_RANGE[1]``."""
-    if value is None:
-        return None
-    try:
-        n = float(_first(value))
-    except ValueError:
-        return INVALID
-    lo, hi = LEVELS_RANGE
-    return n if lo < n <= hi else INVALID
+    return _number(value, *LEVELS_RANGE)
 
 
 _ONEWAY = {"yes": 1, "true": 1, "1": 1, "-1": -1, "reverse": -1, "no": 0, "false": 0, "0": 0}
