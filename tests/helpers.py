@@ -18,6 +18,10 @@ requires_cupy = pytest.mark.skipif(not _cupy_usable(), reason="needs CuPy and a 
 requires_pyvista = pytest.mark.skipif(
     importlib.util.find_spec("pyvista") is None, reason="needs pyvista (the 'viz' extra)"
 )
+requires_geo = pytest.mark.skipif(
+    any(importlib.util.find_spec(m) is None for m in ("osmium", "shapely", "scipy")),
+    reason="needs pyosmium, shapely and scipy (the 'geo' extra)",
+)
 
 
 def default_rtol(dtype) -> float:

@@ -29,11 +29,27 @@ _LOCAL_ATTRS = {
     ("sensors", "x"): ("m", "sensor easting"),
     ("sensors", "y"): ("m", "sensor northing"),
     ("sensors", "target"): ("1", "link index (loop) or building index (meter), -1 if none"),
+    # cities imported from OpenStreetMap (twin.importers.osm): where each value came from
+    ("roads", "source"): ("1", "where lanes and free_speed came from (bit flags)"),
+    ("roads", "osm_way"): ("1", "OpenStreetMap way id of the link"),
+    ("roads", "osm_node"): ("1", "OpenStreetMap node id (smallest of a joined junction)"),
+    ("buildings", "height_source"): ("1", "where the height came from"),
+    ("buildings", "osm_id"): ("1", "OpenStreetMap id: way if > 0, relation if < 0"),
 }
 _FLAGS = {
     ("grid", "land_use"): citygen.LAND_USE,
     ("buildings", "use"): citygen.BUILDING_USE,
     ("roads", "road_class"): citygen.ROAD_CLASS,
+    ("buildings", "height_source"): ("height_tag", "levels_tag", "type_default"),
+}
+# CF bit-field flags (flag_masks): a value is the sum of the masks that apply
+_MASKS = {
+    ("roads", "source"): (
+        "lanes_default",
+        "free_speed_default",
+        "lanes_tag_invalid",
+        "free_speed_tag_invalid",
+    ),
 }
 _DIMS = {
     "buildings": ("building",),
@@ -122,6 +138,10 @@ def _attrs(group: str, name: str) -> dict[str, object]:
         meanings = _FLAGS[(group, name)]
         attrs["flag_values"] = list(range(len(meanings)))
         attrs["flag_meanings"] = " ".join(meanings)
+    if (group, name) in _MASKS:
+        meanings = _MASKS[(group, name)]
+        attrs["flag_masks"] = [1 << k for k in range(len(meanings))]
+        attrs["flag_meanings"] = " ".join(meanings)
     return attrs
 
 
@@ -129,7 +149,7 @@ def _dims(group: str, name: str) -> tuple[str, ...]:
     if group == "grid":
         return ("y", "x")
     if group == "roads":
-        return ("node",) if name in ("x", "y", "signalized") else ("link",)
+        return ("node",) if name in ("x", "y", "signalized", "osm_node") else ("link",)
     return _DIMS[group]
 
 
@@ -143,6 +163,20 @@ def open_city(path: str | Path) -> City:
         was written with a newer schema than this version of the twin reads.
     """
     return City(store.read_city(path))
+
+
+def check_resolution(resolution_m) -> float:
+    """``resolution_m`` as a float [m] in :data:`RESOLUTION_RANGE_M`, or an InputError."""
+    lo, hi = RESOLUTION_RANGE_M
+    try:
+        resolution_m = float(resolution_m)
+    except (TypeError, ValueError):
+        raise InputError(f"resolution_m={resolution_m!r} is not a number") from None
+    if not lo <= resolution_m <= hi:
+        raise InputError(
+            f"resolution_m={resolution_m:g} is out of range; allowed {lo:g} to {hi:g} m"
+        )
+    return resolution_m
 
 
 def build_city(name_or_path: str | Path = "gwangju", resolution_m: float = 100.0, seed: int = 0):
@@ -160,23 +194,40 @@ def build_city(name_or_path: str | Path = "gwangju", resolution_m: float = 100.0
     City
         Identical arrays for identical arguments.
     """
-    lo, hi = RESOLUTION_RANGE_M
-    try:
-        resolution_m = float(resolution_m)
-    except (TypeError, ValueError):
-        raise InputError(f"resolution_m={resolution_m!r} is not a number") from None
-    if not lo <= resolution_m <= hi:
-        raise InputError(
-            f"resolution_m={resolution_m:g} is out of range; allowed {lo:g} to {hi:g} m"
-        )
+    resolution_m = check_resolution(resolution_m)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise InputError(f"seed={seed!r} must be a non-negative integer")
     manifest = load_manifest(name_or_path)
     arrays = citygen.generate(manifest, resolution_m, int(seed))
+    return city_from_arrays(
+        arrays,
+        {
+            "name": manifest.name,
+            "title": manifest.title,
+            "crs": manifest.crs,
+            "resolution_m": resolution_m,
+            "source": (
+                f"dataset {manifest.name} ({manifest.source}); generator twin.citygen, "
+                f"resolution_m={resolution_m:g}, seed={int(seed)}"
+            ),
+            "seed": int(seed),
+        },
+    )
 
+
+def city_from_arrays(arrays: dict[str, dict[str, np.ndarray]], attrs: dict) -> City:
+    """A City from plain arrays per group (as :func:`twin.citygen.generate` returns them).
+
+    Parameters
+    ----------
+    arrays : ``{"grid": {...}, "buildings": {...}, ...}``, names as in GLOSSARY.md;
+        ``grid`` also holds the cell-centre coordinates ``x`` and ``y`` [m]. Consumed.
+    attrs : root attributes; needs ``name``, ``crs``, ``resolution_m`` and ``source``;
+        ``schema_version`` and ``Conventions`` are added.
+    """
     grid = arrays.pop("grid")
     x, y = grid.pop("x"), grid.pop("y")
-    coord_attrs = {"units": "m", "crs": manifest.crs}
+    coord_attrs = {"units": "m", "crs": attrs["crs"]}
     coords = {
         "x": (
             "x",
@@ -200,16 +251,8 @@ def build_city(name_or_path: str | Path = "gwangju", resolution_m: float = 100.0
         )
     tree = xr.DataTree.from_dict({f"/{k}": v for k, v in groups.items()})
     tree.attrs = {
-        "name": manifest.name,
-        "title": manifest.title,
-        "crs": manifest.crs,
-        "resolution_m": resolution_m,
+        **attrs,
         "schema_version": SCHEMA_VERSION,
-        "source": (
-            f"dataset {manifest.name} ({manifest.source}); generator twin.citygen, "
-            f"resolution_m={resolution_m:g}, seed={int(seed)}"
-        ),
-        "seed": int(seed),
         "Conventions": "CF-1.10",
     }
     return City(tree)

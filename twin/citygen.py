@@ -178,7 +178,7 @@ def generate(m: Manifest, resolution_m: float, seed: int) -> dict[str, dict[str,
     f = _fields(m, noise_rng)
     grid = _grid(f, resolution_m)
     buildings = _buildings(f, lot_rng)
-    grid["building_height"] = _rasterize_heights(buildings, grid["x"], grid["y"], resolution_m)
+    grid["building_height"] = rasterize_heights(buildings, grid["x"], grid["y"], resolution_m)
     roads = _roads(f)
     districts = {
         "name": np.array([d.name for d in m.districts], dtype=object),
@@ -284,7 +284,7 @@ def _buildings(f: _Fields, rng: np.random.Generator) -> dict[str, np.ndarray]:
     }
 
 
-def _rasterize_heights(b, x, y, res) -> np.ndarray:
+def rasterize_heights(b, x, y, res) -> np.ndarray:
     """Tallest building footprint touching each cell [m] (0 where none)."""
     grid = np.zeros((y.size, x.size), dtype=np.float32)
     x0, y0 = x[0] - res / 2, y[0] - res / 2

@@ -67,6 +67,65 @@ def city_build(
     _print_summary(city.summary())
 
 
+@city_app.command("import-osm")
+def city_import_osm(
+    extract: Annotated[Path, typer.Argument(help="OpenStreetMap extract (.osm.pbf or .osm).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Zarr store to write.")],
+    resolution: Annotated[float, typer.Option("--resolution", "-r", help="Cell size [m].")] = 50.0,
+    bbox: Annotated[
+        str | None, typer.Option(help="Keep only W,S,E,N [degrees], e.g. 126.8,35.1,126.9,35.2.")
+    ] = None,
+    crs: Annotated[str | None, typer.Option(help="Projected CRS (default: UTM zone).")] = None,
+    population: Annotated[
+        float | None, typer.Option(help="Residents, spread over residential floor area.")
+    ] = None,
+    dem: Annotated[Path | None, typer.Option(help="Terrain GeoTIFF [m] (default: flat).")] = None,
+    name: Annotated[str | None, typer.Option(help="City name (default: file name).")] = None,
+    defaults: Annotated[
+        Path | None, typer.Option(help="TOML overriding the per-class defaults table.")
+    ] = None,
+    join_m: Annotated[
+        float, typer.Option(help="Join junctions closer than this along a road [m].")
+    ] = 20.0,
+    admin_level: Annotated[
+        int | None, typer.Option(help="OSM admin_level of the boundaries that make districts.")
+    ] = None,
+) -> None:
+    """Build a city from an OpenStreetMap extract (extra 'geo') and save it."""
+    try:
+        from twin.importers.osm import import_osm, parse_bbox
+
+        with console.status(f"Importing {escape(str(extract))}..."):
+            t0 = time.perf_counter()
+            city, report = import_osm(
+                extract,
+                resolution_m=resolution,
+                bbox=parse_bbox(bbox) if bbox else None,
+                crs=crs,
+                population=population,
+                dem=dem,
+                name=name,
+                defaults=defaults,
+                join_m=join_m,
+                admin_level=admin_level,
+            )
+            built = time.perf_counter() - t0
+            city.save(output)
+    except (ImportError, InputError, OSError) as err:
+        raise fail(err) from None
+    console.print(f"Imported {city.name} in {built:.1f} s, saved to [bold]{escape(str(output))}[/]")
+    _print_summary(city.summary())
+    for title, counts in (("repaired or dropped", report.fixes), ("skipped", report.skipped)):
+        table = Table(title=title, show_header=False, title_justify="left")
+        for what, n in sorted(counts.items()):
+            if n:
+                table.add_row(f"{n:,}", what)
+        if table.row_count:
+            console.print(table)
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
+
+
 @app.command("info")
 def info(path: Annotated[Path, typer.Argument(help="A city or run store.")]) -> None:
     """Print a readable summary of a city store, or of a run store and its city."""

@@ -27,6 +27,7 @@ from sim.protocol import Model
 from sim.traffic import Demand, Network, TrafficModel, gravity_od
 from sim.weather import Weather
 from twin.city import City
+from twin.errors import InputError
 from twin.kpi import KpiModel, traffic_kpis
 from twin.scenario import Scenario
 from twin.stages import EvArrivals, Exchange, HeatingEmissions, RoadEmissions, grid_cells
@@ -103,6 +104,11 @@ def traffic_zones(city: City, roads: Network, zone_size_m: float):
     """
     g = city.grid
     pop = g["population"].values.astype(np.float64)
+    if not pop.sum() > 0:
+        raise InputError(
+            f"city {city.name!r} has no residents (its population grid is all zero), so there "
+            "is no traffic demand; an imported city needs `twin city import-osm --population N`"
+        )
     gx, gy = np.meshgrid(g["x"].values, g["y"].values)
     bx = ((gx - gx.min()) // zone_size_m).astype(np.int64)
     by = ((gy - gy.min()) // zone_size_m).astype(np.int64)

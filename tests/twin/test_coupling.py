@@ -33,14 +33,14 @@ def city():
     return _load_city(scenario())
 
 
-def _coupler(city, backend=gpu.backend.NUMPY, **changes) -> Coupler:
-    c = Coupler(city, scenario(**changes), backend)
+def _coupler(city, backend=gpu.backend.NUMPY, sensors=False, **changes) -> Coupler:
+    c = Coupler(city, scenario(**changes), backend, sensors=sensors)
     c.init()
     return c
 
 
 def test_every_registered_model_conforms(city):
-    c = _coupler(city, duration="2h")
+    c = _coupler(city, duration="2h", sensors=True)  # every model, the sensors too
     for i in range(4):
         c.step(i)
     ex, sizes = c.exchange, city_sizes(city)
@@ -78,7 +78,9 @@ def test_restore_refuses_a_snapshot_of_another_shape(city):
 def test_a_coupling_step_makes_no_host_sync(city):
     # the counting backend takes the code paths CuPy takes and counts every read of a
     # device value on the host; 20 steps of 120 s span 8 route updates
-    c = _coupler(city, counting.BACKEND, duration="1h", step="120s", output_interval="1h")
+    c = _coupler(
+        city, counting.BACKEND, sensors=True, duration="1h", step="120s", output_interval="1h"
+    )
     c.step(0)  # the first step of each sub-step length builds its constants once
     per_step, route_syncs = [], 0
     for i in range(1, 21):

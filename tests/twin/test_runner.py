@@ -156,14 +156,14 @@ import os, signal, sys
 from twin.runner import run
 from twin.store import RunStore
 
-def dying(self, completed, states):  # write half of the third restart, then die
+def dying(self, completed, states, services=""):  # write half of the third restart, die
     if completed == 3:
         slot = 1 - int(self.attrs["restart_slot"])
         items = [(m, n, v) for m, vs in states.items() for n, v in vs.items()]
         for m, n, v in items[: len(items) // 2]:
             self._array(f"restart/{m}/{n}")[slot] = v
         os.kill(os.getpid(), signal.SIGKILL)
-    real(self, completed, states)
+    real(self, completed, states, services)
 
 real, RunStore.write_restart = RunStore.write_restart, dying
 run(sys.argv[1], sys.argv[2], progress=False)
