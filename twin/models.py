@@ -139,6 +139,13 @@ def traffic_zones(city: City, roads: Network, zone_size_m: float):
 def traffic(a: Assembly) -> Component:
     ts = a.scenario.traffic
     nodes, people, xy, _ = a.zones
+    if nodes.size < 2:
+        extent = [float(v.max() - v.min()) / 1e3 for v in (a.city.grid["x"], a.city.grid["y"])]
+        raise InputError(
+            f"[traffic] zone_size_m = {ts.zone_size_m:g} m makes {nodes.size} traffic zone of "
+            f"the {extent[0]:.1f} x {extent[1]:.1f} km city {a.city.name!r}; traffic needs 2 or "
+            "more: set [traffic] zone_size_m smaller (1000 m at least)"
+        )
     model = TrafficModel(
         a.network,
         Demand(nodes, gravity_od(people, xy, ts.trips_per_day)),
