@@ -13,12 +13,14 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 __all__ = [
     "City",
+    "Evaluation",
     "InputError",
     "ModelHealthError",
     "RunResult",
     "Scenario",
     "__version__",
     "build_city",
+    "evaluate",
     "open_city",
     "run",
 ]
@@ -30,4 +32,8 @@ def __getattr__(name: str):
         from twin import runner
 
         return getattr(runner, name)
+    if name in ("evaluate", "Evaluation"):
+        from twin import evaluation
+
+        return getattr(evaluation, name)
     raise AttributeError(f"module 'twin' has no attribute {name!r}")

@@ -286,6 +286,80 @@ def demo(
     console.print(f"Rendered [bold]{escape(str(picture))}[/]")
 
 
+@app.command("evaluate")
+def evaluate_cmd(
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
+    service: Annotated[str, typer.Option("--service", "-s", help="Built-in service to score.")],
+    baseline: Annotated[
+        str, typer.Option("--baseline", "-b", help="Built-in service to compare with.")
+    ] = "fixed_time",
+    seeds: Annotated[int, typer.Option("--seeds", "-n", help="Seeds (runs per arm).")] = 5,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Folder for the run stores.")
+    ] = None,
+    device: Annotated[str | None, typer.Option("--device", "-d", help="auto, cpu or gpu.")] = None,
+    var: Annotated[
+        str, typer.Option("--var", help="Variable of the comparison picture (with -o).")
+    ] = "speed",
+) -> None:
+    """Score a service against a baseline over seeds: KPI means, paired differences, 95 % CIs."""
+    from twin.evaluation import evaluate
+
+    try:
+        with console.status(f"Evaluating {service} against {baseline} over {seeds} seed(s)..."):
+            ev = evaluate(scenario, service, baseline, seeds=seeds, store_dir=output, device=device)
+    except (InputError, RuntimeError, OSError) as err:
+        raise fail(err) from None
+    _print_evaluation(ev)
+    if output is not None:
+        _compare_picture(ev, output, var)
+
+
+def _print_evaluation(ev) -> None:
+    from twin.kpi import KPIS
+
+    n = ev.members.sizes["seed"]
+    table = Table(
+        title=f"{ev.service} against {ev.baseline}, {n} seed(s), paired (95 % CI: t, {n - 1} df)",
+        title_justify="left",
+    )
+    for col in ("KPI", "units", ev.baseline, ev.service, "difference", "95 % CI", "relative",
+                "ratio", "better"):  # fmt: skip
+        table.add_column(col, justify="left" if col in ("KPI", "units", "better") else "right")
+    for name, var in ev.table.data_vars.items():
+        v = {s: float(var.sel(stat=s)) for s in var["stat"].values}
+        better = KPIS[name].better if name in KPIS else ""
+        table.add_row(
+            name,
+            var.attrs.get("units", ""),
+            f"{v['baseline']:,.4g}",
+            f"{v['service']:,.4g}",
+            f"{v['difference']:+,.4g}",
+            f"{v['ci_low']:+,.3g} to {v['ci_high']:+,.3g}",
+            f"{100 * v['relative']:+.1f} %",
+            f"{v['ratio']:.3f}",
+            better,
+        )
+    console.print(table)
+
+
+def _compare_picture(ev, output: Path, var: str) -> None:
+    picture = output / f"{ev.service}-vs-{ev.baseline}.png"
+    try:
+        import viz
+
+        viz.compare(ev.stores["baseline"][0], ev.stores["service"][0], picture, var=var)
+    except ImportError:
+        console.print("No picture: install the viz extra (pip install 'gwangju-twin\\[viz]').")
+        return
+    except (InputError, RuntimeError) as err:
+        console.print(f"[yellow]No picture:[/] {escape(str(err))}", soft_wrap=True)
+        return
+    console.print(
+        f"Stores in [bold]{escape(str(output))}[/]; picture [bold]{escape(str(picture))}[/]"
+    )
+
+
 app.command("render")(viz_cli.render)
 app.command("plot")(viz_cli.plot)
 

@@ -128,9 +128,16 @@ def _signal_node(coupler: Coupler, node: Any) -> int:
 
 def _signal_plan(coupler: Coupler, a: SignalPlan) -> None:
     node = _signal_node(coupler, a.node)
-    green = np.asarray(a.green_s, dtype=float)
-    if green.ndim != 1 or not np.all(np.isfinite(green)) or np.any(green < 0):
-        raise Rejected(f"SignalPlan: green_s={a.green_s!r} must be finite seconds >= 0 per phase")
+    try:
+        green = np.asarray(a.green_s, dtype=float)
+    except (TypeError, ValueError):
+        green = np.full(1, np.nan)
+    phases = coupler.exchange.models["traffic"].default_plan["signal_green_s"].shape[1]
+    if green.shape != (phases,) or not np.all(np.isfinite(green)) or np.any(green < 0):
+        raise Rejected(
+            f"SignalPlan: green_s={a.green_s!r} must be {phases} finite green times >= 0 [s], "
+            f"one per phase of node {node}"
+        )
     offset = float(a.offset_s)
     if not math.isfinite(offset):
         raise Rejected(f"SignalPlan: offset_s={a.offset_s!r} must be finite seconds")

@@ -239,7 +239,7 @@ def observe(coupler, noise: Noise, commanded: Mapping[int, int], step: int) -> O
     s = city["sensors"]
     kind = np.array([str(k) for k in s["kind"].values])
     names = np.array([str(n) for n in s["name"].values])
-    st = {k: gpu.to_host(v) for k, v in ex.states["sensors"].items()}
+    st = {k: np.array(gpu.to_host(v), copy=True) for k, v in ex.states["sensors"].items()}
     interval = {
         "monitor": settings.monitor_interval,
         "meter": settings.meter_interval,
