@@ -174,10 +174,8 @@ def test_noise_none_reads_the_model_exactly_and_gaussian_has_the_stated_spread(t
     assert abs(rel.mean()) < 3 * 0.2 / math.sqrt(n)
     assert abs(rel.std(ddof=1) - 0.2) < 3 * 0.2 / math.sqrt(2 * n)
     # monitors at their default 10 %: the same statistics
-    rel = np.concatenate(
-        [n.monitors["pm25"] / e.monitors["pm25"] - 1.0 for e, n in zip(exact.seen[1:],
-         noisy.seen[1:], strict=True)]  # fmt: skip
-    )
+    pairs = zip(exact.seen[1:], noisy.seen[1:], strict=True)
+    rel = np.concatenate([b.monitors["pm25"] / a.monitors["pm25"] - 1.0 for a, b in pairs])
     assert abs(rel.mean()) < 3 * 0.1 / math.sqrt(rel.size)
     assert abs(rel.std(ddof=1) - 0.1) < 3 * 0.1 / math.sqrt(2 * rel.size)
 
