@@ -227,6 +227,7 @@ class AirModel:
             "mixing_height": Var((), "float64", "m", "mixing height of the last step", host=True),
         }
         self._work: AirWorkspace | None = None
+        self._tables: dict[tuple[str, str], Any] = {}
 
     # -- protocol ---------------------------------------------------------------
     def init(self, inputs: Mapping[str, Any], xp: Any) -> dict[str, Any]:
@@ -252,6 +253,7 @@ class AirModel:
             [bool(np.any(factor != factor[:1])), bool(np.any(factor != factor[:, :1]))]
         )
         state["mixing_height"] = np.asarray(math.nan)
+        self._background(xp, dtype)  # the device table, here rather than in a step
         return state
 
     def step(self, state: Mapping[str, Any], forcing: Mapping[str, Any], dt: float) -> dict:
@@ -299,43 +301,67 @@ class AirModel:
         n = 1 if math.isinf(limit) else max(1, math.ceil(dt / limit))
         sub = dt / n
 
-        work = self._workspace(shape, dtype, xp)
+        # Set-up, once per step for every species: the sweeps (their coefficient grids
+        # are the same for both sweep orders, which only reverse the pairs), the
+        # per-species exchange terms (from the background table), the sources.
+        bg = self._background(xp, dtype)
+        pairs = step_sweeps(u, v, self.diffusivity, sub, self.dx_m, dtype, xp, "xy", bg, known)
+        orders = (pairs, pairs[::-1])
+        keep, gain = self._sources(emissions, h, sub, shape, dtype, xp)
+
         h0 = float(state["mixing_height"])  # a host value: no sync
-        new: dict[str, Any] = {
+        c = xp.stack([state[s] for s in self.species])
+        if h0 < h:  # NaN before the first step compares False
+            c *= dtype.type(h0 / h)
+            for i, s in enumerate(self.species):
+                c[i] += dtype.type(self.background[s] * (1 - h0 / h))
+        work = self._workspace(c.shape, dtype, xp)
+        inflow = bg if self.boundary == "open" else None
+        for i in range(n):
+            transport(c, orders[i % 2], work, c, boundary=self.boundary, inflow=inflow)
+            if keep is not None:
+                c *= keep
+            if gain is not None:
+                c += gain
+        return {
+            **{s: c[i] for i, s in enumerate(self.species)},
             **{k: state[k] for k in ("wind_factor", "face_factor_max", "factor_varies")},
             "mixing_height": np.asarray(h),
         }
-        for s in self.species:
-            c_bg = self.background[s]
-            c = state[s].copy()
-            if h0 < h:  # NaN before the first step compares False
-                c *= dtype.type(h0 / h)
-                c += dtype.type(c_bg * (1 - h0 / h))
-            # The slowed wind is not divergence-free: exchange air with the layer
-            # above (at background) so that a uniform background stays uniform.
-            orders = [
-                step_sweeps(u, v, self.diffusivity, sub, self.dx_m, dtype, xp, order, c_bg, known)
-                for order in ("xy", "yx")
-            ]
-            # Sources and sinks, integrated exactly over a sub-step:
-            # dc/dt = S - r c  ->  c <- c exp(-r sub) + S (1 - exp(-r sub)) / r.
-            rate = self.deposition[s] / h + self.decay[s]
-            keep = dtype.type(math.exp(-rate * sub))
-            span = -math.expm1(-rate * sub) / rate if rate > 0 else sub
-            gain = None
-            if s in emissions:
-                gain = xp.asarray(emissions[s], dtype=dtype) * dtype.type(
-                    _KG_TO_UG * span / (self.dx_m**2 * h)
-                )
-            inflow = c_bg if self.boundary == "open" else None
-            for i in range(n):
-                transport(c, orders[i % 2], work, c, boundary=self.boundary, inflow=inflow)
-                if keep != 1:
-                    c *= keep
-                if gain is not None:
-                    c += gain
-            new[s] = c
-        return new
+
+    def _background(self, xp: Any, dtype: Any) -> Any:
+        """The backgrounds [ug m-3] as a (species, 1, 1) device table, uploaded once per
+        backend and dtype."""
+        key = (xp.__name__, str(dtype))
+        if key not in self._tables:
+            values = [self.background[s] for s in self.species]
+            self._tables[key] = xp.asarray(np.array(values, dtype=dtype).reshape(-1, 1, 1))
+        return self._tables[key]
+
+    def _sources(self, emissions: Mapping[str, Any], h: float, sub: float, shape, dtype,
+                 xp: Any) -> tuple[Any, Any]:
+        """Sources and sinks of one sub-step, integrated exactly: ``dc/dt = S - r c`` gives
+        ``c <- c exp(-r sub) + S (1 - exp(-r sub)) / r``. Returns the factor ``keep``
+        ((species, 1, 1), None where every species keeps all) and the gain ((species, y,
+        x) [ug m-3], None without emissions), built on the device from host numbers."""
+        rates = [self.deposition[s] / h + self.decay[s] for s in self.species]
+        keeps = [dtype.type(math.exp(-r * sub)) for r in rates]
+        keep = None
+        if any(k != 1 for k in keeps):
+            keep = xp.empty((len(self.species), 1, 1), dtype=dtype)
+            for i, k in enumerate(keeps):
+                keep[i] = k
+        gain = None
+        if emissions:
+            gain = (xp.empty if len(emissions) == len(self.species) else xp.zeros)(
+                (len(self.species), *shape), dtype=dtype
+            )
+            for i, (s, r) in enumerate(zip(self.species, rates, strict=True)):
+                if s in emissions:
+                    span = -math.expm1(-r * sub) / r if r > 0 else sub
+                    scale = dtype.type(_KG_TO_UG * span / (self.dx_m**2 * h))
+                    xp.multiply(xp.asarray(emissions[s], dtype=dtype), scale, out=gain[i])
+        return keep, gain
 
     def outputs(self, state: Mapping[str, Any]) -> dict[str, Any]:
         """Concentrations [ug m-3] by name (``no2`` derived from ``nox``)."""
@@ -345,8 +371,8 @@ class AirModel:
             out["no2"] = nox * nox.dtype.type(self.no2_nox_ratio)
         return out
 
-    def _workspace(self, shape: tuple[int, int], dtype: Any, xp: Any) -> AirWorkspace:
+    def _workspace(self, shape: tuple[int, ...], dtype: Any, xp: Any) -> AirWorkspace:
         w = self._work
-        if w is None or w.shape != shape or w.dtype != dtype or w.xp is not xp:
+        if w is None or (w.batch, *w.shape) != shape or w.dtype != dtype or w.xp is not xp:
             w = self._work = AirWorkspace(shape, dtype, xp)
         return w

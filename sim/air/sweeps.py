@@ -114,7 +114,8 @@ class Sweep:
     ``neg_half = -delta / 2`` with one extra face beyond each domain edge).
     Coefficient arrays along x have rows of ``nx + 4`` values (:func:`_pitched`).
     ``exchange``: optional cell arrays ``(scale, add)`` applied after an advection
-    update, ``c <- c * scale + add`` (see :func:`with_exchange`).
+    update, ``c <- c * scale + add`` (see :func:`with_exchange`); ``scale`` is (y, x),
+    ``add`` (batch, y, x) (one per batch member, or 1 for all).
     """
 
     axis: int
@@ -161,7 +162,7 @@ def advection_sweep(w: Any, dt: float, dx: float, axis: int, dtype: Any, xp: Any
     return Sweep(axis, "advect", tuple(terms), lo > 0, hi < 0)
 
 
-def with_exchange(sweep: Sweep, w: Any, dt: float, dx: float, background: float, dtype: Any,
+def with_exchange(sweep: Sweep, w: Any, dt: float, dx: float, background: Any, dtype: Any,
                   xp: Any, varies: bool | None = None) -> Sweep:
     """``sweep`` plus the vertical exchange that a non-divergence-free wind implies.
 
@@ -173,6 +174,7 @@ def with_exchange(sweep: Sweep, w: Any, dt: float, dx: float, background: float,
     surplus leaves through the top at the cell's concentration, ``c <- c / (1 - D)``.
     Both keep ``c >= 0`` and leave a uniform background exactly unchanged. ``varies``,
     when the caller knows it, says whether ``w`` varies along the axis at all.
+    ``background``: a number, or one per batch member as a (batch, 1, 1) array.
     """
     if is_scalar(w) or varies is False:
         return sweep
@@ -182,7 +184,9 @@ def with_exchange(sweep: Sweep, w: Any, dt: float, dx: float, background: float,
     if varies is None and not bool(xp.any(d != 0)):  # e.g. a uniform wind factor
         return sweep
     scale = 1 / (1 + xp.maximum(-d, 0))
-    add = xp.maximum(d, 0) * dtype.type(background)
+    if is_scalar(background):
+        background = dtype.type(background)
+    add = xp.maximum(d, 0)[None] * background
     return replace(sweep, exchange=(scale, add))
 
 
