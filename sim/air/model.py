@@ -32,6 +32,7 @@ import numpy as np
 
 import gpu
 from sim import variables
+from sim.air.fused import FusedLoop, fused_params
 from sim.air.scheme import AirWorkspace, step_sweeps, transport
 from sim.air.sweeps import BOUNDARIES, stable_dt
 from sim.protocol import Var
@@ -228,6 +229,7 @@ class AirModel:
         }
         self._work: AirWorkspace | None = None
         self._tables: dict[tuple[str, str], Any] = {}
+        self._fused_loop: FusedLoop | None = None
 
     # -- protocol ---------------------------------------------------------------
     def init(self, inputs: Mapping[str, Any], xp: Any) -> dict[str, Any]:
@@ -284,38 +286,80 @@ class AirModel:
             if f"emission_{s}" in forcing
         }
 
-        # Wind towards (u east, v north) from the meteorological "from" direction;
-        # cos(270 deg) = -1.8e-16 and the like are residue, not a wind to sweep.
-        theta = math.radians(direction)
-        factor = state["wind_factor"]
-        east, north = -speed * math.sin(theta), -speed * math.cos(theta)
-        # per axis (1 x, 0 y): wind towards +/-, 0 when calm along it
-        wind = {1: east if abs(east) > 1e-9 * speed else 0.0,
-                0: north if abs(north) > 1e-9 * speed else 0.0}  # fmt: skip
-        u, v = (factor * dtype.type(wind[a]) if wind[a] else 0.0 for a in (1, 0))
-        known = {a: (int(math.copysign(1, wind[a])) if wind[a] else 0,
-                     bool(state["factor_varies"][a])) for a in (1, 0)}  # fmt: skip
-        # the fastest face wind of each axis, from the host's face maxima of the factor
-        fastest = [abs(wind[a]) * state["face_factor_max"][a, int(wind[a] < 0)] for a in (1, 0)]
-        limit = stable_dt(*(float(f) for f in fastest), self.diffusivity, self.dx_m, xp)
-        n = 1 if math.isinf(limit) else max(1, math.ceil(dt / limit))
-        sub = dt / n
+        wind, known, n = self._plan(state, speed, direction, dt)
+        sub, factor = dt / n, state["wind_factor"]
 
-        # Set-up, once per step for every species: the sweeps (their coefficient grids
-        # are the same for both sweep orders, which only reverse the pairs), the
-        # per-species exchange terms (from the background table), the sources.
-        bg = self._background(xp, dtype)
-        pairs = step_sweeps(u, v, self.diffusivity, sub, self.dx_m, dtype, xp, "xy", bg, known)
-        orders = (pairs, pairs[::-1])
-        keep, gain = self._sources(emissions, h, sub, shape, dtype, xp)
-
+        # Set-up, once per step for every species (host numbers, then device work).
+        keeps, scales = self._source_terms(h, sub, dtype)
+        kernel = gpu.fused_air_substep(xp, dtype)
+        fused = None if kernel is None else self._fused(kernel, shape, dtype, xp)
         h0 = float(state["mixing_height"])  # a host value: no sync
-        c = xp.stack([state[s] for s in self.species])
+        c = xp.stack([state[s] for s in self.species], out=None if fused is None else fused.a)
         if h0 < h:  # NaN before the first step compares False
             c *= dtype.type(h0 / h)
             for i, s in enumerate(self.species):
                 c[i] += dtype.type(self.background[s] * (1 - h0 / h))
-        work = self._workspace(c.shape, dtype, xp)
+        gain = None
+        if emissions:  # the gain of one sub-step [ug m-3]
+            gain = xp.empty_like(c) if fused is None else fused.gain
+            for i, s in enumerate(self.species):
+                if s in emissions:
+                    xp.multiply(xp.asarray(emissions[s], dtype=dtype), scales[i], out=gain[i])
+                else:
+                    gain[i] = 0
+        if fused is not None:
+            values = fused_params(self, wind, known, sub, keeps, gain is not None)
+            c = fused.run(values, n, factor)
+        else:
+            self._transport(c, n, factor, wind, sub, keeps, gain, known, xp)
+        return {
+            **{s: c[i] for i, s in enumerate(self.species)},
+            **{k: state[k] for k in ("wind_factor", "face_factor_max", "factor_varies")},
+            "mixing_height": np.asarray(h),
+        }
+
+    def substeps(self, state: Mapping[str, Any], forcing: Mapping[str, Any], dt: float) -> int:
+        """The number of transport sub-steps :meth:`step` takes for ``dt`` [s] under
+        ``forcing`` (host numbers only: no device work)."""
+        speed = _number("forcing['wind_speed']", forcing["wind_speed"])
+        direction = _number("forcing['wind_from_direction']", forcing["wind_from_direction"],
+                            allow_negative=True)
+        return self._plan(state, speed, direction, _number("dt", dt, positive=True))[2]
+
+    def _plan(self, state, speed: float, direction: float, dt: float):
+        """Per axis (1 x, 0 y) the wind towards +/- [m s-1] (0 when calm along it) and
+        (its sign, whether the wind factor varies along the axis), and the number of
+        sub-steps, all decided on the host."""
+        # Wind towards (u east, v north) from the meteorological "from" direction;
+        # cos(270 deg) = -1.8e-16 and the like are residue, not a wind to sweep.
+        theta = math.radians(direction)
+        east, north = -speed * math.sin(theta), -speed * math.cos(theta)
+        wind = {1: east if abs(east) > 1e-9 * speed else 0.0,
+                0: north if abs(north) > 1e-9 * speed else 0.0}  # fmt: skip
+        known = {a: (int(math.copysign(1, wind[a])) if wind[a] else 0,
+                     bool(state["factor_varies"][a])) for a in (1, 0)}  # fmt: skip
+        # the fastest face wind of each axis, from the host's face maxima of the factor
+        fastest = [abs(wind[a]) * state["face_factor_max"][a, int(wind[a] < 0)] for a in (1, 0)]
+        limit = stable_dt(*(float(f) for f in fastest), self.diffusivity, self.dx_m, np)
+        n = 1 if math.isinf(limit) else max(1, math.ceil(dt / limit))
+        return wind, known, n
+
+    def _transport(self, c, n: int, factor, wind, sub: float, keeps, gain, known,
+                   xp: Any) -> None:
+        """The ``n`` sub-steps of the array code on ``c`` (species, y, x), in place: the
+        sweeps are set up once (their coefficient grids serve both sweep orders, which
+        only reverse the pairs, and every species), then transport, loss, gain."""
+        dtype = c.dtype
+        u, v = (factor * dtype.type(wind[a]) if wind[a] else 0.0 for a in (1, 0))
+        bg = self._background(xp, dtype)
+        pairs = step_sweeps(u, v, self.diffusivity, sub, self.dx_m, dtype, xp, "xy", bg, known)
+        orders = (pairs, pairs[::-1])
+        keep = None
+        if any(k != 1 for k in keeps):
+            keep = xp.empty((len(self.species), 1, 1), dtype=dtype)
+            for i, k in enumerate(keeps):
+                keep[i] = k
+        work = self._workspace(tuple(c.shape), dtype, xp)
         inflow = bg if self.boundary == "open" else None
         for i in range(n):
             transport(c, orders[i % 2], work, c, boundary=self.boundary, inflow=inflow)
@@ -323,11 +367,6 @@ class AirModel:
                 c *= keep
             if gain is not None:
                 c += gain
-        return {
-            **{s: c[i] for i, s in enumerate(self.species)},
-            **{k: state[k] for k in ("wind_factor", "face_factor_max", "factor_varies")},
-            "mixing_height": np.asarray(h),
-        }
 
     def _background(self, xp: Any, dtype: Any) -> Any:
         """The backgrounds [ug m-3] as a (species, 1, 1) device table, uploaded once per
@@ -338,30 +377,24 @@ class AirModel:
             self._tables[key] = xp.asarray(np.array(values, dtype=dtype).reshape(-1, 1, 1))
         return self._tables[key]
 
-    def _sources(self, emissions: Mapping[str, Any], h: float, sub: float, shape, dtype,
-                 xp: Any) -> tuple[Any, Any]:
+    def _source_terms(self, h: float, sub: float, dtype: Any) -> tuple[list, list]:
         """Sources and sinks of one sub-step, integrated exactly: ``dc/dt = S - r c`` gives
-        ``c <- c exp(-r sub) + S (1 - exp(-r sub)) / r``. Returns the factor ``keep``
-        ((species, 1, 1), None where every species keeps all) and the gain ((species, y,
-        x) [ug m-3], None without emissions), built on the device from host numbers."""
-        rates = [self.deposition[s] / h + self.decay[s] for s in self.species]
-        keeps = [dtype.type(math.exp(-r * sub)) for r in rates]
-        keep = None
-        if any(k != 1 for k in keeps):
-            keep = xp.empty((len(self.species), 1, 1), dtype=dtype)
-            for i, k in enumerate(keeps):
-                keep[i] = k
-        gain = None
-        if emissions:
-            gain = (xp.empty if len(emissions) == len(self.species) else xp.zeros)(
-                (len(self.species), *shape), dtype=dtype
-            )
-            for i, (s, r) in enumerate(zip(self.species, rates, strict=True)):
-                if s in emissions:
-                    span = -math.expm1(-r * sub) / r if r > 0 else sub
-                    scale = dtype.type(_KG_TO_UG * span / (self.dx_m**2 * h))
-                    xp.multiply(xp.asarray(emissions[s], dtype=dtype), scale, out=gain[i])
-        return keep, gain
+        ``c <- c keep + S span`` with ``keep = exp(-r sub)``, ``span = (1 - keep) / r``.
+        Returns per species ``keep`` [1] and the factor from emissions [kg s-1 per cell]
+        to the gain [ug m-3], in ``dtype``."""
+        keeps, scales = [], []
+        for s in self.species:
+            r = self.deposition[s] / h + self.decay[s]
+            span = -math.expm1(-r * sub) / r if r > 0 else sub
+            keeps.append(dtype.type(math.exp(-r * sub)))
+            scales.append(dtype.type(_KG_TO_UG * span / (self.dx_m**2 * h)))
+        return keeps, scales
+
+    def _fused(self, kernel: Any, shape: tuple[int, int], dtype: Any, xp: Any) -> FusedLoop:
+        f = self._fused_loop
+        if f is None or not f.matches(kernel, (len(self.species), *shape), dtype, xp):
+            f = self._fused_loop = FusedLoop(kernel, (len(self.species), *shape), dtype, xp)
+        return f
 
     def outputs(self, state: Mapping[str, Any]) -> dict[str, Any]:
         """Concentrations [ug m-3] by name (``no2`` derived from ``nox``)."""

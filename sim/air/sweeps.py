@@ -115,7 +115,8 @@ class Sweep:
     Coefficient arrays along x have rows of ``nx + 4`` values (:func:`_pitched`).
     ``exchange``: optional cell arrays ``(scale, add)`` applied after an advection
     update, ``c <- c * scale + add`` (see :func:`with_exchange`); ``scale`` is (y, x),
-    ``add`` (batch, y, x) (one per batch member, or 1 for all).
+    ``add`` (batch, y, x) (one per batch member, or 1 for all). ``nu``: an advection's
+    face Courant numbers (faces along the axis, unpitched), for :func:`with_exchange`.
     """
 
     axis: int
@@ -127,6 +128,7 @@ class Sweep:
     delta_m1: Any = None
     neg_half: Any = None
     exchange: tuple[Any, Any] | None = None
+    nu: Any = None
 
 
 def advection_sweep(w: Any, dt: float, dx: float, axis: int, dtype: Any, xp: Any,
@@ -159,7 +161,7 @@ def advection_sweep(w: Any, dt: float, dx: float, axis: int, dtype: Any, xp: Any
         return None
     lo, hi = (nu[:, :1], nu[:, -1:]) if axis == 1 else (nu[:1], nu[-1:])
     terms = [(_pitched(coef, axis, xp, 3), name) for coef, name in terms]
-    return Sweep(axis, "advect", tuple(terms), lo > 0, hi < 0)
+    return Sweep(axis, "advect", tuple(terms), lo > 0, hi < 0, nu=nu)
 
 
 def with_exchange(sweep: Sweep, w: Any, dt: float, dx: float, background: Any, dtype: Any,
@@ -178,7 +180,9 @@ def with_exchange(sweep: Sweep, w: Any, dt: float, dx: float, background: Any, d
     """
     if is_scalar(w) or varies is False:
         return sweep
-    nu = _faces(xp.asarray(w, dtype=dtype), sweep.axis, xp) * dtype.type(dt / dx)
+    nu = sweep.nu  # the advection's, for the same w, dt and dx
+    if nu is None:
+        nu = _faces(xp.asarray(w, dtype=dtype), sweep.axis, xp) * dtype.type(dt / dx)
     lo, hi = _lo_hi(nu, sweep.axis)
     d = hi - lo
     if varies is None and not bool(xp.any(d != 0)):  # e.g. a uniform wind factor
