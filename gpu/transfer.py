@@ -5,7 +5,9 @@ compute: on CuPy the copy stream first waits (on the device) for the work queued
 on the current stream, then copies each array into a reused page-locked (pinned) NumPy
 buffer with ``ndarray.get(stream=..., out=..., blocking=False)``; the caller goes on
 queueing compute and collects the host arrays later with :meth:`Pending.result`, which
-waits for that copy alone. On every other backend the copy is made at once (NumPy: plain
+waits for that copy alone. The copy runs beside later compute, so the arrays must not be
+changed in place until then (model states never are: a step returns new arrays). On
+every other backend the copy is made at once (NumPy: plain
 copies; the counting backend: :func:`gpu.to_host`, counted as syncs) and ``result``
 returns it.
 

@@ -157,6 +157,9 @@ class AirModel:
     State (``STATE``): the concentration grids (y, x) by species, the ``wind_factor``
     (y, x) and its host-side face maxima, and the last ``mixing_height`` [m] (a host
     value, NaN before the first step); the restart entries resume a run bit for bit.
+    The species keep one (y, x) entry each (the store's layout), but a step works on
+    them as one (species, y, x) array: it stacks them (one copy), sets up the sweeps
+    and sources once for all of them, and returns views of the new stacked array.
     Emissions are kg s-1 per cell, i.e. ``1e9 E / (dx**2 h)`` ug m-3 s-1 in the layer.
     When the mixing height rises from ``h0`` to ``h``, the layer entrains air at the
     background concentration,
@@ -170,6 +173,10 @@ class AirModel:
     (at background, :func:`sim.air.sweeps.with_exchange`), so a uniform background
     stays uniform; with ``boundary="closed"`` and no buildings, transport conserves
     mass to round-off.
+
+    On CuPy a sub-step is one launch of a fused kernel (:func:`gpu.fused_air_substep`,
+    :mod:`sim.air.fused`) doing exactly the array code's operations, and the sub-steps
+    of a step are replayed from a CUDA graph; elsewhere the array code runs.
     """
 
     OUTPUTS = variables.outputs_for("pm25", "nox", "no2")

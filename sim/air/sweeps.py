@@ -55,7 +55,7 @@ def _pitched(a: Any, axis: int, xp: Any, extra: int) -> Any:
     with ``extra`` zeros to the window's ``nx + 4`` values (rows along y need nothing)."""
     if axis == 0:
         return a
-    return xp.concatenate([a, xp.zeros_like(a[:, :extra])], axis=1)
+    return xp.concatenate([a, xp.zeros((a.shape[0], extra), dtype=a.dtype)], axis=1)
 
 
 def _advective_speed(w: Any, axis: int, xp: Any) -> float:
