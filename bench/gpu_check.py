@@ -18,10 +18,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root
@@ -29,24 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root
 import numpy as np
 
 import gpu
+from bench.timing import median_time
 from sim.air import AirModel
 
 DX_M, DT_S = 10.0, 24.0  # 24 s at 10 m cells and a 4.5 m/s wind: 11 sub-steps
 FORCING = {"wind_speed": 4.5, "wind_from_direction": 250.0, "mixing_height": 600.0}
 Row = tuple[str, str, str, str]  # what, size, value, note
-
-
-def timed(fn: Callable[[], object], sync: Callable[[], None], repeats: int) -> float:
-    """Median wall time [s] of ``fn`` over ``repeats`` runs after one warm-up."""
-    fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def copy_bandwidth(backend, n_bytes: int, repeats: int) -> float:
@@ -58,7 +44,7 @@ def copy_bandwidth(backend, n_bytes: int, repeats: int) -> float:
     def copy():
         b[...] = a
 
-    return 2 * a.nbytes / timed(copy, backend.synchronize, repeats) / 1e9
+    return 2 * a.nbytes / median_time(copy, repeats, backend.synchronize, warmup=True) / 1e9
 
 
 def air_case(backend, n: int, repeats: int, fused: bool = True) -> dict:
@@ -76,7 +62,8 @@ def air_case(backend, n: int, repeats: int, fused: bool = True) -> dict:
     if not fused:  # the array code on the same device
         gpu.fused_air_substep = lambda xp, dtype: None
     try:
-        seconds = timed(lambda: model.step(state, forcing, DT_S), backend.synchronize, repeats)
+        seconds = median_time(lambda: model.step(state, forcing, DT_S), repeats,
+                              backend.synchronize, warmup=True)
     finally:
         gpu.fused_air_substep = original
     species = len(model.species)
@@ -126,8 +113,10 @@ def air_launches_100m() -> str:
 # in bench/traffic.py (a 1,000,000-cell road network, with UXsim's C++ engine on the
 # same network on CPU) and bench/energy.py (1,000,000 buildings, NumPy in the same run).
 def bench_hook(name: str, backend) -> list[Row]:
-    module = importlib.import_module(f"bench.{name}")
-    hook = getattr(module, "gpu_check", None)
+    try:
+        hook = getattr(importlib.import_module(f"bench.{name}"), "gpu_check", None)
+    except ImportError as err:  # e.g. UXsim is not installed on the GPU machine
+        return [(name, "-", "not run", f"bench/{name}.py does not import: {err}")]
     if hook is None:
         return [(name, "-", "not run", f"HOOK: define gpu_check(backend) in bench/{name}.py")]
     return list(hook(backend))

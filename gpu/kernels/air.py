@@ -5,7 +5,7 @@ advection along both axes (MC-limited Lax-Wendroff with the vertical exchange), 
 diffusion, inflow at the background through open edges, then decay, deposition and
 emissions. It reads each species' field, the wind factor and the gain once and writes
 each field once (28 bytes per cell for two float32 species), where the ``xp`` path makes
-about 66 array passes per sub-step.
+about 68 array passes per sub-step.
 
 It is paired with the ``xp`` code it must match: :mod:`sim.air.scheme` and
 :mod:`sim.air.sweeps` (transport) and :meth:`sim.air.AirModel.step` (sources). It

@@ -66,7 +66,7 @@ AIR_FN REAL half_slope(REAL a, REAL c) {
     h = h + hi;
     hi = mx(hi, (REAL)0);
     h = h * (REAL)0.25;
-    return mn(mx(h, lo), hi);
+    return mx(mn(h, hi), lo);
 }
 
 /* Advective flux [concentration] through the face between cells b (below) and c0 (above),
