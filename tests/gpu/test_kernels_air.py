@@ -132,3 +132,22 @@ def test_cuda_build_matches_numpy(dtype):
         # ~30 sub-steps carry it on.
         rtol = 1e-5 if dtype == "float32" else 1e-13
         assert_close(got[name], value, rtol=rtol, atol=0, err_msg=name)
+
+
+@requires_cc
+def test_fused_step_is_pure_and_its_buffers_do_not_leak(monkeypatch):
+    monkeypatch.setattr(gpu, "fused_air_substep", lambda xp, dtype: kernels.cpu_build("float32"))
+    heights, e = _city((30, 40), seed=9)
+    model = AirModel(30.0)
+    s0 = model.init({"building_height": heights}, np)
+    forcing = {"wind_speed": 6.0, "wind_from_direction": 100.0, "mixing_height": 300.0,
+               "emission_pm25": e}  # fmt: skip
+    frozen = {k: np.array(v, copy=True) for k, v in s0.items()}
+    first = model.step(s0, forcing, 300.0)
+    kept = {s: first[s].copy() for s in model.species}
+    second = model.step(s0, forcing | {"emission_pm25": 2 * e}, 300.0)  # reuses the buffers
+    for k, v in frozen.items():
+        np.testing.assert_array_equal(s0[k], v)
+    for s in model.species:
+        np.testing.assert_array_equal(first[s], kept[s])
+    assert not np.array_equal(second["pm25"], first["pm25"])
