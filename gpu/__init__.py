@@ -2,10 +2,26 @@
 
 This is the only package that imports :mod:`cupy`. Physics code gets its
 namespace from :func:`array_namespace` (from its inputs) or from a
-:class:`Backend` returned by :func:`select`.
+:class:`Backend` returned by :func:`select`. Hand-written kernels are in
+:mod:`gpu.kernels` (:func:`fused_air_substep` picks the air model's on CuPy), CUDA graph
+capture in :mod:`gpu.graphs` (:func:`capture`), copies to the host off the critical path
+in :mod:`gpu.transfer` (:class:`HostCopier`).
 """
 
 from gpu.backend import Backend, GPUUnavailableError, array_namespace, select, to_host
+from gpu.graphs import capture
+from gpu.kernels.air import for_namespace as fused_air_substep
 from gpu.ops import bincount
+from gpu.transfer import HostCopier
 
-__all__ = ["Backend", "GPUUnavailableError", "array_namespace", "bincount", "select", "to_host"]
+__all__ = [
+    "Backend",
+    "GPUUnavailableError",
+    "HostCopier",
+    "array_namespace",
+    "bincount",
+    "capture",
+    "fused_air_substep",
+    "select",
+    "to_host",
+]

@@ -31,6 +31,7 @@ def test_wheel_contents(wheel):
     assert tops == {"twin", "sim", "gpu", "viz"}, tops
     assert "twin/_datasets/gwangju/dataset.toml" in names
     assert "twin/_scenarios/june_weekday.toml" in names
+    assert "gpu/kernels/air_substep.cu" in names  # the fused air kernel's source
 
 
 def test_installed_wheel_finds_datasets(wheel, tmp_path):

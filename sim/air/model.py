@@ -32,6 +32,7 @@ import numpy as np
 
 import gpu
 from sim import variables
+from sim.air.fused import FusedLoop, fused_params
 from sim.air.scheme import AirWorkspace, step_sweeps, transport
 from sim.air.sweeps import BOUNDARIES, stable_dt
 from sim.protocol import Var
@@ -157,6 +158,9 @@ class AirModel:
     State (``STATE``): the concentration grids (y, x) by species, the ``wind_factor``
     (y, x) and its host-side face maxima, and the last ``mixing_height`` [m] (a host
     value, NaN before the first step); the restart entries resume a run bit for bit.
+    The species keep one (y, x) entry each (the store's layout), but a step works on
+    them as one (species, y, x) array: it stacks them (one copy), sets up the sweeps
+    and sources once for all of them, and returns views of the new stacked array.
     Emissions are kg s-1 per cell, i.e. ``1e9 E / (dx**2 h)`` ug m-3 s-1 in the layer.
     When the mixing height rises from ``h0`` to ``h``, the layer entrains air at the
     background concentration,
@@ -170,6 +174,10 @@ class AirModel:
     (at background, :func:`sim.air.sweeps.with_exchange`), so a uniform background
     stays uniform; with ``boundary="closed"`` and no buildings, transport conserves
     mass to round-off.
+
+    On CuPy a sub-step is one launch of a fused kernel (:func:`gpu.fused_air_substep`,
+    :mod:`sim.air.fused`) doing exactly the array code's operations, and the sub-steps
+    of a step are replayed from a CUDA graph; elsewhere the array code runs.
     """
 
     OUTPUTS = variables.outputs_for("pm25", "nox", "no2")
@@ -229,6 +237,8 @@ class AirModel:
             "mixing_height": Var((), "float64", "m", "mixing height of the last step", host=True),
         }
         self._work: AirWorkspace | None = None
+        self._tables: dict[tuple[str, str], Any] = {}
+        self._fused_loop: FusedLoop | None = None
 
     # -- protocol ---------------------------------------------------------------
     def init(self, inputs: Mapping[str, Any], xp: Any) -> dict[str, Any]:
@@ -254,6 +264,7 @@ class AirModel:
             [bool(np.any(factor != factor[:1])), bool(np.any(factor != factor[:, :1]))]
         )
         state["mixing_height"] = np.asarray(math.nan)
+        self._background(xp, dtype)  # the device table, here rather than in a step
         return state
 
     def step(self, state: Mapping[str, Any], forcing: Mapping[str, Any], dt: float) -> dict:
@@ -285,60 +296,115 @@ class AirModel:
             if f"emission_{s}" in forcing
         }
 
+        wind, known, n = self._plan(state, speed, direction, dt)
+        sub, factor = dt / n, state["wind_factor"]
+
+        # Set-up, once per step for every species (host numbers, then device work).
+        keeps, scales = self._source_terms(h, sub, dtype)
+        kernel = gpu.fused_air_substep(xp, dtype)
+        fused = None if kernel is None else self._fused(kernel, shape, dtype, xp)
+        h0 = float(state["mixing_height"])  # a host value: no sync
+        c = xp.stack([state[s] for s in self.species], out=None if fused is None else fused.a)
+        if h0 < h:  # NaN before the first step compares False
+            c *= dtype.type(h0 / h)
+            for i, s in enumerate(self.species):
+                c[i] += dtype.type(self.background[s] * (1 - h0 / h))
+        gain = None
+        if emissions:  # the gain of one sub-step [ug m-3]
+            gain = xp.empty_like(c) if fused is None else fused.gain
+            for i, s in enumerate(self.species):
+                if s in emissions:
+                    xp.multiply(xp.asarray(emissions[s], dtype=dtype), scales[i], out=gain[i])
+                else:
+                    gain[i] = 0
+        if fused is not None:
+            values = fused_params(self, wind, known, sub, keeps, gain is not None)
+            c = fused.run(values, n, factor)
+        else:
+            self._transport(c, n, factor, wind, sub, keeps, gain, known, xp)
+        return {
+            **{s: c[i] for i, s in enumerate(self.species)},
+            **{k: state[k] for k in ("wind_factor", "face_factor_max", "factor_varies")},
+            "mixing_height": np.asarray(h),
+        }
+
+    def substeps(self, state: Mapping[str, Any], forcing: Mapping[str, Any], dt: float) -> int:
+        """The number of transport sub-steps :meth:`step` takes for ``dt`` [s] under
+        ``forcing`` (host numbers only: no device work)."""
+        speed = _number("forcing['wind_speed']", forcing["wind_speed"])
+        direction = _number("forcing['wind_from_direction']", forcing["wind_from_direction"],
+                            allow_negative=True)
+        return self._plan(state, speed, direction, _number("dt", dt, positive=True))[2]
+
+    def _plan(self, state, speed: float, direction: float, dt: float):
+        """Per axis (1 x, 0 y) the wind towards +/- [m s-1] (0 when calm along it) and
+        (its sign, whether the wind factor varies along the axis), and the number of
+        sub-steps, all decided on the host."""
         # Wind towards (u east, v north) from the meteorological "from" direction;
         # cos(270 deg) = -1.8e-16 and the like are residue, not a wind to sweep.
         theta = math.radians(direction)
-        factor = state["wind_factor"]
         east, north = -speed * math.sin(theta), -speed * math.cos(theta)
-        # per axis (1 x, 0 y): wind towards +/-, 0 when calm along it
         wind = {1: east if abs(east) > 1e-9 * speed else 0.0,
                 0: north if abs(north) > 1e-9 * speed else 0.0}  # fmt: skip
-        u, v = (factor * dtype.type(wind[a]) if wind[a] else 0.0 for a in (1, 0))
         known = {a: (int(math.copysign(1, wind[a])) if wind[a] else 0,
                      bool(state["factor_varies"][a])) for a in (1, 0)}  # fmt: skip
         # the fastest face wind of each axis, from the host's face maxima of the factor
         fastest = [abs(wind[a]) * state["face_factor_max"][a, int(wind[a] < 0)] for a in (1, 0)]
-        limit = stable_dt(*(float(f) for f in fastest), self.diffusivity, self.dx_m, xp)
+        limit = stable_dt(*(float(f) for f in fastest), self.diffusivity, self.dx_m, np)
         n = 1 if math.isinf(limit) else max(1, math.ceil(dt / limit))
-        sub = dt / n
+        return wind, known, n
 
-        work = self._workspace(shape, dtype, xp)
-        h0 = float(state["mixing_height"])  # a host value: no sync
-        new: dict[str, Any] = {
-            **{k: state[k] for k in ("wind_factor", "face_factor_max", "factor_varies")},
-            "mixing_height": np.asarray(h),
-        }
+    def _transport(self, c, n: int, factor, wind, sub: float, keeps, gain, known,
+                   xp: Any) -> None:
+        """The ``n`` sub-steps of the array code on ``c`` (species, y, x), in place: the
+        sweeps are set up once (their coefficient grids serve both sweep orders, which
+        only reverse the pairs, and every species), then transport, loss, gain."""
+        dtype = c.dtype
+        u, v = (factor * dtype.type(wind[a]) if wind[a] else 0.0 for a in (1, 0))
+        bg = self._background(xp, dtype)
+        pairs = step_sweeps(u, v, self.diffusivity, sub, self.dx_m, dtype, xp, "xy", bg, known)
+        orders = (pairs, pairs[::-1])
+        keep = None
+        if any(k != 1 for k in keeps):
+            keep = xp.empty((len(self.species), 1, 1), dtype=dtype)
+            for i, k in enumerate(keeps):
+                keep[i] = k
+        work = self._workspace(tuple(c.shape), dtype, xp)
+        inflow = bg if self.boundary == "open" else None
+        for i in range(n):
+            transport(c, orders[i % 2], work, c, boundary=self.boundary, inflow=inflow)
+            if keep is not None:
+                c *= keep
+            if gain is not None:
+                c += gain
+
+    def _background(self, xp: Any, dtype: Any) -> Any:
+        """The backgrounds [ug m-3] as a (species, 1, 1) device table, uploaded once per
+        backend and dtype."""
+        key = (xp.__name__, str(dtype))
+        if key not in self._tables:
+            values = [self.background[s] for s in self.species]
+            self._tables[key] = xp.asarray(np.array(values, dtype=dtype).reshape(-1, 1, 1))
+        return self._tables[key]
+
+    def _source_terms(self, h: float, sub: float, dtype: Any) -> tuple[list, list]:
+        """Sources and sinks of one sub-step, integrated exactly: ``dc/dt = S - r c`` gives
+        ``c <- c keep + S span`` with ``keep = exp(-r sub)``, ``span = (1 - keep) / r``.
+        Returns per species ``keep`` [1] and the factor from emissions [kg s-1 per cell]
+        to the gain [ug m-3], in ``dtype``."""
+        keeps, scales = [], []
         for s in self.species:
-            c_bg = self.background[s]
-            c = state[s].copy()
-            if h0 < h:  # NaN before the first step compares False
-                c *= dtype.type(h0 / h)
-                c += dtype.type(c_bg * (1 - h0 / h))
-            # The slowed wind is not divergence-free: exchange air with the layer
-            # above (at background) so that a uniform background stays uniform.
-            orders = [
-                step_sweeps(u, v, self.diffusivity, sub, self.dx_m, dtype, xp, order, c_bg, known)
-                for order in ("xy", "yx")
-            ]
-            # Sources and sinks, integrated exactly over a sub-step:
-            # dc/dt = S - r c  ->  c <- c exp(-r sub) + S (1 - exp(-r sub)) / r.
-            rate = self.deposition[s] / h + self.decay[s]
-            keep = dtype.type(math.exp(-rate * sub))
-            span = -math.expm1(-rate * sub) / rate if rate > 0 else sub
-            gain = None
-            if s in emissions:
-                gain = xp.asarray(emissions[s], dtype=dtype) * dtype.type(
-                    _KG_TO_UG * span / (self.dx_m**2 * h)
-                )
-            inflow = c_bg if self.boundary == "open" else None
-            for i in range(n):
-                transport(c, orders[i % 2], work, c, boundary=self.boundary, inflow=inflow)
-                if keep != 1:
-                    c *= keep
-                if gain is not None:
-                    c += gain
-            new[s] = c
-        return new
+            r = self.deposition[s] / h + self.decay[s]
+            span = -math.expm1(-r * sub) / r if r > 0 else sub
+            keeps.append(dtype.type(math.exp(-r * sub)))
+            scales.append(dtype.type(_KG_TO_UG * span / (self.dx_m**2 * h)))
+        return keeps, scales
+
+    def _fused(self, kernel: Any, shape: tuple[int, int], dtype: Any, xp: Any) -> FusedLoop:
+        f = self._fused_loop
+        if f is None or not f.matches(kernel, (len(self.species), *shape), dtype, xp):
+            f = self._fused_loop = FusedLoop(kernel, (len(self.species), *shape), dtype, xp)
+        return f
 
     def outputs(self, state: Mapping[str, Any]) -> dict[str, Any]:
         """Concentrations [ug m-3] by name (``no2`` derived from ``nox``)."""
@@ -348,8 +414,8 @@ class AirModel:
             out["no2"] = nox * nox.dtype.type(self.no2_nox_ratio)
         return out
 
-    def _workspace(self, shape: tuple[int, int], dtype: Any, xp: Any) -> AirWorkspace:
+    def _workspace(self, shape: tuple[int, ...], dtype: Any, xp: Any) -> AirWorkspace:
         w = self._work
-        if w is None or w.shape != shape or w.dtype != dtype or w.xp is not xp:
+        if w is None or (w.batch, *w.shape) != shape or w.dtype != dtype or w.xp is not xp:
             w = self._work = AirWorkspace(shape, dtype, xp)
         return w

@@ -55,7 +55,7 @@ def _pitched(a: Any, axis: int, xp: Any, extra: int) -> Any:
     with ``extra`` zeros to the window's ``nx + 4`` values (rows along y need nothing)."""
     if axis == 0:
         return a
-    return xp.concatenate([a, xp.zeros_like(a[:, :extra])], axis=1)
+    return xp.concatenate([a, xp.zeros((a.shape[0], extra), dtype=a.dtype)], axis=1)
 
 
 def _advective_speed(w: Any, axis: int, xp: Any) -> float:
@@ -114,7 +114,9 @@ class Sweep:
     ``neg_half = -delta / 2`` with one extra face beyond each domain edge).
     Coefficient arrays along x have rows of ``nx + 4`` values (:func:`_pitched`).
     ``exchange``: optional cell arrays ``(scale, add)`` applied after an advection
-    update, ``c <- c * scale + add`` (see :func:`with_exchange`).
+    update, ``c <- c * scale + add`` (see :func:`with_exchange`); ``scale`` is (y, x),
+    ``add`` (batch, y, x) (one per batch member, or 1 for all). ``nu``: an advection's
+    face Courant numbers (faces along the axis, unpitched), for :func:`with_exchange`.
     """
 
     axis: int
@@ -126,11 +128,11 @@ class Sweep:
     delta_m1: Any = None
     neg_half: Any = None
     exchange: tuple[Any, Any] | None = None
+    nu: Any = None
 
 
-def advection_sweep(
-    w: Any, dt: float, dx: float, axis: int, dtype: Any, xp: Any, sign: int | None = None
-) -> Sweep | None:
+def advection_sweep(w: Any, dt: float, dx: float, axis: int, dtype: Any, xp: Any,
+                    sign: int | None = None) -> Sweep | None:
     """Flux-limited Lax-Wendroff advection along ``axis`` (None when the wind is 0).
 
     Upwind face values are ``c_up +- (1 - |nu|) h_up`` with ``nu = w_f dt / dx`` and
@@ -159,19 +161,11 @@ def advection_sweep(
         return None
     lo, hi = (nu[:, :1], nu[:, -1:]) if axis == 1 else (nu[:1], nu[-1:])
     terms = [(_pitched(coef, axis, xp, 3), name) for coef, name in terms]
-    return Sweep(axis, "advect", tuple(terms), lo > 0, hi < 0)
+    return Sweep(axis, "advect", tuple(terms), lo > 0, hi < 0, nu=nu)
 
 
-def with_exchange(
-    sweep: Sweep,
-    w: Any,
-    dt: float,
-    dx: float,
-    background: float,
-    dtype: Any,
-    xp: Any,
-    varies: bool | None = None,
-) -> Sweep:
+def with_exchange(sweep: Sweep, w: Any, dt: float, dx: float, background: Any, dtype: Any,
+                  xp: Any, varies: bool | None = None) -> Sweep:
     """``sweep`` plus the vertical exchange that a non-divergence-free wind implies.
 
     In flux form a uniform field thins where the wind diverges and piles up where it
@@ -182,16 +176,21 @@ def with_exchange(
     surplus leaves through the top at the cell's concentration, ``c <- c / (1 - D)``.
     Both keep ``c >= 0`` and leave a uniform background exactly unchanged. ``varies``,
     when the caller knows it, says whether ``w`` varies along the axis at all.
+    ``background``: a number, or one per batch member as a (batch, 1, 1) array.
     """
     if is_scalar(w) or varies is False:
         return sweep
-    nu = _faces(xp.asarray(w, dtype=dtype), sweep.axis, xp) * dtype.type(dt / dx)
+    nu = sweep.nu  # the advection's, for the same w, dt and dx
+    if nu is None:
+        nu = _faces(xp.asarray(w, dtype=dtype), sweep.axis, xp) * dtype.type(dt / dx)
     lo, hi = _lo_hi(nu, sweep.axis)
     d = hi - lo
     if varies is None and not bool(xp.any(d != 0)):  # e.g. a uniform wind factor
         return sweep
     scale = 1 / (1 + xp.maximum(-d, 0))
-    add = xp.maximum(d, 0) * dtype.type(background)
+    if is_scalar(background):
+        background = dtype.type(background)
+    add = xp.maximum(d, 0)[None] * background
     return replace(sweep, exchange=(scale, add))
 
 

@@ -195,4 +195,5 @@ def advect_diffuse(
     ):
         raise ValueError("out must have the shape, dtype and backend of c")
     pairs = step_sweeps(u, v, k, dt, dx, dtype, xp, sweep_order) if dt > 0 else ()
-    return transport(c, pairs, work, out, boundary=boundary, inflow=inflow)
+    transport(c[None], pairs, work, out[None], boundary=boundary, inflow=inflow)
+    return out

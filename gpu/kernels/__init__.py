@@ -1,0 +1,2 @@
+"""Hand-written kernels, each paired with the ``xp`` code it must match (ARCHITECTURE.md,
+'GPU backend'): :mod:`gpu.kernels.air`, the fused air sub-step."""
