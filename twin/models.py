@@ -27,6 +27,7 @@ from sim.protocol import Model
 from sim.traffic import Demand, Detectors, Network, TrafficModel, gravity_od
 from sim.weather import Weather
 from twin.city import City
+from twin.errors import InputError
 from twin.kpi import KpiModel, traffic_kpis
 from twin.scenario import Scenario
 from twin.stages import EvArrivals, Exchange, HeatingEmissions, RoadEmissions, grid_cells
@@ -152,26 +153,10 @@ def traffic(a: Assembly) -> Component:
     nodes, people, xy, _ = a.zones
     signal_nodes = np.flatnonzero(a.network.signalized)
     control = dict.fromkeys(signal_nodes.tolist(), ts.signal_control) | ts.signal_control_nodes
-    detectors = loop_detectors(a)
-    model = TrafficModel(
-        a.network,
-        Demand(nodes, gravity_od(people, xy, ts.trips_per_day)),
-        route_interval_s=ts.route_interval_s,
-        route_spread_s=ts.route_spread_s,
-        route_band_s=ts.route_band_s,
-        green_s=ts.signal_cycle_s / 2 - ts.amber_s - ts.all_red_s,
-        amber_s=ts.amber_s,
-        all_red_s=ts.all_red_s,
-        phases=ts.signal_phases,
-        control=control,
-        min_green_s=ts.min_green_s,
-        max_green_s=ts.max_green_s,
-        passage_s=ts.passage_s,
-        detectors=detectors,
-        demand_noise=ts.demand_noise,
-        seed=ts.seed,
-        exit_before_signal=ts.exit_before_signal,
-    )
+    try:
+        model = _traffic_model(a, nodes, people, xy, control)
+    except ValueError as err:  # settings that do not fit this city's roads or sensors
+        raise InputError(f"scenario [traffic] on city {a.city.name!r}: {err}") from None
 
     def forcing(ex: Exchange) -> dict:
         # the city's clock (the climatology's UTC offset), whatever offset the start has
@@ -185,8 +170,31 @@ def traffic(a: Assembly) -> Component:
         model,
         forcing,
         stage="demand",
-        sizes={"signal": signal_nodes.size, "detector": detectors.n},
+        sizes={"signal": signal_nodes.size, "detector": model.n_detectors},
         kpis=lambda st: traffic_kpis(model.counters(st)),
+    )
+
+
+def _traffic_model(a: Assembly, nodes, people, xy, control) -> TrafficModel:
+    ts = a.scenario.traffic
+    return TrafficModel(
+        a.network,
+        Demand(nodes, gravity_od(people, xy, ts.trips_per_day)),
+        route_interval_s=ts.route_interval_s,
+        route_spread_s=ts.route_spread_s,
+        route_band_s=ts.route_band_s,
+        green_s=ts.signal_cycle_s / 2 - ts.amber_s - ts.all_red_s,
+        amber_s=ts.amber_s,
+        all_red_s=ts.all_red_s,
+        phases=ts.signal_phases,
+        control=control,
+        min_green_s=ts.min_green_s,
+        max_green_s=ts.max_green_s,
+        passage_s=ts.passage_s,
+        detectors=loop_detectors(a),
+        demand_noise=ts.demand_noise,
+        seed=ts.seed,
+        exit_before_signal=ts.exit_before_signal,
     )
 
 

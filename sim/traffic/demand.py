@@ -27,6 +27,7 @@ ch. 5 (gravity models and the Furness method). https://doi.org/10.1002/978111999
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -177,28 +178,23 @@ def poisson_multiplier(expected_trips, seed: int, hour: int) -> np.ndarray:
     return np.divide(drawn, lam, out=np.ones_like(lam), where=lam > 0)
 
 
-def hourly_multiplier(
-    demand: Demand, hour: int, time_of_day_s: float, clock_s: float, scale: float, seed: int
-) -> np.ndarray:
-    """The Poisson draw of run hour ``hour`` for the model's destination-major tables.
+def draw_hour(xp, st: dict, demand: Demand, clock_s: float, time_of_day_s: float,
+              scale: float, seed: int) -> None:  # fmt: skip
+    """Draw the demand of the run's hour at model clock ``clock_s`` unless drawn already.
 
-    Parameters
-    ----------
-    demand : zones, OD matrix and profile.
-    hour : hour of the run (``floor(clock / 3600)``).
-    time_of_day_s, clock_s : [s] the time of day at model clock ``clock_s`` (in that hour).
-    scale : demand scale at that time (the expected trips are scaled by it).
-    seed : demand seed.
-
-    Returns
-    -------
-    (destination, origin) float64, :func:`poisson_multiplier` of the hour's expected
-    trips (the profile averaged over the hour on a one-minute grid).
+    Sets ``st["demand_multiplier"]`` ((destination, origin), one host-to-device copy of
+    :func:`poisson_multiplier` of the hour's expected trips, the profile averaged over
+    the hour on a one-minute grid and scaled by ``scale``) and ``st["demand_hour"]``.
+    ``time_of_day_s`` [s] is the time of day at ``clock_s``.
     """
+    hour = math.floor(clock_s / 3600.0 + 1e-9)
+    if hour == int(st["demand_hour"]):  # a host value
+        return
     start = time_of_day_s + hour * 3600.0 - clock_s  # time of day at the hour's start
     mean = float(demand.factor((start + 60.0 * (np.arange(60) + 0.5)) % DAY_S).mean())
     drawn = poisson_multiplier(demand.od_veh_per_h * (mean * scale), seed, hour)
-    return np.ascontiguousarray(drawn.T)
+    st["demand_multiplier"] = xp.asarray(np.ascontiguousarray(drawn.T))
+    st["demand_hour"] = np.asarray(hour)
 
 
 def gravity_od(

@@ -61,8 +61,8 @@ from sim.traffic import control, loading, routing, signals
 from sim.traffic import detectors as loops
 from sim.traffic import state as tables
 from sim.traffic.commands import SignalCommands
-from sim.traffic.demand import DAY_S, DEMAND_NOISE, Demand, hourly_multiplier
-from sim.traffic.network import Network, format_indices
+from sim.traffic.demand import DAY_S, DEMAND_NOISE, Demand, draw_hour
+from sim.traffic.network import Network
 
 
 class TrafficModel(SignalCommands):
@@ -150,12 +150,7 @@ class TrafficModel(SignalCommands):
             raise ValueError(f"demand_noise: {demand_noise!r} is not one of {DEMAND_NOISE}")
         if not (isinstance(seed, int | np.integer) and seed >= 0):
             raise ValueError(f"seed: must be a whole number >= 0, got {seed!r}")
-        bad = np.flatnonzero(demand.zone_nodes >= network.n_nodes)
-        if bad.size:
-            raise ValueError(
-                f"zone {format_indices(bad)}: zone_nodes={demand.zone_nodes[bad[0]]} is not a "
-                f"node of the network (0..{network.n_nodes - 1})"
-            )
+        routing.check_zones(network, demand)
         self.network, self.demand = network, demand
         self.route_interval_s, self.route_weight = float(route_interval_s), float(route_weight)
         self.route_spread_s, self.route_band_s = float(route_spread_s), float(band)
@@ -175,11 +170,11 @@ class TrafficModel(SignalCommands):
             self.signal_nodes.size, green_s, amber_s, all_red_s, offset_s, self.phases.n_phases
         )
         self.default_control = self._control_defaults(control, min_green_s, max_green_s, passage_s)
-        self.detectors = detectors
-        self._detector_table = (
-            None if detectors is None else loops.place(network, self.cells, detectors)
-        )
         with_detectors = detectors is not None and detectors.n > 0
+        self.detectors = detectors if with_detectors else None
+        self._detector_table = (
+            loops.place(network, self.cells, detectors) if with_detectors else None
+        )
         with_signals = self.signal_nodes.size > 0
         self.OUTPUTS = variables.outputs_for(
             *tables.LINK_OUTPUTS,
@@ -337,19 +332,12 @@ class TrafficModel(SignalCommands):
         uses = self._uses(xp, st)
         constants, work = self._kernel(xp, h)
         green = xp.ones(self.network.n_links + 1)
-        greens = signals.green_fraction(
-            xp,
-            st,
-            link["approach_row"],
-            link["serve"],
-            link["serve_valid"],
-            self.lost_time_s,
-            clock + h * xp.arange(n_sub, dtype=xp.float64),
-            h,
-        )
+        row, serve, valid = link["approach_row"], link["serve"], link["serve_valid"]
+        starts = clock + h * xp.arange(n_sub, dtype=xp.float64)
+        greens = signals.green_fraction(xp, st, row, serve, valid, self.lost_time_s, starts, h)
         adaptive = int(st["signal_adaptive"]) > 0  # a host value
         if adaptive:
-            fixed = (st["signal_mode"] == control.FIXED_TIME)[link["approach_row"]]
+            fixed = (st["signal_mode"] == control.FIXED_TIME)[row]
             pieces = control.pieces(h, float(st["signal_min_green_floor_s"]))
             timing = control.timing_table(xp, st, self.lost_time_s)
         det = link.get("detectors")
@@ -363,23 +351,14 @@ class TrafficModel(SignalCommands):
                 )
             new_trips = link["od_per_s"] * (float(factors[k]) * h)
             if self.demand_noise == "poisson":
-                hour = math.floor(t / 3600.0 + 1e-9)
-                if hour != int(st["demand_hour"]):  # one (zone, zone) upload an hour
-                    drawn = hourly_multiplier(
-                        self.demand, hour, tod + (t - clock), t, scale, self.seed
-                    )
-                    st["demand_multiplier"] = xp.asarray(drawn)
-                    st["demand_hour"] = np.asarray(hour)
+                draw_hour(xp, st, self.demand, t, tod + (t - clock), scale, self.seed)
                 new_trips = new_trips * st["demand_multiplier"]
             st["origin_queue"] += new_trips
             st["generated"] += new_trips.sum()
             g = greens[k]
             if adaptive:
                 opened = control.advance(xp, st, timing, link["n_phases"], h, pieces)
-                served = signals.served_sum(
-                    opened, link["approach_row"], link["serve"], link["serve_valid"]
-                )
-                g = xp.where(fixed, g, served / h)
+                g = xp.where(fixed, g, signals.served_sum(opened, row, serve, valid) / h)
             green[link["approach"]] = g
             st["approach_green_s"] += g * h
             loading.substep(xp, static, constants, st, work, green, uses)
@@ -440,13 +419,10 @@ class TrafficModel(SignalCommands):
         }
         if "signal_phase" in self.OUTPUTS:
             shown = self.signal_display(state)
-            out["signal_phase"] = shown["phase"]
-            out["signal_interval"] = shown["interval"]
+            out |= {f"signal_{k}": shown[k] for k in ("phase", "interval")}
             out["signal_phase_time"] = shown["phase_time_s"]
         if "detector_count" in self.OUTPUTS:
-            out["detector_count"] = state["detector_count"]
-            out["detector_occupancy"] = state["detector_occupancy"]
-            out["detector_speed"] = state["detector_speed"]
+            out |= {k: state[k] for k in ("detector_count", "detector_occupancy", "detector_speed")}
             out["detector_queue_length"] = queue[link["detectors"]["link"]]
         return out
 

@@ -49,6 +49,8 @@ from typing import Any
 
 import numpy as np
 
+from sim.traffic.network import format_indices
+
 
 @dataclass(frozen=True, eq=False)
 class RouteGraph:
@@ -110,6 +112,16 @@ def shortest_times(
             check = sweep + check_every
         d = new
     raise RuntimeError("shortest_times: Bellman-Ford did not converge (non-positive costs?)")
+
+
+def check_zones(network, demand) -> None:
+    """A ValueError naming the first zone whose node is not a node of the network."""
+    bad = np.flatnonzero(demand.zone_nodes >= network.n_nodes)
+    if bad.size:
+        raise ValueError(
+            f"zone {format_indices(bad)}: zone_nodes={demand.zone_nodes[bad[0]]} is not a "
+            f"node of the network (0..{network.n_nodes - 1})"
+        )
 
 
 def check_reachable(graph: RouteGraph, free_flow_time, demand) -> None:

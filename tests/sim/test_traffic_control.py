@@ -69,16 +69,26 @@ class TestPhaseSets:
             assert_close(green[p * 6 : p * 6 + 5, a], 1.0)  # its phase starts at 30 p s
 
     def test_an_approach_in_two_phases_gets_both_greens(self):
+        # north is served in phases 1 and 2 (16 s effective green each, 60 s cycle)
         phases = {NODE: [[EAST, WEST], [NORTH], [SOUTH, NORTH]]}
         model = lattice_model(phases=phases, green_s=16.0)
         state = model.init({}, np)
-        cost = model._travel_time(np, state, signal_wait=False)
-        cycle = 3 * 20.0
-        # north: 2 x 16 s of 60 s, so its discharge-limited time uses 32/60 of capacity
-        assert_close(state["signal_green_s"][0], [16.0, 16.0, 16.0])
-        free = model.network.free_flow_time
-        assert np.all(cost[:-1] >= free - 1e-12)
-        assert cycle == 60.0
+        serve = np.maximum(model.phases.serve, 0)
+        valid = (model.phases.serve >= 0).astype(float)
+        t0 = np.arange(0.0, 60.0, 5.0)
+        row = model.approach_row
+        green = signals.green_fraction(np, state, row, serve, valid, 4.0, t0, 5.0)
+        open_s = {j: green[:, model.approach_links.tolist().index(j)].sum() * 5.0 for j in
+                  (EAST, NORTH, WEST, SOUTH)}  # fmt: skip
+        assert_close(list(open_s.values()), [16.0, 32.0, 16.0, 16.0], rtol=1e-12)
+        # routes see the same split: Webster's wait of 32 s green in 60 s on north
+        a = model.approach_links.tolist().index(NORTH)
+        eff, cycle = signals.effective_green(state, 4.0)
+        served = signals.served_sum(eff, row, serve, valid)
+        assert_close(served[a], 32.0)
+        assert_close(cycle[row[a]], 60.0)
+        wait = model._travel_time(np, state)[NORTH] - model.network.free_flow_time[NORTH]
+        assert_close(wait, signals.signal_delay(32.0, 60.0))
 
     @pytest.mark.parametrize(
         "phases, match",

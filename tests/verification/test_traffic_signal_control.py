@@ -75,12 +75,13 @@ def test_phase_select_over_a_day_shows_exact_intervals(min_green_s):
     state = model.set_control(model.init({}, np), 4, "phase_select", min_green_s=min_green_s)
     n = int(86400 / EVERY_S)
     shown = np.empty((n, 4))
+    phase = int(model.signal_display(state)["phase"][0])
     for k in range(n):
-        phase = int(model.signal_display(state)["phase"][0])
-        state = model.set_phase(state, 4, 1 - phase)
+        state = model.set_phase(state, 4, 1 - phase)  # ask for the phase not shown
         state = model.step(state, {"time_of_day_s": k * EVERY_S}, EVERY_S)
         d = model.signal_display(state)
         shown[k] = [float(d[key][0]) for key in ("phase", "interval", "interval_s", "phase_time_s")]
+        phase = int(shown[k, 0])
     expected = reference_display(n, EVERY_S, min_green_s, AMBER_S, ALL_RED_S)
     np.testing.assert_array_equal(shown[:, :2], expected[:, :2])
     # times are sums of a few sub-step pieces: round-off of a day's clock (1e-11 s)
