@@ -213,7 +213,7 @@ def fixed_display(xp, plan, clock_s: float):
     start = signals.phase_starts(phase_s, xp)
     u = xp.remainder(clock_s - plan["signal_offset_s"], cycle)[:, None]
     inside = (u >= start) & (u < start + phase_s)
-    phase = xp.argmax(inside, axis=1)
+    phase = xp.argmax(inside.astype(xp.int8), axis=1)
     t = _take(xp, u - start, phase)
     green = _take(xp, plan["signal_green_s"], phase)
     amber = _take(xp, plan["signal_amber_s"], phase)
