@@ -50,6 +50,14 @@ from sim.traffic.synthetic import grid_network, random_od  # noqa: E402
 from tests.verification.traffic_uxsim import run_uxsim, uxsim_like_model  # noqa: E402
 
 DEMAND_END_S, T_MAX_S, STEP_S = 3600.0, 7200.0, 60.0
+# UXsim's side of the grid cases, as uxsim_like_model sets up ours
+UXSIM_SETUP = dict(
+    demand_end_s=DEMAND_END_S,
+    t_max_s=T_MAX_S,
+    green_s=30.0,
+    route_interval_s=300.0,
+    route_weight=0.5,
+)
 
 
 def grid_case(side: int, total_veh_per_h: float, seed: int = 0):
@@ -97,13 +105,7 @@ def grid_table(reps: int, python_engine: bool) -> None:
         for total in (3600.0, 40000.0):
             net, zones, od = grid_case(side, total)
             ours = median_run(lambda: run_ours(net, zones, od), reps)  # noqa: B023
-            kw = dict(
-                demand_end_s=DEMAND_END_S,
-                t_max_s=T_MAX_S,
-                green_s=30.0,
-                route_interval_s=300.0,
-                route_weight=0.5,
-            )
+            kw = UXSIM_SETUP
             engines = {"C++": True, "py": False} if python_engine else {"C++": True}
             ux = {
                 name: median_run(lambda c=cpp: run_uxsim(net, zones, od, cpp=c, **kw), reps)  # noqa: B023
@@ -129,14 +131,7 @@ def spread_table() -> None:
         "| TTT UXsim [veh h] (seeds 0-2) | ours / UXsim median |"
     )
     print("|---|---|---|---|---|---|")
-    kw = dict(
-        demand_end_s=DEMAND_END_S,
-        t_max_s=T_MAX_S,
-        green_s=30.0,
-        route_interval_s=300.0,
-        route_weight=0.5,
-        cpp=True,
-    )
+    kw = UXSIM_SETUP | {"cpp": True}
     for total in (3600.0, 15000.0):
         net, zones, od = grid_case(10, total)
         ux = [run_uxsim(net, zones, od, seed=seed, **kw) for seed in range(3)]

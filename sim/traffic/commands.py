@@ -106,7 +106,10 @@ class SignalCommands:
             None; minimum green >= 1 s, maximum green >= minimum green.
         passage_s : [s] > 0, actuated passage time, kept when None.
 
-        A node leaving fixed-time control starts from what its plan shows now.
+        A node leaving fixed-time control starts from what its plan shows now (in a
+        clearance it goes on to the next phase); one returning to it follows its plan
+        at once. Amber and all-red of every mode are the plan's
+        (:meth:`set_signal_plan`).
         """
         if mode not in control.MODES:
             raise ValueError(f"mode: {mode!r} is not one of {control.MODES}")
@@ -199,8 +202,14 @@ class SignalCommands:
         }
         for node, name in modes.items():
             if name not in control.MODES:
-                raise ValueError(f"control: node {node}: {name!r} is not one of {control.MODES}")
-            host["signal_mode"][self._signal_rows(int(node))] = control.MODES.index(name)
+                raise ValueError(
+                    f"signal_control: node {node}: {name!r} is not one of {control.MODES}"
+                )
+            try:
+                row = self._signal_rows(int(node))
+            except ValueError as err:
+                raise ValueError(f"signal_control: {err}") from None
+            host["signal_mode"][row] = control.MODES.index(name)
         _check_timing(host, np.arange(n))
         return host
 

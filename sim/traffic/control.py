@@ -167,7 +167,10 @@ def advance(xp, st: dict, table, n_phases, h_s: float, k: int):
         used = used + take
         done = (dur <= left + _EPS_S) & adaptive
         to_green = done & (interval == ALL_RED)
-        phase = xp.where(to_green, xp.where(select, command, (phase + 1) % n_phases), phase)
+        # a controller's phase, or the next one (actuated; phase_select without a command
+        # yet, when a node joins that mode in a clearance)
+        following = xp.where(select & (command >= 0), command, (phase + 1) % n_phases)
+        phase = xp.where(to_green, following, phase)
         interval = xp.where(done, (interval + 1) % 3, interval)
         e = xp.where(done, 0.0, e + take)
         since_green = xp.where(to_green, 0.0, since_green + take)

@@ -89,10 +89,10 @@ class TrafficModel(SignalCommands):
     signal_wait_in_routes : whether route costs include the mean wait at each signal
         (Webster's uniform delay of the node's plan) on top of the instantaneous travel
         time; False makes routes react to queues only, like UXsim's dynamic user optimum.
-    phases : ``{node: [[link, ...], ...]}`` phases of some signalized nodes as sets of
+    signal_phases : ``{node: [[link, ...], ...]}`` phases of some signalized nodes as sets of
         approach links (default: north-south and east-west, see
         :func:`sim.traffic.signals.phase_table`).
-    control : control mode of every signalized node (``"fixed_time"``,
+    signal_control : control mode of every signalized node (``"fixed_time"``,
         ``"phase_select"``, ``"actuated"``), or ``{node: mode}`` (others fixed-time).
     min_green_s, max_green_s : [s] minimum green (>= 1) of the adaptive modes and maximum
         green of the actuated one, per phase (scalar, per phase or (signal, phase)).
@@ -126,8 +126,8 @@ class TrafficModel(SignalCommands):
         offset_s=0.0,
         lost_time_s: float = 4.0,
         signal_wait_in_routes: bool = True,
-        phases: Mapping[int, Sequence[Sequence[int]]] | None = None,
-        control: str | Mapping[int, str] = "fixed_time",
+        signal_phases: Mapping[int, Sequence[Sequence[int]]] | None = None,
+        signal_control: str | Mapping[int, str] = "fixed_time",
         min_green_s=5.0,
         max_green_s=40.0,
         passage_s=3.0,
@@ -165,11 +165,15 @@ class TrafficModel(SignalCommands):
         self._signal_row = signal_row
         self.approach_links = np.flatnonzero(network.signalized[network.to_node])
         self.approach_row = signal_row[network.to_node[self.approach_links]]
-        self.phases = signals.phase_table(network, self.signal_nodes, self.approach_links, phases)
+        self.phases = signals.phase_table(
+            network, self.signal_nodes, self.approach_links, signal_phases
+        )
         self.default_plan = signals.plan_arrays(
             self.signal_nodes.size, green_s, amber_s, all_red_s, offset_s, self.phases.n_phases
         )
-        self.default_control = self._control_defaults(control, min_green_s, max_green_s, passage_s)
+        self.default_control = self._control_defaults(
+            signal_control, min_green_s, max_green_s, passage_s
+        )
         with_detectors = detectors is not None and detectors.n > 0
         self.detectors = detectors if with_detectors else None
         self._detector_table = (

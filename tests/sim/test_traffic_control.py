@@ -11,32 +11,20 @@ import pytest
 import gpu
 from gpu import counting
 from sim.protocol import restore, sizes, snapshot
-from sim.traffic import Demand, Detectors, TrafficModel, daily_profile, flat_profile, signals
+from sim.traffic import Demand, Detectors, TrafficModel, daily_profile, signals
 from sim.traffic.control import ACTUATED, ALL_RED, AMBER, GREEN, PHASE_SELECT
 from sim.traffic.synthetic import grid_network, random_od
 from tests.helpers import assert_close
+from tests.sim.test_traffic import advance, small_model
 
 # node 5 of a 4 x 4 lattice: approaches 3 (from 4, east-west), 13 (from 1, north-south),
 # 28 (from 6, east-west) and 41 (from 9, north-south)
 NODE, EAST, NORTH, WEST, SOUTH = 5, 3, 13, 28, 41
 
 
-def lattice_model(**kwargs):
-    net = grid_network(4, 4, spacing_m=400.0)
-    zones = np.array([0, 3, 12, 15])
-    od = random_od(4, 2000.0, np.random.default_rng(0))
-    return TrafficModel(net, Demand(zones, od, kwargs.pop("profile", flat_profile)), **kwargs)
-
-
-def advance(model, state, steps, start_s=0.0, dt=60.0):
-    for k in range(steps):
-        state = model.step(state, {"time_of_day_s": start_s + k * dt}, dt)
-    return state
-
-
 class TestPhaseSets:
     def test_default_is_north_south_then_east_west(self):
-        model = lattice_model()
+        model = small_model()
         assert model.phases.width == 2 and np.all(model.phases.n_phases == 2)
         served = dict(zip(model.approach_links, model.phases.serve[:, 0], strict=True))
         assert [served[j] for j in (EAST, NORTH, WEST, SOUTH)] == [1, 0, 1, 0]
@@ -45,7 +33,7 @@ class TestPhaseSets:
         # four phases at node 5, one approach each (split phasing): a fixed-time plan of
         # 26 + 3 + 1 s per phase gives each approach 26 s of a 120 s cycle
         phases = {NODE: [[EAST], [NORTH], [WEST], [SOUTH]]}
-        model = lattice_model(phases=phases)
+        model = small_model(signal_phases=phases)
         assert model.phases.width == 4
         state = model.init({}, np)
         assert state["signal_green_s"].shape == (4, 4)
@@ -71,7 +59,7 @@ class TestPhaseSets:
     def test_an_approach_in_two_phases_gets_both_greens(self):
         # north is served in phases 1 and 2 (16 s effective green each, 60 s cycle)
         phases = {NODE: [[EAST, WEST], [NORTH], [SOUTH, NORTH]]}
-        model = lattice_model(phases=phases, green_s=16.0)
+        model = small_model(signal_phases=phases, green_s=16.0)
         state = model.init({}, np)
         serve = np.maximum(model.phases.serve, 0)
         valid = (model.phases.serve >= 0).astype(float)
@@ -105,12 +93,12 @@ class TestPhaseSets:
     )
     def test_bad_phase_sets_name_node_phase_and_link(self, phases, match):
         with pytest.raises(ValueError, match=match):
-            lattice_model(phases=phases)
+            small_model(signal_phases=phases)
 
 
 class TestCommands:
     def test_set_control_and_set_phase(self):
-        model = lattice_model()
+        model = small_model()
         state = model.init({}, np)
         new = model.set_control(state, [5, 6], "phase_select", min_green_s=(7.0, 8.0))
         rows = [model.signal_nodes.tolist().index(n) for n in (5, 6)]
@@ -140,26 +128,26 @@ class TestCommands:
         ],
     )
     def test_bad_commands_say_what_is_wrong(self, call, match):
-        model = lattice_model()
+        model = small_model()
         with pytest.raises(ValueError, match=match):
             call(model, model.init({}, np))
 
     def test_bad_construction(self):
-        with pytest.raises(ValueError, match=r"control: node 5: 'smart' is not one of"):
-            lattice_model(control={5: "smart"})
+        with pytest.raises(ValueError, match=r"signal_control: node 5: 'smart' is not one of"):
+            small_model(signal_control={5: "smart"})
         with pytest.raises(ValueError, match="demand_noise: 'gauss'"):
-            lattice_model(demand_noise="gauss")
+            small_model(demand_noise="gauss")
         with pytest.raises(ValueError, match="route_spread_s: must be >= 0"):
-            lattice_model(route_spread_s=-1.0)
+            small_model(route_spread_s=-1.0)
         with pytest.raises(ValueError, match="seed: must be a whole number"):
-            lattice_model(seed=-2)
+            small_model(seed=-2)
         with pytest.raises(ValueError, match="detector 1: link 999 is not a link"):
-            lattice_model(detectors=Detectors([0, 999], 50.0))
+            small_model(detectors=Detectors([0, 999], 50.0))
         with pytest.raises(ValueError, match="detector 0: setback_m must be finite"):
             Detectors([0], -5.0)
 
     def test_fixed_time_display_follows_the_clock(self):
-        model = lattice_model(green_s=26.0)  # 26 + 3 + 1 s per phase, 60 s cycle
+        model = small_model(green_s=26.0)  # 26 + 3 + 1 s per phase, 60 s cycle
         state = model.init({}, np)
         for t, (phase, interval, in_interval, phase_time) in {
             0.0: (0, GREEN, 0.0, 0.0),
@@ -175,7 +163,7 @@ class TestCommands:
             assert_close(shown["phase_time_s"][0], phase_time, atol=1e-12)
 
     def test_leaving_fixed_time_starts_from_what_the_plan_shows(self):
-        model = lattice_model()
+        model = small_model()
         state = advance(model, model.init({}, np), 1, dt=45.0)  # 45 s: phase 1 green, 15 s
         new = model.set_control(state, NODE, "actuated")
         row = model.signal_nodes.tolist().index(NODE)
@@ -184,6 +172,23 @@ class TestCommands:
         assert_close(new["signal_phase_time_s"][row], 15.0)
         for key in ("phase", "interval", "phase_time_s"):
             assert_close(model.signal_display(new)[key][row], model.signal_display(state)[key][row])
+
+    @pytest.mark.parametrize("mode", ["phase_select", "actuated"])
+    def test_joining_in_a_clearance_goes_on_to_the_next_phase(self, mode):
+        # at 28 s the plan (26 + 3 + 1 s) shows amber of phase 0: the node finishes the
+        # amber (1 s left) and the all-red, then greens phase 1 at 30 s
+        model = small_model()
+        state = advance(model, model.init({}, np), 1, dt=28.0)
+        state = model.set_control(state, NODE, mode)
+        row = model.signal_nodes.tolist().index(NODE)
+        assert state["signal_interval"][row] == AMBER
+        state = model.step(state, {"time_of_day_s": 28.0}, 4.0)
+        shown = model.signal_display(state)
+        assert shown["phase"][row] == 1 and shown["interval"][row] == GREEN
+        assert_close(shown["phase_time_s"][row], 2.0, atol=1e-12)
+        if mode == "phase_select":  # and holds it while no phase is asked for
+            state = advance(model, state, 5, start_s=32.0)
+            assert model.signal_display(state)["phase"][row] == 1
 
 
 def full_model():
@@ -203,8 +208,8 @@ def full_model():
         Demand(zones, od, daily_profile),
         route_interval_s=120.0,
         route_spread_s=20.0,
-        phases=phases,
-        control=control,
+        signal_phases=phases,
+        signal_control=control,
         detectors=Detectors(links, 50.0, interval_s=120.0),
         demand_noise="poisson",
         seed=3,

@@ -146,7 +146,11 @@ class TestActuated:
         out = {}
         for mode in ("fixed_time", "actuated"):
             model = crossing(
-                cls.Q_BUSY * 3600, cls.Q_MINOR * 3600, network=net, control=mode, dt_max_s=2.0
+                cls.Q_BUSY * 3600,
+                cls.Q_MINOR * 3600,
+                network=net,
+                signal_control=mode,
+                dt_max_s=2.0,
             )
             state = model.init({}, np)
             for k in range(80):  # demand for an hour, then 20 min to clear
