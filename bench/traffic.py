@@ -5,6 +5,7 @@ Run from the repository root::
     .venv/bin/python bench/traffic.py              # UXsim grids + scaling series
     .venv/bin/python bench/traffic.py --city       # also the city-like 24 h case
     .venv/bin/python bench/traffic.py --quick      # one repetition, no UXsim Python engine
+    .venv/bin/python bench/traffic.py --spread     # only the route-spread comparison
 
 Grid cases (issue 4): signalized lattices of 10 x 10 and 20 x 20 intersections,
 500 m links, 2 lanes, UXsim's default diagram (20 m/s, 0.2 veh/m per lane, 0.8 veh/s
@@ -17,6 +18,12 @@ expect noise.
 Scaling: lattices up to more than 100,000 cells, 10 zones, 10 simulated minutes
 under load; cost per sub-step and per cell-update (the whole sub-step, node model and
 destination bookkeeping included, divided by the number of cells).
+
+Route spread (issue 12): the 10 x 10 grid at light (3,600 veh/h) and moderate
+(15,000 veh/h) demand, our all-or-nothing next-link choice (spread 0) and the logit
+split at 15 s and 60 s, against UXsim, whose dynamic user optimum adds its own route
+noise (``duo_noise``, 1 % by default, random per vehicle): UXsim's total travel time is
+the median over seeds 0, 1, 2 (C++ engine).
 
 City (``--city``): 35 x 25 lattice of 600 m links (local 11 m/s, 2 lanes; every 4th
 row and column an arterial at 16 m/s, 3 lanes), a 22 m/s ring road, 15 zones with a
@@ -43,6 +50,14 @@ from sim.traffic.synthetic import grid_network, random_od  # noqa: E402
 from tests.verification.traffic_uxsim import run_uxsim, uxsim_like_model  # noqa: E402
 
 DEMAND_END_S, T_MAX_S, STEP_S = 3600.0, 7200.0, 60.0
+# UXsim's side of the grid cases, as uxsim_like_model sets up ours
+UXSIM_SETUP = dict(
+    demand_end_s=DEMAND_END_S,
+    t_max_s=T_MAX_S,
+    green_s=30.0,
+    route_interval_s=300.0,
+    route_weight=0.5,
+)
 
 
 def grid_case(side: int, total_veh_per_h: float, seed: int = 0):
@@ -55,8 +70,8 @@ def grid_case(side: int, total_veh_per_h: float, seed: int = 0):
     return net, zones, (trips + 0.01) * (trips > 0)
 
 
-def run_ours(net, zones, od, t_max_s=T_MAX_S, demand_end_s=DEMAND_END_S):
-    model = uxsim_like_model(net, zones, od)
+def run_ours(net, zones, od, t_max_s=T_MAX_S, demand_end_s=DEMAND_END_S, spread_s=0.0):
+    model = uxsim_like_model(net, zones, od, route_spread_s=spread_s)
     start = time.perf_counter()
     state = model.init({}, np)
     for k in range(int(t_max_s / STEP_S)):
@@ -90,13 +105,7 @@ def grid_table(reps: int, python_engine: bool) -> None:
         for total in (3600.0, 40000.0):
             net, zones, od = grid_case(side, total)
             ours = median_run(lambda: run_ours(net, zones, od), reps)  # noqa: B023
-            kw = dict(
-                demand_end_s=DEMAND_END_S,
-                t_max_s=T_MAX_S,
-                green_s=30.0,
-                route_interval_s=300.0,
-                route_weight=0.5,
-            )
+            kw = UXSIM_SETUP
             engines = {"C++": True, "py": False} if python_engine else {"C++": True}
             ux = {
                 name: median_run(lambda c=cpp: run_uxsim(net, zones, od, cpp=c, **kw), reps)  # noqa: B023
@@ -112,6 +121,28 @@ def grid_table(reps: int, python_engine: bool) -> None:
                 f"| {ours['completed']:,.0f} / {cpp['completed']:,.0f} "
                 f"| {ttt / py['total_travel_time_s']:.3f} (py), "
                 f"{ttt / cpp['total_travel_time_s']:.3f} (C++) |"
+            )
+
+
+def spread_table() -> None:
+    print("\n## Route spread against UXsim (10x10 signalized grid, 2 simulated hours)\n")
+    print(
+        "| demand [veh/h] | spread [s] | trips (ours / UXsim) | TTT ours [veh h] "
+        "| TTT UXsim [veh h] (seeds 0-2) | ours / UXsim median |"
+    )
+    print("|---|---|---|---|---|---|")
+    kw = UXSIM_SETUP | {"cpp": True}
+    for total in (3600.0, 15000.0):
+        net, zones, od = grid_case(10, total)
+        ux = [run_uxsim(net, zones, od, seed=seed, **kw) for seed in range(3)]
+        ux_ttt = statistics.median(u["total_travel_time_s"] for u in ux)
+        spread = ", ".join(f"{u['total_travel_time_s'] / 3600:,.0f}" for u in ux)
+        for spread_s in (0.0, 15.0, 60.0):
+            ours = run_ours(net, zones, od, spread_s=spread_s)
+            print(
+                f"| {total:,.0f} | {spread_s:g} | {ours['completed']:,.0f} / "
+                f"{ux[0]['completed']:,.0f} | {ours['total_travel_time_s'] / 3600:,.1f} "
+                f"| {spread} | {ours['total_travel_time_s'] / ux_ttt:.3f} |"
             )
 
 
@@ -195,10 +226,14 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3, help="repetitions (median reported)")
     parser.add_argument("--city", action="store_true", help="add the city-like 24 h case")
     parser.add_argument("--quick", action="store_true", help="1 rep, skip UXsim's Python engine")
+    parser.add_argument("--spread", action="store_true", help="only the route-spread table")
     args = parser.parse_args()
     reps = 1 if args.quick else args.reps
     print(f"# sim.traffic benchmark on {platform.processor() or platform.machine()}, NumPy")
     print(f"numpy {np.__version__}, Python {platform.python_version()}, medians of {reps}")
+    spread_table()
+    if args.spread:
+        return
     grid_table(reps, python_engine=not args.quick)
     scaling_table(reps)
     if args.city:

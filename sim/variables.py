@@ -38,6 +38,28 @@ _TABLE: dict[str, tuple[tuple[str, ...], str, str, str | None]] = {
     "speed": (("time", "link"), "m s-1", "space-mean speed", None),
     "queue_length": (("time", "link"), "m", "back of queue from the downstream end", None),
     "travel_time": (("time", "link"), "s", "current link travel time", None),
+    "signal_phase": (("time", "signal"), "1", "phase shown (in green or clearing)", None),
+    "signal_interval": (
+        ("time", "signal"),
+        "1",
+        "interval shown: 0 green, 1 amber, 2 all-red",
+        None,
+    ),
+    "signal_phase_time": (
+        ("time", "signal"),
+        "s",
+        "time since the shown phase's green began",
+        None,
+    ),
+    "detector_count": (("time", "detector"), "1", "vehicles over the loop, last interval", None),
+    "detector_occupancy": (("time", "detector"), "1", "time share the loop is occupied", None),
+    "detector_speed": (("time", "detector"), "m s-1", "space-mean speed at the loop", None),
+    "detector_queue_length": (
+        ("time", "detector"),
+        "m",
+        "back of queue from the downstream end of the loop's link",
+        None,
+    ),
     # air state
     "pm25": (
         ("time", "y", "x"),

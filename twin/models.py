@@ -24,15 +24,13 @@ import gpu
 from sim.air import AirModel
 from sim.energy import EnergyModel, heating
 from sim.protocol import Model
-from sim.traffic import Demand, Network, TrafficModel, gravity_od
+from sim.traffic import Demand, Detectors, Network, TrafficModel, gravity_od
 from sim.weather import Weather
 from twin.city import City
 from twin.errors import InputError
 from twin.kpi import KpiModel, traffic_kpis
 from twin.scenario import Scenario
 from twin.stages import EvArrivals, Exchange, HeatingEmissions, RoadEmissions, grid_cells
-
-AMBER_S, ALL_RED_S = 3.0, 1.0  # fixed-time plans: amber and all-red of each phase [s]
 
 
 @dataclass
@@ -136,6 +134,33 @@ def traffic_zones(city: City, roads: Network, zone_size_m: float):
     return nodes, merged, xy, district[iy, ix].astype(np.int64)
 
 
+def loop_detectors(a: Assembly) -> Detectors:
+    """The city's loop sensors (``/sensors`` of kind ``loop``, ``target`` link) as the
+    traffic model's detectors. Their setback from the stop line is the sensors' optional
+    ``setback`` variable [m] where it is finite, else ``[traffic] detector_setback_m``;
+    the sensors' ``x``, ``y`` only place them in pictures. In runs with services and
+    ``[sensors] approach_cameras``, a camera on every approach of a signal follows them."""
+    s, ts = a.city["sensors"], a.scenario.traffic
+    loops = np.array([str(k) == "loop" for k in s["kind"].values], dtype=bool)
+    setback = np.full(int(loops.sum()), ts.detector_setback_m)
+    if "setback" in s:
+        given = s["setback"].values[loops].astype(np.float64)
+        setback = np.where(np.isfinite(given), given, setback)
+    links = s["target"].values[loops].astype(np.int64)
+    if a.with_sensors and a.scenario.sensors.approach_cameras:
+        # services see every signal approach (queue cameras), after the loops
+        cameras = np.flatnonzero(a.network.signalized[a.network.to_node])
+        links = np.concatenate([links, cameras])
+        setback = np.concatenate([setback, np.full(cameras.size, ts.detector_setback_m)])
+    interval = ts.detector_interval_s or a.scenario.output_interval.total_seconds()
+    return Detectors(
+        links,
+        setback,
+        interval_s=interval,
+        effective_length_m=ts.effective_vehicle_length_m,
+    )
+
+
 def traffic(a: Assembly) -> Component:
     ts = a.scenario.traffic
     nodes, people, xy, _ = a.zones
@@ -146,14 +171,12 @@ def traffic(a: Assembly) -> Component:
             f"the {extent[0]:.1f} x {extent[1]:.1f} km city {a.city.name!r}; traffic needs 2 or "
             "more: set [traffic] zone_size_m smaller (1000 m at least)"
         )
-    model = TrafficModel(
-        a.network,
-        Demand(nodes, gravity_od(people, xy, ts.trips_per_day)),
-        route_interval_s=ts.route_interval_s,
-        green_s=ts.signal_cycle_s / 2 - AMBER_S - ALL_RED_S,
-        amber_s=AMBER_S,
-        all_red_s=ALL_RED_S,
-    )
+    signal_nodes = np.flatnonzero(a.network.signalized)
+    control = dict.fromkeys(signal_nodes.tolist(), ts.signal_control) | ts.signal_control_nodes
+    try:
+        model = _traffic_model(a, nodes, people, xy, control)
+    except ValueError as err:  # settings that do not fit this city's roads or sensors
+        raise InputError(f"scenario [traffic] on city {a.city.name!r}: {err}") from None
 
     def forcing(ex: Exchange) -> dict:
         # the city's clock (the climatology's UTC offset), whatever offset the start has
@@ -163,7 +186,35 @@ def traffic(a: Assembly) -> Component:
         }
 
     return Component(
-        "traffic", model, forcing, stage="demand", kpis=lambda st: traffic_kpis(model.counters(st))
+        "traffic",
+        model,
+        forcing,
+        stage="demand",
+        sizes={"signal": signal_nodes.size, "detector": model.n_detectors},
+        kpis=lambda st: traffic_kpis(model.counters(st)),
+    )
+
+
+def _traffic_model(a: Assembly, nodes, people, xy, control) -> TrafficModel:
+    ts = a.scenario.traffic
+    return TrafficModel(
+        a.network,
+        Demand(nodes, gravity_od(people, xy, ts.trips_per_day)),
+        route_interval_s=ts.route_interval_s,
+        route_spread_s=ts.route_spread_s,
+        route_band_s=ts.route_band_s,
+        green_s=ts.signal_cycle_s / 2 - ts.amber_s - ts.all_red_s,
+        amber_s=ts.amber_s,
+        all_red_s=ts.all_red_s,
+        signal_phases=ts.signal_phases,
+        signal_control=control,
+        min_green_s=ts.min_green_s,
+        max_green_s=ts.max_green_s,
+        passage_s=ts.passage_s,
+        detectors=loop_detectors(a),
+        demand_noise=ts.demand_noise,
+        seed=ts.seed,
+        exit_before_signal=ts.exit_before_signal,
     )
 
 

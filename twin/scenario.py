@@ -119,12 +119,48 @@ class CitySpec(_Strict):
     store: str | None = None
 
 
+SignalMode = Literal["fixed_time", "phase_select", "actuated"]
+
+
 class TrafficSettings(_Strict):
     demand_scale: Annotated[float, Field(ge=0, le=10)] = 1.0
     trips_per_day: Annotated[float, Field(gt=0)] = 250_000.0
     zone_size_m: Annotated[float, Field(ge=1000, le=20000)] = 5000.0
     route_interval_s: Annotated[float, Field(gt=0)] = 300.0
     signal_cycle_s: Annotated[float, Field(ge=30, le=240)] = 90.0
+    # issue 12: every default keeps the earlier model's results
+    route_spread_s: Annotated[float, Field(ge=0, le=3600)] = 0.0
+    route_band_s: Annotated[float, Field(ge=0)] | None = None  # None: 3 * route_spread_s
+    amber_s: Annotated[float, Field(ge=0, le=10)] = 3.0
+    all_red_s: Annotated[float, Field(ge=0, le=10)] = 1.0
+    signal_control: SignalMode = "fixed_time"
+    signal_control_nodes: dict[Annotated[int, Field(ge=0)], SignalMode] = {}
+    signal_phases: dict[Annotated[int, Field(ge=0)], list[list[Annotated[int, Field(ge=0)]]]] = {}
+    min_green_s: Annotated[float, Field(ge=1, le=600)] = 5.0
+    max_green_s: Annotated[float, Field(ge=1, le=600)] = 40.0
+    passage_s: Annotated[float, Field(gt=0, le=60)] = 3.0
+    detector_interval_s: Annotated[float, Field(gt=0)] | None = None  # None: output_interval
+    detector_setback_m: Annotated[float, Field(ge=0)] = 50.0
+    effective_vehicle_length_m: Annotated[float, Field(gt=0, le=30)] = 6.5
+    demand_noise: Literal["none", "poisson"] = "none"
+    seed: Annotated[int, Field(ge=0)] = 0
+    exit_before_signal: bool = False
+
+    @model_validator(mode="after")
+    def _timings_fit(self):
+        green = self.signal_cycle_s / 2 - self.amber_s - self.all_red_s
+        if green < 1:
+            raise ValueError(
+                f"signal_cycle_s ({self.signal_cycle_s:g} s) leaves {green:g} s of green per "
+                f"phase after amber_s ({self.amber_s:g}) and all_red_s ({self.all_red_s:g}); "
+                "need at least 1 s"
+            )
+        if self.max_green_s < self.min_green_s:
+            raise ValueError(
+                f"max_green_s ({self.max_green_s:g} s) is below min_green_s "
+                f"({self.min_green_s:g} s)"
+            )
+        return self
 
 
 class AirSettings(_Strict):
@@ -175,6 +211,9 @@ class SensorSettings(_Strict):
     detector_error: Fraction = 0.05  # loop counts, occupancy and speed (about 5 %)
     queue_error: Fraction = 0.10  # queue length from cameras or probe data
     detector_dropout: Fraction = 0.01
+    # queue cameras on every approach of a signal, for signal-control services (runs
+    # with services only; the city's loop sensors are always there)
+    approach_cameras: bool = True
     monitor_error: Fraction = 0.10  # PM2.5 / NO2 monitors (beta attenuation, about 10 %)
     monitor_interval: Duration = timedelta(hours=1)  # AirKorea publishes hourly means
     meter_error: Fraction = 0.01  # revenue-grade smart meters

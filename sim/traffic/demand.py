@@ -5,10 +5,21 @@ rate [veh h-1] from each zone to each other zone; the rate at a time of day is t
 mean times a dimensionless profile whose daily mean is 1, so the day's trips are
 ``24 * od.sum()`` whatever the profile's shape.
 
+Sampled demand (:func:`poisson_multiplier`): each hour of a run, the trips of every OD
+pair are drawn as a Poisson count around that hour's expected trips (the gravity
+matrix times the profile), the count model of independent trip makers behind the
+Poisson form of the gravity model (Flowerdew & Aitkin 1982), and released over the
+hour with the profile's shape. Draws come from NumPy's PCG64 seeded with (seed, hour),
+on the host: a few hundred numbers an hour, the same whatever the array backend, and a
+run resumed in the middle of an hour continues with the same draw.
+
 References
 ----------
 Wilson, A. G. (1967). A statistical theory of spatial distribution models.
 Transportation Research 1(3), 253-269. https://doi.org/10.1016/0041-1647(67)90035-4
+Flowerdew, R., Aitkin, M. (1982). A method of fitting the gravity model based on the
+Poisson distribution. Journal of Regional Science 22(2), 191-202.
+https://doi.org/10.1111/j.1467-9787.1982.tb00744.x
 Ortuzar, J. de D., Willumsen, L. G. (2011). Modelling Transport, 4th ed., Wiley,
 ch. 5 (gravity models and the Furness method). https://doi.org/10.1002/9781119993308
 """
@@ -16,6 +27,7 @@ ch. 5 (gravity models and the Furness method). https://doi.org/10.1002/978111999
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -138,6 +150,51 @@ class Demand:
         if not np.all(np.isfinite(f) & (f >= 0)):
             raise ValueError("profile: returned a negative or non-finite factor")
         return f
+
+
+DEMAND_NOISE = ("none", "poisson")
+
+
+def poisson_multiplier(expected_trips, seed: int, hour: int) -> np.ndarray:
+    """Drawn over expected trips of one hour, per OD pair (1 where none are expected).
+
+    Parameters
+    ----------
+    expected_trips : (zone, zone) [veh] expected trips of the hour, >= 0.
+    seed : >= 0, the run's demand seed.
+    hour : >= 0, the hour of the run (its index from the start).
+
+    Returns
+    -------
+    (zone, zone) float64 ``N / expected`` with ``N ~ Poisson(expected)`` drawn by
+    ``numpy.random.Generator(PCG64(SeedSequence([seed, hour])))``; its mean is 1, so
+    the expected demand is the deterministic one.
+    """
+    if seed < 0 or hour < 0:
+        raise ValueError(f"seed and hour must be >= 0, got seed={seed}, hour={hour}")
+    lam = np.asarray(expected_trips, dtype=np.float64)
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), int(hour)])))
+    drawn = rng.poisson(lam).astype(np.float64)
+    return np.divide(drawn, lam, out=np.ones_like(lam), where=lam > 0)
+
+
+def draw_hour(xp, st: dict, demand: Demand, clock_s: float, time_of_day_s: float,
+              scale: float, seed: int) -> None:  # fmt: skip
+    """Draw the demand of the run's hour at model clock ``clock_s`` unless drawn already.
+
+    Sets ``st["demand_multiplier"]`` ((destination, origin), one host-to-device copy of
+    :func:`poisson_multiplier` of the hour's expected trips, the profile averaged over
+    the hour on a one-minute grid and scaled by ``scale``) and ``st["demand_hour"]``.
+    ``time_of_day_s`` [s] is the time of day at ``clock_s``.
+    """
+    hour = math.floor(clock_s / 3600.0 + 1e-9)
+    if hour == int(st["demand_hour"]):  # a host value
+        return
+    start = time_of_day_s + hour * 3600.0 - clock_s  # time of day at the hour's start
+    mean = float(demand.factor((start + 60.0 * (np.arange(60) + 0.5)) % DAY_S).mean())
+    drawn = poisson_multiplier(demand.od_veh_per_h * (mean * scale), seed, hour)
+    st["demand_multiplier"] = xp.asarray(np.ascontiguousarray(drawn.T))
+    st["demand_hour"] = np.asarray(hour)
 
 
 def gravity_od(

@@ -23,6 +23,9 @@ constraints; it relaxes FIFO as said, and it does not hand supply left unused by
 movement held back elsewhere to the other movements within the same sub-step.
 Origins are point queues at the zone nodes that merge like in-links with the
 capacity of the node's out-links; vehicles for a zone leave the network at its node.
+With ``exit_before_signal`` they leave before its junction, so they do not wait for
+its signal: on an approach to a signalized zone node they leave at their share of the
+link's sending flow whatever the green.
 
 Each link also carries the summed age of its vehicles, moved with them, so that the
 trip time of each arriving vehicle is known (mixed per node per sub-step), and the
@@ -125,9 +128,18 @@ class Static:
     zone_nodes: Any  # (zone,)
     zone_index: Any  # (zone,) 0..zone-1
     entry_capacity: Any  # (zone,) [veh s-1] capacity of the zone node's out-links
+    exit_zone: Any  # (exit,) zone of each (zone, signalized approach to its node) pair
+    exit_link: Any  # (exit,) the approach
+    exit_last: Any  # (exit,) its last cell
+    n_exits: int  # host count (0: no zone node is signalized)
 
 
-def build_static(xp, network: Network, cells: Cells, zone_nodes: np.ndarray) -> Static:
+def build_static(
+    xp, network: Network, cells: Cells, zone_nodes: np.ndarray, exit_before_signal: bool = False
+) -> Static:
+    """The constants of :func:`substep` on backend ``xp``; with ``exit_before_signal``,
+    vehicles reaching their zone's node leave before its signal (see the module
+    docstring), otherwise they wait for the green like the others (the older model)."""
     link = cells.link
     length = cells.length[:-1]
     pad = np.append
@@ -138,6 +150,11 @@ def build_static(xp, network: Network, cells: Cells, zone_nodes: np.ndarray) -> 
     entry = np.bincount(
         network.from_node, weights=network.link_capacity, minlength=network.n_nodes
     )[zone_nodes]
+    exit_zone, exit_link = np.nonzero(
+        (network.to_node[None, :] == zone_nodes[:, None])
+        & (network.signalized[network.to_node] == 1)
+        & exit_before_signal
+    )
     return Static(
         cell_speed=dev(pad(network.free_speed[link] / length, 0.0)),
         cell_wave=dev(pad(network.wave_speed[link] / length, 0.0)),
@@ -153,6 +170,10 @@ def build_static(xp, network: Network, cells: Cells, zone_nodes: np.ndarray) -> 
         zone_nodes=dev(zone_nodes, np.int64),
         zone_index=dev(np.arange(zone_nodes.size), np.int64),
         entry_capacity=dev(entry),
+        exit_zone=dev(exit_zone, np.int64),
+        exit_link=dev(exit_link, np.int64),
+        exit_last=dev(cells.last[exit_link], np.int64),
+        n_exits=int(exit_link.size),
     )
 
 
@@ -208,6 +229,9 @@ def substep(xp, a: Static, c: StepConstants, st: dict, w: dict, green, uses) -> 
     on_link = link_dest.sum(axis=0)
     link_send = send[a.last] * green
     by_dest = xp.multiply(link_dest, _share(link_send, on_link, xp), out=w["by_dest"])
+    if a.n_exits:  # vehicles at their destination leave before the signal
+        z, j = a.exit_zone, a.exit_link
+        by_dest[z, j] = link_dest[z, j] * _share(send[a.exit_last], on_link[j], xp)
     queue = st["origin_queue"]  # (destination, origin)
     waiting = queue.sum(axis=0)
     origin_send = queue * _share(c.entry, waiting, xp)
@@ -277,3 +301,19 @@ def substep(xp, a: Static, c: StepConstants, st: dict, w: dict, green, uses) -> 
     st["acc_link_time_s"] += on_link_now * h_s
     st["acc_link_out"] += link_out
     st["acc_zone_arrivals"] += exits
+
+
+def queue_length(xp, st: dict, a: Static, cell_link, cell_length, cell_critical):
+    """(link,) [m] contiguous length above critical density from each link's downstream
+    end; ``cell_link``, ``cell_length`` and ``cell_critical`` [veh] are per real cell."""
+    n = st["vehicles"][:-1]
+    free = (n <= cell_critical * (1 + 1e-9)).astype(xp.int64)
+    # cells of a link from c to its end are all congested iff no free cell lies there
+    free_after = xp.cumsum(free[::-1])[::-1]  # free cells in [c, end of the network)
+    last = a.last[:-1]
+    tail = xp.concatenate([free_after[1:], xp.zeros(1, dtype=xp.int64)])
+    free_to_link_end = free_after - tail[last][cell_link]
+    queued = (free_to_link_end == 0).astype(xp.float64) * cell_length
+    total = xp.cumsum(queued)
+    first = a.first[:-1]
+    return total[last] - total[first] + queued[first]

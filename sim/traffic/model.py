@@ -25,13 +25,19 @@ with vehicles tracked per destination at the link level, not per cell. Why:
   split into equal sub-steps no longer than ``dt_max_s``.
 
 Route choice is reactive: every ``route_interval_s`` the shortest times to each zone
-are recomputed from current link travel times (see :mod:`sim.traffic.routing`).
+are recomputed from current link travel times, and the next-link choice is all or
+nothing, or a logit split with ``route_spread_s`` > 0 (see :mod:`sim.traffic.routing`).
+Signals run fixed-time plans, or follow a controller's phase commands, or actuate on
+their own detectors (:mod:`sim.traffic.control`, commands in
+:mod:`sim.traffic.commands`); loop detectors report counts, occupancy, speed and
+queues (:mod:`sim.traffic.detectors`); demand is the OD matrix, or each hour a Poisson
+draw around it (:func:`sim.traffic.demand.poisson_multiplier`).
 
-State. A flat dict of ``xp`` arrays (0-d arrays for scalars), so the runner can copy
-it to the host and back bit for bit (:func:`state_to_arrays`,
-:func:`state_from_arrays`). Arrays carry one dummy cell and one dummy link at the end;
-treat the state as opaque and read it through :meth:`TrafficModel.outputs` and
-:meth:`TrafficModel.counters`.
+State. A flat dict of ``xp`` arrays (0-d arrays for scalars), every entry declared in
+``STATE``; :func:`sim.protocol.snapshot` / :func:`sim.protocol.restore` copy it to the
+host and back bit for bit. Arrays carry one dummy cell and one dummy link at the end;
+treat the state as opaque and read it through :meth:`TrafficModel.outputs`,
+:meth:`TrafficModel.counters` and :meth:`TrafficModel.signal_display`.
 
 References
 ----------
@@ -45,56 +51,21 @@ Edie, L. C. (1963). Discussion of traffic stream measurements and definitions. P
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 import gpu
 from sim import variables
-from sim.protocol import Var
-from sim.traffic import loading, routing, signals
-from sim.traffic.demand import DAY_S, Demand
-from sim.traffic.network import Network, format_indices
-
-_COUNTERS = (
-    "entered",
-    "exited",
-    "generated",
-    "trip_time_s",
-    "vehicle_time_s",
-    "waiting_time_s",
-    "free_flow_time_s",
-)
-_ACCUMULATORS = ("acc_cell_flow", "acc_link_time_s", "acc_link_out", "acc_zone_arrivals")
-_VEHICLE_S = "s"  # units of summed vehicle times [veh s]: vehicles are counted, not units
-
-# dims: ``cell_padded``/``link_padded`` include the dummy cell/link; ``origin_zone`` is the
-# origin of the origin queues (``zone`` their destination)
-_STATE: dict[str, Var] = {
-    "signal_green_s": Var(("signal", "phase"), "float64", "s", "green time per phase"),
-    "signal_amber_s": Var(("signal", "phase"), "float64", "s", "amber time per phase"),
-    "signal_all_red_s": Var(("signal", "phase"), "float64", "s", "all-red time per phase"),
-    "signal_offset_s": Var(("signal",), "float64", "s", "cycle offset"),
-    "vehicles": Var(("cell_padded",), "float64", "1", "vehicles in each cell"),
-    "link_dest": Var(("zone", "link_padded"), "float64", "1", "vehicles per destination"),
-    "link_age": Var(("link_padded",), "float64", _VEHICLE_S, "summed age of link vehicles"),
-    "origin_queue": Var(("zone", "origin_zone"), "float64", "1", "vehicles waiting to enter"),
-    "origin_age": Var(("origin_zone",), "float64", _VEHICLE_S, "summed age of waiting vehicles"),
-    "clock_s": Var((), "float64", "s", "model clock", host=True),
-    "next_route_s": Var((), "float64", "s", "clock of the next route update", host=True),
-    "last_dt_s": Var((), "float64", "s", "length of the last step", host=True),
-    "acc_cell_flow": Var(("cell_padded",), "float64", "1", "cell outflow in the step", False),
-    "acc_link_time_s": Var(("link_padded",), "float64", _VEHICLE_S, "time on link", False),
-    "acc_link_out": Var(("link_padded",), "float64", "1", "link outflow in the step", False),
-    "acc_zone_arrivals": Var(("zone",), "float64", "1", "arrivals in the step", False),
-    **{k: Var((), "float64", _VEHICLE_S if k.endswith("_s") else "1", k) for k in _COUNTERS},
-    "route_time_s": Var(("zone", "node"), "float64", "s", "shortest time to each zone"),
-    "route_sweeps": Var((), "int64", "1", "Bellman-Ford sweeps of the last update", host=True),
-    "route": Var(("zone", "link_padded"), "float64", "1", "route fractions"),
-}
+from sim.traffic import control, loading, routing, signals
+from sim.traffic import detectors as loops
+from sim.traffic import state as tables
+from sim.traffic.commands import SignalCommands
+from sim.traffic.demand import DAY_S, DEMAND_NOISE, Demand, draw_hour
+from sim.traffic.network import Network
 
 
-class TrafficModel:
+class TrafficModel(SignalCommands):
     """City traffic on a road network: CTM loading, signals, OD demand, reactive routes.
 
     Parameters
@@ -106,18 +77,38 @@ class TrafficModel:
         distance covered in it at free speed or wave speed).
     route_interval_s : [s] how often route fractions are recomputed.
     route_weight : in (0, 1], share of the route fractions moved towards the current
-        shortest paths at each recomputation.
-    green_s, amber_s, all_red_s : [s] default fixed-time plan, per phase (scalar or
-        pair, broadcast to every signalized node, or (signal, 2) arrays).
+        choice at each recomputation.
+    route_spread_s : [s] >= 0, logit scale of the next-link choice; 0 is all or nothing
+        (ties to the lowest-numbered link).
+    route_band_s : [s] links whose remaining cost is more than this above the best get
+        no share (default ``3 * route_spread_s``).
+    green_s, amber_s, all_red_s : [s] default fixed-time plan, per phase (scalar or one
+        value per phase, broadcast to every signalized node, or (signal, phase) arrays).
     offset_s : [s] cycle offset (scalar or per signalized node).
     lost_time_s : [s] lost time per phase (effective green = phase time - lost time).
     signal_wait_in_routes : whether route costs include the mean wait at each signal
-        (Webster's uniform delay) on top of the instantaneous travel time; False makes
-        routes react to queues only, like UXsim's dynamic user optimum.
+        (Webster's uniform delay of the node's plan) on top of the instantaneous travel
+        time; False makes routes react to queues only, like UXsim's dynamic user optimum.
+    signal_phases : ``{node: [[link, ...], ...]}`` phases of some signalized nodes as sets of
+        approach links (default: north-south and east-west, see
+        :func:`sim.traffic.signals.phase_table`).
+    signal_control : control mode of every signalized node (``"fixed_time"``,
+        ``"phase_select"``, ``"actuated"``), or ``{node: mode}`` (others fixed-time).
+    min_green_s, max_green_s : [s] minimum green (>= 1) of the adaptive modes and maximum
+        green of the actuated one, per phase (scalar, per phase or (signal, phase)).
+    passage_s : [s] > 0, actuated passage time (scalar or per signalized node).
+    detectors : loop detectors (:class:`sim.traffic.detectors.Detectors`), or None.
+    demand_noise : ``"none"`` (the OD matrix) or ``"poisson"`` (hourly Poisson draws).
+    seed : >= 0, seed of the demand draws.
+    exit_before_signal : vehicles reaching their destination node leave without
+        waiting for its green (a trip ends before the junction); False keeps the older
+        model, in which they wait like through traffic.
     """
 
-    OUTPUTS = variables.outputs_for("density", "flow", "speed", "queue_length", "travel_time")
-    STATE = _STATE
+    OUTPUTS = variables.outputs_for(
+        *tables.LINK_OUTPUTS, *tables.SIGNAL_OUTPUTS, *tables.DETECTOR_OUTPUTS
+    )
+    STATE = tables.BASE_STATE | loops.STATE
 
     def __init__(
         self,
@@ -127,43 +118,77 @@ class TrafficModel:
         dt_max_s: float = 5.0,
         route_interval_s: float = 300.0,
         route_weight: float = 0.5,
+        route_spread_s: float = 0.0,
+        route_band_s: float | None = None,
         green_s=26.0,
         amber_s=3.0,
         all_red_s=1.0,
         offset_s=0.0,
         lost_time_s: float = 4.0,
         signal_wait_in_routes: bool = True,
+        signal_phases: Mapping[int, Sequence[Sequence[int]]] | None = None,
+        signal_control: str | Mapping[int, str] = "fixed_time",
+        min_green_s=5.0,
+        max_green_s=40.0,
+        passage_s=3.0,
+        detectors: loops.Detectors | None = None,
+        demand_noise: str = "none",
+        seed: int = 0,
+        exit_before_signal: bool = False,
     ):
         for name, value in (("dt_max_s", dt_max_s), ("route_interval_s", route_interval_s)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name}: must be > 0 [s], got {value}")
         if not (0 < route_weight <= 1):
             raise ValueError(f"route_weight: must be in (0, 1], got {route_weight}")
-        if not (math.isfinite(lost_time_s) and lost_time_s >= 0):
-            raise ValueError(f"lost_time_s: must be >= 0 [s], got {lost_time_s}")
-        bad = np.flatnonzero(demand.zone_nodes >= network.n_nodes)
-        if bad.size:
-            raise ValueError(
-                f"zone {format_indices(bad)}: zone_nodes={demand.zone_nodes[bad[0]]} is not a "
-                f"node of the network (0..{network.n_nodes - 1})"
-            )
+        band = 3.0 * route_spread_s if route_band_s is None else route_band_s
+        for name, value in (("lost_time_s", lost_time_s), ("route_spread_s", route_spread_s),
+                            ("route_band_s", band)):  # fmt: skip
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name}: must be >= 0 [s], got {value}")
+        if demand_noise not in DEMAND_NOISE:
+            raise ValueError(f"demand_noise: {demand_noise!r} is not one of {DEMAND_NOISE}")
+        if not (isinstance(seed, int | np.integer) and seed >= 0):
+            raise ValueError(f"seed: must be a whole number >= 0, got {seed!r}")
+        routing.check_zones(network, demand)
         self.network, self.demand = network, demand
         self.route_interval_s, self.route_weight = float(route_interval_s), float(route_weight)
+        self.route_spread_s, self.route_band_s = float(route_spread_s), float(band)
         self.lost_time_s = float(lost_time_s)
         self.signal_wait_in_routes = bool(signal_wait_in_routes)
+        self.demand_noise, self.seed = demand_noise, int(seed)
+        self.exit_before_signal = bool(exit_before_signal)
         self.cells = loading.cut_cells(network, dt_max_s)
         self.signal_nodes = np.flatnonzero(network.signalized)
-        self.default_plan = signals.plan_arrays(
-            self.signal_nodes.size, green_s, amber_s, all_red_s, offset_s
-        )
         signal_row = np.full(network.n_nodes, -1)
         signal_row[self.signal_nodes] = np.arange(self.signal_nodes.size)
         self._signal_row = signal_row
         self.approach_links = np.flatnonzero(network.signalized[network.to_node])
         self.approach_row = signal_row[network.to_node[self.approach_links]]
-        self.approach_phase = signals.approach_phase(network)[self.approach_links]
+        self.phases = signals.phase_table(
+            network, self.signal_nodes, self.approach_links, signal_phases
+        )
+        self.default_plan = signals.plan_arrays(
+            self.signal_nodes.size, green_s, amber_s, all_red_s, offset_s, self.phases.n_phases
+        )
+        self.default_control = self._control_defaults(
+            signal_control, min_green_s, max_green_s, passage_s
+        )
+        with_detectors = detectors is not None and detectors.n > 0
+        self.detectors = detectors if with_detectors else None
+        self._detector_table = (
+            loops.place(network, self.cells, detectors) if with_detectors else None
+        )
+        with_signals = self.signal_nodes.size > 0
+        self.OUTPUTS = variables.outputs_for(
+            *tables.LINK_OUTPUTS,
+            *(tables.SIGNAL_OUTPUTS if with_signals else ()),
+            *(tables.DETECTOR_OUTPUTS if with_detectors else ()),
+        )
+        self.STATE = tables.BASE_STATE | (loops.STATE if with_detectors else {})
         self._dev: dict[str, tuple] = {}
-        self._check_reachable()
+        _, graph, _ = self._device(np)
+        routing.check_reachable(graph, network.free_flow_time, demand)
 
     # ------------------------------------------------------------------ setup
     @property
@@ -171,15 +196,22 @@ class TrafficModel:
         """Longest stable internal sub-step [s]."""
         return self.cells.dt_max_s
 
+    @property
+    def n_detectors(self) -> int:
+        return 0 if self.detectors is None else self.detectors.n
+
     def _device(self, xp):
         """Static arrays on backend ``xp`` (built once per backend)."""
         key = xp.__name__
         if key not in self._dev:
-            net = self.network
-            static = loading.build_static(xp, net, self.cells, self.demand.zone_nodes)
+            net, ph = self.network, self.phases
+            static = loading.build_static(
+                xp, net, self.cells, self.demand.zone_nodes, self.exit_before_signal
+            )
             graph = routing.RouteGraph(
                 out_links=static.out_links, to_node=static.to_node, dest_nodes=static.zone_nodes
             )
+            width = ph.width
             link = {
                 "length": xp.asarray(net.length),
                 "free_time": xp.asarray(net.free_flow_time),
@@ -187,7 +219,12 @@ class TrafficModel:
                 "free_speed": xp.asarray(net.free_speed),
                 "approach": xp.asarray(self.approach_links),
                 "approach_row": xp.asarray(self.approach_row),
-                "approach_phase": xp.asarray(self.approach_phase),
+                "approach_last": xp.asarray(self.cells.last[self.approach_links]),
+                "serve": xp.asarray(np.maximum(ph.serve, 0)),
+                "serve_valid": xp.asarray((ph.serve >= 0).astype(np.float64)),
+                "entry_flat": xp.asarray(ph.entry_row * width + ph.entry_phase),
+                "entry_approach": xp.asarray(ph.entry_approach),
+                "n_phases": xp.asarray(ph.n_phases),
                 # destination-major, like the origin queues
                 "od_per_s": xp.asarray(np.ascontiguousarray(self.demand.od_veh_per_h.T) / 3600.0),
                 "cell_length": xp.asarray(self.cells.length),
@@ -196,6 +233,8 @@ class TrafficModel:
                     net.critical_density[self.cells.link] * self.cells.length[:-1]
                 ),
             }
+            if self._detector_table is not None:
+                link["detectors"] = {k: xp.asarray(v) for k, v in self._detector_table.items()}
             work = loading.workspace(xp, self.cells.n_cells, net.n_links, self.demand.n_zones)
             self._dev[key] = (static, graph, link, work, {})
         return self._dev[key][:3]
@@ -207,28 +246,14 @@ class TrafficModel:
             by_h[h_s] = loading.step_constants(static, h_s)
         return by_h[h_s], work
 
-    def _check_reachable(self) -> None:
-        _, graph, _ = self._device(np)
-        times = routing.shortest_times(np, graph, np.append(self.network.free_flow_time, 0.0))
-        origin_times = times[:, self.demand.zone_nodes].T  # (origin, destination)
-        bad = np.argwhere((self.demand.od_veh_per_h > 0) & ~np.isfinite(origin_times))
-        if bad.size:
-            o, d = bad[0]
-            raise ValueError(
-                f"demand: destination zone {d} (node {self.demand.zone_nodes[d]}) cannot be "
-                f"reached from origin zone {o} (node {self.demand.zone_nodes[o]}) but the OD "
-                f"matrix asks for {self.demand.od_veh_per_h[o, d]} veh/h "
-                f"({len(bad)} such pair(s))"
-            )
-
     # --------------------------------------------------------------- protocol
     def init(self, inputs: Mapping | None = None, xp=np) -> dict:
-        """Empty network at rest, default signal plans, free-flow routes.
+        """Empty network at rest, default signal plans and control, free-flow routes.
 
         Parameters
         ----------
         inputs : optional overrides of the signal plan, keys among ``signal_green_s``,
-            ``signal_amber_s``, ``signal_all_red_s`` ((signal, 2) [s]) and
+            ``signal_amber_s``, ``signal_all_red_s`` ((signal, phase) [s]) and
             ``signal_offset_s`` ((signal,) [s]); signals are the signalized nodes in
             ascending order.
         xp : array namespace (``numpy`` or ``cupy``).
@@ -240,16 +265,23 @@ class TrafficModel:
                 f"inputs: unknown key(s) {unknown}; allowed: {list(signals.PLAN_KEYS)}"
             )
         plan = {k: gpu.to_host(inputs.get(k, v)) for k, v in self.default_plan.items()}
-        plan = signals.plan_arrays(self.signal_nodes.size, *(plan[k] for k in signals.PLAN_KEYS))
+        plan = signals.plan_arrays(
+            self.signal_nodes.size, *(plan[k] for k in signals.PLAN_KEYS), self.phases.n_phases
+        )
         _, graph, _ = self._device(xp)
         n_links, n_zones = self.network.n_links, self.demand.n_zones
-        st = {k: xp.asarray(v) for k, v in plan.items()}
+        host = plan | self._controller_start(plan, self.default_control, 0.0)
+        st = {k: xp.asarray(v) for k, v in host.items() if not self.STATE[k].host}
+        st |= {k: np.asarray(v) for k, v in host.items() if self.STATE[k].host}
         st |= {
+            "approach_green_s": xp.zeros(self.approach_links.size),
             "vehicles": xp.zeros(self.cells.n_cells + 1),
             "link_dest": xp.zeros((n_zones, n_links + 1)),
             "link_age": xp.zeros(n_links + 1),
             "origin_queue": xp.zeros((n_zones, n_zones)),
             "origin_age": xp.zeros(n_zones),
+            "demand_multiplier": xp.ones((n_zones, n_zones)),
+            "demand_hour": np.asarray(-1),
             "clock_s": np.asarray(0.0),
             "next_route_s": np.asarray(self.route_interval_s),
             "last_dt_s": np.asarray(0.0),
@@ -258,11 +290,17 @@ class TrafficModel:
             "acc_link_out": xp.zeros(n_links + 1),
             "acc_zone_arrivals": xp.zeros(n_zones),
         }
-        st |= {k: xp.asarray(0.0) for k in _COUNTERS}
+        st |= {k: xp.asarray(0.0) for k in tables.COUNTERS}
+        if "detector_count" in self.STATE:
+            n_det = self.n_detectors
+            st |= {k: xp.zeros(n_det) for k, v in loops.STATE.items() if not v.host}
+            st["detector_speed"] = xp.asarray(self._detector_table["free_speed"])
+            st["detector_last_s"] = np.asarray(0.0)
+            st["detector_next_s"] = np.asarray(self.detectors.interval_s)
         cost = self._travel_time(xp, st, self.signal_wait_in_routes)
         st["route_time_s"], sweeps = routing.shortest_times(xp, graph, cost, return_sweeps=True)
         st["route_sweeps"] = np.asarray(sweeps)
-        st["route"] = routing.best_next_links(xp, graph, cost, st["route_time_s"])
+        st["route"] = self._next_links(xp, graph, cost, st["route_time_s"])
         return st
 
     def step(self, state: Mapping, forcing: Mapping, dt) -> dict:
@@ -288,7 +326,7 @@ class TrafficModel:
         xp = gpu.array_namespace(state["vehicles"])
         static, _, link = self._device(xp)
         st = {k: v.copy() for k, v in state.items()}
-        for k in _ACCUMULATORS:
+        for k in tables.ACCUMULATORS:
             st[k][...] = 0.0
         n_sub = max(1, math.ceil(dt / self.cells.dt_max_s * (1 - 1e-12)))
         h = dt / n_sub
@@ -298,15 +336,15 @@ class TrafficModel:
         uses = self._uses(xp, st)
         constants, work = self._kernel(xp, h)
         green = xp.ones(self.network.n_links + 1)
-        greens = signals.green_fraction(
-            xp,
-            st,
-            link["approach_row"],
-            link["approach_phase"],
-            self.lost_time_s,
-            clock + h * xp.arange(n_sub, dtype=xp.float64),
-            h,
-        )
+        row, serve, valid = link["approach_row"], link["serve"], link["serve_valid"]
+        starts = clock + h * xp.arange(n_sub, dtype=xp.float64)
+        greens = signals.green_fraction(xp, st, row, serve, valid, self.lost_time_s, starts, h)
+        adaptive = int(st["signal_adaptive"]) > 0  # a host value
+        if adaptive:
+            fixed = (st["signal_mode"] == control.FIXED_TIME)[row]
+            pieces = control.pieces(h, float(st["signal_min_green_floor_s"]))
+            timing = control.timing_table(xp, st, self.lost_time_s)
+        det = link.get("detectors")
         for k in range(n_sub):
             t = clock + k * h
             if t >= next_route:
@@ -316,10 +354,24 @@ class TrafficModel:
                     (t - next_route) / self.route_interval_s + 1
                 )
             new_trips = link["od_per_s"] * (float(factors[k]) * h)
+            if self.demand_noise == "poisson":
+                draw_hour(xp, st, self.demand, t, tod + (t - clock), scale, self.seed)
+                new_trips = new_trips * st["demand_multiplier"]
             st["origin_queue"] += new_trips
             st["generated"] += new_trips.sum()
-            green[link["approach"]] = greens[k]
+            g = greens[k]
+            if adaptive:
+                opened = control.advance(xp, st, timing, link["n_phases"], h, pieces)
+                g = xp.where(fixed, g, signals.served_sum(opened, row, serve, valid) / h)
+            green[link["approach"]] = g
+            st["approach_green_s"] += g * h
             loading.substep(xp, static, constants, st, work, green, uses)
+            if adaptive:  # stop-line detectors: vehicles discharged from each approach
+                crossed = work["flow"][link["approach_last"]][link["entry_approach"]]
+                control.measure(xp, st, crossed, link["entry_flat"], h)
+            if det is not None:
+                loops.accumulate(xp, st, det, work["inflow"], work["flow"], st["vehicles"], h)
+                loops.latch(xp, st, det, t + h, self.detectors.interval_s)
         st["free_flow_time_s"] += (st["acc_cell_flow"] * static.cell_free_time).sum()
         st["clock_s"] = np.asarray(clock + dt)
         st["next_route_s"] = np.asarray(next_route)
@@ -327,7 +379,10 @@ class TrafficModel:
         return st
 
     def outputs(self, state: Mapping) -> dict:
-        """Per-link ``density``, ``flow``, ``speed``, ``queue_length``, ``travel_time``.
+        """Per link ``density``, ``flow``, ``speed``, ``queue_length``, ``travel_time``;
+        per signal ``signal_phase``, ``signal_interval``, ``signal_phase_time``; per
+        detector ``detector_count``, ``detector_occupancy``, ``detector_speed``,
+        ``detector_queue_length`` (those in :attr:`OUTPUTS`).
 
         ``density`` [veh m-1, all lanes] and ``queue_length`` [m] are at the end of the
         last step; ``flow`` [veh s-1 leaving the link] and ``speed`` [m s-1, Edie's
@@ -336,7 +391,9 @@ class TrafficModel:
         over the contiguous cells above critical density. ``travel_time`` [s] is the
         instantaneous estimate also used for routing: free-flow time plus the mean
         signal wait, or the time to discharge the vehicles on the link at its
-        (green-reduced) capacity if that is longer.
+        (green-reduced) capacity if that is longer. Signals: what :meth:`signal_display`
+        says. Detectors: the last complete aggregation interval
+        (:mod:`sim.traffic.detectors`); the queue length of their link now.
         """
         xp = gpu.array_namespace(state["vehicles"])
         static, _, link = self._device(xp)
@@ -354,13 +411,24 @@ class TrafficModel:
         speed = xp.minimum(speed, link["free_speed"])
         dt = float(state["last_dt_s"])
         flow = state["acc_link_out"][:n_links] / dt if dt > 0 else xp.zeros(n_links)
-        return {
+        queue = loading.queue_length(
+            xp, state, static, link["cell_link"], cell_len[:-1], link["cell_critical"]
+        )
+        out = {
             "density": on_link / link["length"],
             "flow": flow,
             "speed": speed,
-            "queue_length": self._queue_length(xp, state, static, link),
+            "queue_length": queue,
             "travel_time": self._travel_time(xp, state)[:n_links],
         }
+        if "signal_phase" in self.OUTPUTS:
+            shown = self.signal_display(state)
+            out |= {f"signal_{k}": shown[k] for k in ("phase", "interval")}
+            out["signal_phase_time"] = shown["phase_time_s"]
+        if "detector_count" in self.OUTPUTS:
+            out |= {k: state[k] for k in ("detector_count", "detector_occupancy", "detector_speed")}
+            out["detector_queue_length"] = queue[link["detectors"]["link"]]
+        return out
 
     def counters(self, state: Mapping) -> dict:
         """Cumulative network counters since :meth:`init` (host values).
@@ -380,7 +448,7 @@ class TrafficModel:
         exactly once the network is empty. KPIs: vehicle-hours travelled =
         ``vehicle_time_s / 3600``, mean trip time = ``trip_time_s / exited``.
         """
-        out = {k: float(state[k]) for k in _COUNTERS}
+        out = {k: float(state[k]) for k in tables.COUNTERS}
         out["in_network"] = float(state["link_dest"].sum())
         out["waiting"] = float(state["origin_queue"].sum())
         out["delay_s"] = out["vehicle_time_s"] + out["waiting_time_s"] - out["free_flow_time_s"]
@@ -393,86 +461,34 @@ class TrafficModel:
         state's backend (no host copy, unlike :meth:`counters`)."""
         return state["acc_zone_arrivals"]
 
-    # ---------------------------------------------------------------- signals
-    def set_signal_plan(
-        self,
-        state: Mapping,
-        node,
-        *,
-        green_s,
-        amber_s=None,
-        all_red_s=None,
-        offset_s=None,
-        cycle_s=None,
-    ) -> dict:
-        """A new state with the plan of signalized ``node`` (int or array) replaced.
-
-        Parameters
-        ----------
-        node : signalized node index or indices.
-        green_s : [s] green per phase (scalar for both, or a pair).
-        amber_s, offset_s : [s] kept from the current plan when None.
-        all_red_s : [s] kept when None, unless ``cycle_s`` is given.
-        cycle_s : [s] if given, all-red time is set (equally on both phases) so the cycle
-            has this length; it must be at least green + amber of both phases.
-        """
-        nodes = np.atleast_1d(np.asarray(node))
-        if nodes.dtype.kind not in "iu":
-            raise ValueError(f"node: expected node indices, got {nodes.dtype}")
-        outside = (nodes < 0) | (nodes >= self.network.n_nodes)
-        if outside.any():
-            raise ValueError(
-                f"node {nodes[outside][0]}: not a node index (0..{self.network.n_nodes - 1})"
-            )
-        rows = self._signal_row[nodes]
-        if np.any(rows < 0):
-            raise ValueError(f"node {nodes[rows < 0][0]}: is not signalized")
-        xp = gpu.array_namespace(state["vehicles"])
-        cur = {k: gpu.to_host(state[k])[rows] for k in signals.PLAN_KEYS}
-        green = np.broadcast_to(np.asarray(green_s, dtype=np.float64), (rows.size, 2))
-        amber = cur["signal_amber_s"] if amber_s is None else amber_s
-        amber = np.broadcast_to(np.asarray(amber, dtype=np.float64), (rows.size, 2))
-        if cycle_s is not None:
-            spare = np.asarray(cycle_s, dtype=np.float64) - (green + amber).sum(axis=1)
-            if np.any(spare < 0):
-                raise ValueError(
-                    f"cycle_s: {cycle_s} s is shorter than green + amber of both phases"
-                )
-            all_red = np.repeat((spare / 2)[:, None], 2, axis=1)
-        else:
-            all_red = cur["signal_all_red_s"] if all_red_s is None else all_red_s
-        offset = cur["signal_offset_s"] if offset_s is None else offset_s
-        plan = signals.plan_arrays(rows.size, green, amber, all_red, offset)
-        new = dict(state)
-        for k in signals.PLAN_KEYS:
-            new[k] = state[k].copy()
-            new[k][xp.asarray(rows)] = xp.asarray(plan[k])
-        return new
-
     # --------------------------------------------------------------- internals
-    def _signal_cost(self, xp, st):
-        """(link + 1,) mean signal wait on each approach [s] (Webster's uniform delay)."""
-        _, _, link = self._device(xp)
-        wait = xp.zeros(self.network.n_links + 1)
-        delay = signals.signal_delay(st, self.lost_time_s, xp)
-        wait[link["approach"]] = delay[link["approach_row"], link["approach_phase"]]
-        return wait
-
     def _travel_time(self, xp, st, signal_wait: bool = True):
-        """(link + 1,) instantaneous link travel time [s], dummy entry 0."""
+        """(link + 1,) instantaneous link travel time [s], dummy entry 0.
+
+        Signals count with their fixed-time plan, also under adaptive control (the plan
+        is the expected split there)."""
         _, _, link = self._device(xp)
         n_links = self.network.n_links
         green = xp.ones(n_links)
         eff, cycle = signals.effective_green(st, self.lost_time_s, xp)
-        green[link["approach"]] = (
-            eff[link["approach_row"], link["approach_phase"]] / cycle[link["approach_row"]]
-        )
+        row = link["approach_row"]
+        served = signals.served_sum(eff, row, link["serve"], link["serve_valid"])
+        green[link["approach"]] = served / cycle[row]
         on_link = st["link_dest"][:, :-1].sum(axis=0)
         discharge = on_link / xp.maximum(link["capacity"] * green, 1e-300)
         free = link["free_time"]
         if signal_wait:
-            free = free + self._signal_cost(xp, st)[:n_links]
+            wait = xp.zeros(n_links)
+            wait[link["approach"]] = signals.signal_delay(served, cycle[row])
+            free = free + wait
         return xp.concatenate([xp.maximum(free, discharge), xp.zeros(1)])
+
+    def _next_links(self, xp, graph, cost, times):
+        if self.route_spread_s > 0:
+            return routing.logit_next_links(
+                xp, graph, cost, times, self.route_spread_s, self.route_band_s
+            )
+        return routing.best_next_links(xp, graph, cost, times)
 
     def _update_routes(self, xp, st) -> None:
         _, graph, _ = self._device(xp)
@@ -486,27 +502,10 @@ class TrafficModel:
             return_sweeps=True,
         )
         st["route_sweeps"] = np.asarray(sweeps)
-        best = routing.best_next_links(xp, graph, cost, st["route_time_s"])
+        best = self._next_links(xp, graph, cost, st["route_time_s"])
         st["route"] = (1.0 - self.route_weight) * st["route"] + self.route_weight * best
 
     def _uses(self, xp, st):
         """(zone, k_out, node) 1.0 where routes send a zone's vehicles onto an out-slot."""
         static, _, _ = self._device(xp)
         return (st["route"][:, static.out_links] > 0).astype(xp.float64)
-
-    def _queue_length(self, xp, st, static, link):
-        """(link,) [m] contiguous length above critical density from the downstream end."""
-        n = st["vehicles"][:-1]
-        cell_link = link["cell_link"]
-        cell_len = link["cell_length"][:-1]
-        critical = link["cell_critical"]
-        free = (n <= critical * (1 + 1e-9)).astype(xp.int64)
-        # cells of a link from c to its end are all congested iff no free cell lies there
-        free_after = xp.cumsum(free[::-1])[::-1]  # free cells in [c, end of the network)
-        last = static.last[:-1]
-        tail = xp.concatenate([free_after[1:], xp.zeros(1, dtype=xp.int64)])
-        free_to_link_end = free_after - tail[last][cell_link]
-        queued = (free_to_link_end == 0).astype(xp.float64) * cell_len
-        total = xp.cumsum(queued)
-        first = static.first[:-1]
-        return total[last] - total[first] + queued[first]

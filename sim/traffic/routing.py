@@ -16,8 +16,25 @@ value on the host (on a GPU it waits for the queue to drain), and sweeps past th
 point change nothing, so the result is the same bit for bit. The traffic model passes the
 sweeps the last update took as ``first_check``, so an update usually costs one test.
 
+Route spread. With a spread ``s`` > 0 the next-link choice is a multinomial logit
+instead: at each node, for each destination, the out-links that lead strictly closer
+to the destination (Dial's efficient links, so no route can cycle) and whose remaining
+cost ``c_j + T_dest(to_j)`` is within a band of the best get shares proportional to
+``exp(-(c_j + T_dest(to_j) - T_best) / s)`` (:func:`logit_next_links`). Equal-cost
+links share equally, where the all-or-nothing choice gives everything to the lowest
+slot. It is the expected split of a logit choice over the next link with the shortest
+remaining times as its costs (a node-by-node simplification of Dial's STOCH
+assignment, which enumerates efficient paths), deterministic, so it needs no random
+numbers.
+
 References
 ----------
+Dial, R. B. (1971). A probabilistic multipath traffic assignment model which obviates
+path enumeration. Transportation Research 5(2), 83-111.
+https://doi.org/10.1016/0041-1647(71)90012-8
+Sheffi, Y. (1985). Urban Transportation Networks: Equilibrium Analysis with
+Mathematical Programming Methods. Prentice-Hall, ch. 10-11 (logit route choice,
+stochastic network loading).
 Bellman, R. (1958). On a routing problem. Quarterly of Applied Mathematics 16(1),
 87-90. https://doi.org/10.1090/qam/102435
 Bertsekas, D. P., Tsitsiklis, J. N. (1991). An analysis of stochastic shortest path
@@ -29,6 +46,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
+
+from sim.traffic.network import format_indices
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,6 +114,32 @@ def shortest_times(
     raise RuntimeError("shortest_times: Bellman-Ford did not converge (non-positive costs?)")
 
 
+def check_zones(network, demand) -> None:
+    """A ValueError naming the first zone whose node is not a node of the network."""
+    bad = np.flatnonzero(demand.zone_nodes >= network.n_nodes)
+    if bad.size:
+        raise ValueError(
+            f"zone {format_indices(bad)}: zone_nodes={demand.zone_nodes[bad[0]]} is not a "
+            f"node of the network (0..{network.n_nodes - 1})"
+        )
+
+
+def check_reachable(graph: RouteGraph, free_flow_time, demand) -> None:
+    """A ValueError naming the first OD pair with demand whose destination cannot be
+    reached (host NumPy graph; ``free_flow_time`` (link,) [s])."""
+    times = shortest_times(np, graph, np.append(free_flow_time, 0.0))
+    origin_times = times[:, demand.zone_nodes].T  # (origin, destination)
+    bad = np.argwhere((demand.od_veh_per_h > 0) & ~np.isfinite(origin_times))
+    if bad.size:
+        o, d = bad[0]
+        raise ValueError(
+            f"demand: destination zone {d} (node {demand.zone_nodes[d]}) cannot be "
+            f"reached from origin zone {o} (node {demand.zone_nodes[o]}) but the OD "
+            f"matrix asks for {demand.od_veh_per_h[o, d]} veh/h "
+            f"({len(bad)} such pair(s))"
+        )
+
+
 def _slot_cost(xp, graph: RouteGraph, cost):
     """(k, node) cost of each out-slot, inf on padding."""
     padded = xp.concatenate([cost[:-1], xp.full(1, xp.inf, dtype=cost.dtype)])
@@ -119,4 +166,35 @@ def best_next_links(xp, graph: RouteGraph, cost, times):
     link = graph.out_links[best, xp.arange(n_nodes)[None, :]]
     choice = xp.zeros((n_dest, n_links + 1))
     choice[xp.arange(n_dest)[:, None], link] = reachable.astype(choice.dtype)
+    return choice
+
+
+def logit_next_links(xp, graph: RouteGraph, cost, times, spread_s: float, band_s: float):
+    """Logit next-link shares, (zone, link + 1), each node's shares summing to 1.
+
+    Parameters
+    ----------
+    cost : (link + 1,) [s] link costs.
+    times : (zone, node) [s] shortest times to each destination (:func:`shortest_times`).
+    spread_s : [s] > 0, the logit scale: a link ``spread_s`` seconds worse than the best
+        gets ``1/e`` of its share.
+    band_s : [s] >= 0, links more than this worse than the best get none.
+
+    Nodes that cannot reach the destination, and the destination's own node, get none.
+    """
+    n_links = cost.shape[0] - 1
+    n_dest = graph.dest_nodes.shape[0]
+    ahead = times[:, graph.to_node[graph.out_links]]  # (zone, k, node)
+    value = _slot_cost(xp, graph, cost)[None] + ahead
+    best = xp.min(value, axis=1, keepdims=True)
+    finite = xp.isfinite(value)
+    excess = xp.where(finite, value - xp.where(xp.isfinite(best), best, 0.0), 0.0)
+    efficient = finite & (ahead < times[:, None, :]) & (excess <= band_s)
+    weight = xp.where(efficient, xp.exp(-excess / spread_s), 0.0)
+    total = weight.sum(axis=1, keepdims=True)
+    share = weight / xp.where(total > 0, total, 1.0)
+    # padding slots all point at the dummy link and write 0 there, real links are written
+    # once (no node shares an out-link with another)
+    choice = xp.zeros((n_dest, n_links + 1))
+    choice[xp.arange(n_dest)[:, None, None], graph.out_links[None]] = share
     return choice

@@ -25,6 +25,7 @@ def state_to_arrays(state):
     """Host copies of every state entry."""
     return {k: np.array(gpu.to_host(v)) for k, v in state.items()}
 
+
 ROADS = dict(
     node_x=[0.0, 500.0, 1000.0],
     node_y=[0.0, 0.0, 0.0],
@@ -188,11 +189,15 @@ class TestProtocol:
         model = small_model()
         state = advance(model, model.init({}, np), 5)
         out = model.outputs(state)
-        assert set(out) == set(TrafficModel.OUTPUTS)
-        assert variables.outputs_for(*out) == TrafficModel.OUTPUTS
-        assert sizes(model, state)["link_padded"] == model.network.n_links + 1
-        for v in out.values():
-            assert v.shape == (model.network.n_links,) and np.all(np.isfinite(v))
+        # this model has signals but no detectors: outputs per link and per signal
+        assert set(out) == set(model.OUTPUTS) < set(TrafficModel.OUTPUTS)
+        assert variables.outputs_for(*out) == model.OUTPUTS
+        dims = sizes(model, state)
+        assert dims["link_padded"] == model.network.n_links + 1
+        lengths = {"link": model.network.n_links, "signal": model.signal_nodes.size}
+        for name, v in out.items():
+            assert v.shape == (lengths[model.OUTPUTS[name]["dims"][0]],), name
+            assert np.all(np.isfinite(v)), name
         assert np.all(out["speed"] <= model.network.free_speed + 1e-9)
         assert np.all(out["travel_time"] >= model.network.free_flow_time)
 

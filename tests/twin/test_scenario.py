@@ -28,6 +28,42 @@ def test_examples_load_and_round_trip(path):
     assert Scenario.from_dict(tomllib.loads(s.to_toml())) == s
 
 
+def test_traffic_control_fields_read_and_round_trip():
+    text = (
+        GOOD
+        + """
+[traffic]
+signal_control = "actuated"
+signal_control_nodes = { "12" = "phase_select" }
+signal_phases = { "12" = [[3, 5], [4], [6]] }
+route_spread_s = 30
+demand_noise = "poisson"
+seed = 4
+exit_before_signal = true
+"""
+    )
+    s = Scenario.from_dict(tomllib.loads(text))
+    t = s.traffic
+    assert t.signal_control_nodes == {12: "phase_select"} and t.signal_phases == {
+        12: [[3, 5], [4], [6]]
+    }
+    assert (t.route_spread_s, t.demand_noise, t.seed, t.exit_before_signal) == (
+        30,
+        "poisson",
+        4,
+        True,
+    )
+    assert Scenario.from_dict(tomllib.loads(s.to_toml())) == s
+    # the defaults keep the earlier model
+    d = Scenario.from_dict(tomllib.loads(GOOD)).traffic
+    assert (d.route_spread_s, d.demand_noise, d.signal_control, d.exit_before_signal) == (
+        0.0,
+        "none",
+        "fixed_time",
+        False,
+    )
+
+
 def test_durations():
     s = Scenario.from_dict(tomllib.loads(GOOD))
     assert s.duration.total_seconds() == 6 * 3600 and s.n_steps == 360 and s.n_outputs == 24
@@ -44,7 +80,7 @@ BAD = [
     ('step = "60s"', 'step = "2h"', ["step must be whole seconds from 1 s to 1 h"]),
     ('step = "60s"', 'step = "1.5s"', ["step must be whole seconds"]),
     ('duration = "6h"', 'duration = "99999999999d"', ["duration", "longer than 3660 days"]),
-    (None, '[traffic]\ntrips_per_day = 0', ["traffic.trips_per_day"]),
+    (None, "[traffic]\ntrips_per_day = 0", ["traffic.trips_per_day"]),
     (None, '[air]\nspecies = ["pm25", "pm25"]', ["species twice"]),
     (
         None,
@@ -52,9 +88,15 @@ BAD = [
         ["background_ugm3 names species that are not modelled: ['nox']"],
     ),
     ('name = "t"', 'name = "t"\ncolour = "red"', ["colour: unknown key"]),
-    (None, '[traffic]\ndemand_scale = -1', ["traffic.demand_scale", "greater"]),
+    (None, "[traffic]\ndemand_scale = -1", ["traffic.demand_scale", "greater"]),
+    (None, '[traffic]\nsignal_control = "smart"', ["traffic.signal_control", "'actuated'"]),
+    (None, "[traffic]\nmin_green_s = 9\nmax_green_s = 8", ["max_green_s (8 s) is below"]),
+    (None, "[traffic]\nsignal_cycle_s = 30\namber_s = 10\nall_red_s = 5", ["leaves 0 s of green"]),
+    (None, '[traffic]\ndemand_noise = "gauss"', ["traffic.demand_noise", "'poisson'"]),
+    (None, "[traffic]\nroute_spread_s = -1", ["traffic.route_spread_s"]),
+    (None, '[traffic.signal_phases]\n"12" = [[1, -2]]', ["traffic.signal_phases"]),
     (None, '[air]\nspecies = ["co"]', ["air.species.0", "'pm25' or 'nox'"]),
-    (None, '[city]\nresolution_m = 5', ["city.resolution_m", "25"]),
+    (None, "[city]\nresolution_m = 5", ["city.resolution_m", "25"]),
     ('name = "t"', 'name = "t"\ndevice = "tpu"', ["device", "'auto', 'cpu' or 'gpu'"]),
     (None, '[energy]\npv_coverage = "lots"', ["energy.pv_coverage", "number"]),
     ('duration = "6h"', "", ["duration: required key is missing"]),

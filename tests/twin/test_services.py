@@ -21,6 +21,7 @@ from twin.services import (
     ChargingLimit,
     Observation,
     SetpointOffset,
+    SignalPhase,
     SignalPlan,
 )
 from twin.services.base import from_spec
@@ -144,13 +145,18 @@ def test_observations_hold_readings_not_model_state(tmp_path):
              "chargers": c.city["districts"].sizes["district"]}  # fmt: skip
     for kind in ("detectors", "monitors", "meters", "chargers", "forecast", "signals"):
         readings = getattr(obs, kind)
-        assert set(vars(readings)) == {"time", "ids", "values", "units"}
-        for values in readings.values.values():
+        assert set(vars(readings)) == {"time", "ids", "values", "units", "sites"}
+        for values in (*readings.values.values(), *readings.sites.values()):
             # one host value per sensor, no view of any model array
             assert type(values) is np.ndarray and values.shape == (len(readings.ids),)
             assert not any(np.shares_memory(values, s) for s in states if hasattr(s, "shape"))
         if kind in sizes:
             assert len(readings.ids) == sizes[kind], kind
+    # detectors: the city's loops, then a queue camera on every signal approach
+    traffic = c.exchange.models["traffic"]
+    approaches = np.flatnonzero(traffic.network.signalized[traffic.network.to_node])
+    assert len(obs.detectors.ids) == kinds.count("loop") + approaches.size
+    np.testing.assert_array_equal(obs.detectors.sites["link"][kinds.count("loop") :], approaches)
     assert obs.monitors.time.hour == 8 and obs.monitors.units["pm25"] == "ug m-3"
 
 
@@ -282,3 +288,80 @@ def test_evaluate_pairs_the_arms_seed_by_seed(tmp_path):
     assert "cap against fixed_time" in repr(ev)
     with pytest.raises(InputError, match="both 'fixed_time'"):
         evaluate("fixed_time", seeds=1)
+
+
+# ----------------------------------------------------------------- signal built-ins
+def _hand_made(queues_m: dict[int, float], context):
+    """An observation with only approach-camera queues (all else empty)."""
+    from datetime import datetime
+
+    from twin.services.sensors import Readings
+
+    t = datetime(2026, 6, 17, 8)
+    links = np.array(sorted(queues_m), dtype=np.int64)
+    empty = Readings(t, (), {}, {})
+    detectors = Readings(
+        t, tuple(f"camera-{j}" for j in links), {"queue": np.array([queues_m[j] for j in links])},
+        {"queue": "m"}, {"link": links},
+    )  # fmt: skip
+    return Observation(t, detectors, empty, empty, empty, empty, empty)
+
+
+@pytest.fixture(scope="module")
+def signal_context():
+    from twin.services.base import Context
+    from twin.services.hook import signal_layout
+
+    sc = _sc()
+    c = Coupler(_load_city(sc), sc, gpu.select("cpu"), sensors=True)
+    c.init()
+    return Context(c.city, sc, signal_layout(c))
+
+
+@pytest.mark.parametrize("name", ["max_pressure", "longest_queue"])
+def test_signal_builtins_decide_from_detector_queues_alone(name, signal_context):
+    from twin.services import BUILTINS
+
+    layout = signal_context.signals
+    node, (phase0, phase1) = int(layout.nodes[0]), layout.phases[0][:2]
+    service = BUILTINS[name]()
+    service.reset(signal_context)
+    # a queue on one approach of phase 1 only: both rules give phase 1 its green
+    first = service.decide(_hand_made({phase1[0]: 200.0}, signal_context))
+    assert SignalPhase(node, 1) in first
+    assert all(isinstance(a, SignalPhase) for a in first)
+    # the same readings again: no new command for that node (it shows phase 1)
+    again = service.decide(_hand_made({phase1[0]: 200.0}, signal_context))
+    assert all(a.node != node for a in again)
+    # now phase 0's approaches queue far more: it switches back
+    longer = {phase0[0]: 400.0, phase1[0]: 20.0}
+    assert SignalPhase(node, 0) in service.decide(_hand_made(longer, signal_context))
+    # state round-trips (a resumed run decides as an uninterrupted one)
+    fresh = BUILTINS[name]()
+    fresh.reset(signal_context)
+    fresh.restore(service.state())
+    assert fresh.shown == service.shown
+
+
+def test_max_pressure_weighs_the_queue_downstream(signal_context):
+    from twin.services import BUILTINS
+
+    layout = signal_context.signals
+    node, (phase0, phase1) = int(layout.nodes[0]), layout.phases[0][:2]
+    service = BUILTINS["max_pressure"]()
+    service.reset(signal_context)
+    i0, i1 = phase0[0], phase1[0]
+    blocked = {j: 500.0 for j in layout.movements[i1]}  # phase 1's exits are full
+    chosen = service.decide(_hand_made({i0: 100.0, i1: 100.0, **blocked}, signal_context))
+    # equal queues upstream, but phase 1 would push into full links: phase 0 wins
+    assert SignalPhase(node, 0) in chosen
+
+
+def test_max_pressure_runs_the_city_through_phase_select(tmp_path):
+    sc = _sc(hours=1, step="20s", services=[{"name": "max_pressure", "every": "20s"}])
+    result = run(sc, tmp_path / "mp.zarr", progress=False)
+    group = result.open()["services/max_pressure"]
+    assert group.attrs["status"] == "ok" and group.attrs["rejections"] == 0
+    assert set(group["actions_kind"].values) == {"SignalPhase"}
+    shown = result.open()["state/traffic"]["signal_phase"].values
+    assert len(np.unique(shown)) == 2  # both phases were given green

@@ -218,3 +218,40 @@ class TestSignal:
         # a 2-s sub-step smears arrivals and the stop line by about one sub-step, a few
         # per cent of the 34-s red (observed 0.2 %)
         assert_close(c["delay_s"] / c["exited"], uniform, rtol=0.05)
+
+
+class TestTripsEndBeforeTheSignal:
+    """Trips whose destination is a signalized node leave before its junction.
+
+    The corridor of :class:`TestSignal` (1000 m to the signal, 26 s effective green in
+    60 s) at 0.1 veh/s. Hand computation: a vehicle ending its trip at the signal node
+    never meets the red, so its trip time is the free-flow 1000 m / 20 m/s = 50 s and
+    the delay 0; a vehicle going on waits the D/D/1 uniform delay
+    r^2 / (2 C (1 - q/s)) = 34^2 / (120 * 0.8) = 12.04 s. Before the change (and with
+    ``exit_before_signal=False``) the first also waited 12.04 s.
+    """
+
+    def counters(self, destination, exit_before_signal):
+        net = corridor([1000.0, 500.0], [1, 1], capacity=0.5, signal=[1])
+        od = np.zeros((3, 3))
+        od[0, destination] = 0.1 * 3600
+        demand = Demand([0, 1, 2], od, flat_profile)
+        model = TrafficModel(net, demand, dt_max_s=2.0, exit_before_signal=exit_before_signal)
+        state = run(model, 3600.0, step_s=60.0)
+        state = run(model, 1200.0, step_s=60.0, state=state, start_s=3600.0, scale=0.0)
+        c = model.counters(state)
+        assert c["in_network"] < 1e-9 and abs(c["exited"] - 360.0) < 1e-6
+        return c
+
+    def test_a_trip_to_the_signal_node_does_not_wait(self):
+        c = self.counters(1, True)
+        assert_close(c["trip_time_s"] / c["exited"], 50.0, rtol=1e-9)  # round-off
+        assert abs(c["delay_s"]) < 1e-6 * c["trip_time_s"]
+
+    @pytest.mark.parametrize("exit_before_signal", [True, False])
+    def test_waits_where_the_trip_goes_on_or_the_option_is_off(self, exit_before_signal):
+        destination = 2 if exit_before_signal else 1
+        c = self.counters(destination, exit_before_signal)
+        uniform = 34.0**2 / (2 * 60.0 * (1 - 0.1 / 0.5))
+        # as TestSignal: a 2-s sub-step smears the stop line by a sub-step (observed 0.2 %)
+        assert_close(c["delay_s"] / c["exited"], uniform, rtol=0.05)

@@ -109,9 +109,12 @@ def run_uxsim(network, zone_nodes, od_veh_per_h, **kwargs) -> dict:
     }
 
 
-def uxsim_like_model(network: Network, zone_nodes, od_veh_per_h) -> TrafficModel:
+def uxsim_like_model(
+    network: Network, zone_nodes, od_veh_per_h, route_spread_s: float = 0.0
+) -> TrafficModel:
     """Our model set up as UXsim sees the scenario: flat demand, 30/30 s signals with no
-    lost time, and routes that react to queues only (no anticipated signal waits)."""
+    lost time, and routes that react to queues only (no anticipated signal waits);
+    ``route_spread_s`` [s] > 0 spreads the next-link choice (logit)."""
     return TrafficModel(
         network,
         Demand(zone_nodes, od_veh_per_h, flat_profile),
@@ -123,4 +126,5 @@ def uxsim_like_model(network: Network, zone_nodes, od_veh_per_h) -> TrafficModel
         all_red_s=0.0,
         lost_time_s=0.0,
         signal_wait_in_routes=False,
+        route_spread_s=route_spread_s,
     )

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+import gpu
+from sim.traffic import control
 from twin.coupling import Coupler
 
 
@@ -100,7 +102,7 @@ def release(coupler: Coupler, kind: type, target: Any) -> None:
     the fixed-time plan, no charging limit, no setpoint offset (alerts need nothing)."""
     if kind is SignalPhase:
         node = _signal_node(coupler, target)
-        coupler.apply("traffic", lambda m, s: m.release(s, node))
+        coupler.apply("traffic", lambda m, s: m.set_control(s, node, "fixed_time"))
     elif kind is SignalPlan:
         node = _signal_node(coupler, target)
         coupler.apply("traffic", lambda m, s: _default_plan(m, s, node))
@@ -132,7 +134,8 @@ def _signal_plan(coupler: Coupler, a: SignalPlan) -> None:
         green = np.asarray(a.green_s, dtype=float)
     except (TypeError, ValueError):
         green = np.full(1, np.nan)
-    phases = coupler.exchange.models["traffic"].default_plan["signal_green_s"].shape[1]
+    traffic = coupler.exchange.models["traffic"]
+    phases = int(traffic.phases.n_phases[np.flatnonzero(traffic.signal_nodes == node)[0]])
     if green.shape != (phases,) or not np.all(np.isfinite(green)) or np.any(green < 0):
         raise Rejected(
             f"SignalPlan: green_s={a.green_s!r} must be {phases} finite green times >= 0 [s], "
@@ -147,11 +150,18 @@ def _signal_plan(coupler: Coupler, a: SignalPlan) -> None:
 
 
 def _signal_phase(coupler: Coupler, a: SignalPhase) -> None:
+    """The node joins ``phase_select`` control at its first phase command (the model
+    then inserts amber and all-red and keeps the minimum green)."""
     node = _signal_node(coupler, a.node)
     traffic = coupler.exchange.models["traffic"]
-    if not hasattr(traffic, "set_phase"):
-        raise Rejected("SignalPhase: this traffic model has no phase_select control")
-    coupler.apply("traffic", lambda m, s: m.set_phase(s, node, a.phase))
+    row = int(np.flatnonzero(traffic.signal_nodes == node)[0])
+    n = int(traffic.phases.n_phases[row])
+    if not _is_int(a.phase) or not 0 <= a.phase < n:
+        raise Rejected(f"SignalPhase: phase {a.phase!r} of node {node}: its phases are 0..{n - 1}")
+    state = coupler.exchange.states["traffic"]
+    if int(np.asarray(gpu.to_host(state["signal_mode"]))[row]) != control.PHASE_SELECT:
+        coupler.apply("traffic", lambda m, s: m.set_control(s, node, "phase_select"))
+    coupler.apply("traffic", lambda m, s: m.set_phase(s, node, int(a.phase)))
 
 
 def _default_plan(model, state, node: int):

@@ -49,15 +49,12 @@ class _Slot:
 def signal_layout(coupler: Coupler) -> SignalLayout:
     """The signals' nodes, phases (approach links per phase) and movements."""
     traffic = coupler.exchange.models["traffic"]
-    net = traffic.network
-    rows = traffic.approach_row
+    net, table = traffic.network, traffic.phases
+    link = traffic.approach_links[table.entry_approach]
     phases = tuple(
         tuple(
-            tuple(
-                int(link)
-                for link in traffic.approach_links[(rows == r) & (traffic.approach_phase == p)]
-            )
-            for p in range(int(traffic.approach_phase.max(initial=0)) + 1)
+            tuple(int(j) for j in link[(table.entry_row == r) & (table.entry_phase == p)])
+            for p in range(int(table.n_phases[r]))
         )
         for r in range(traffic.signal_nodes.size)
     )

@@ -41,12 +41,14 @@ KINDS = ("detectors", "monitors", "meters", "chargers", "forecast")
 class Readings:
     """One kind of sensor at one time: ``ids`` and each quantity's values (host arrays,
     NaN where a reading was lost), with ``units``; ``time`` is the end of the interval the
-    values describe."""
+    values describe; ``sites`` says where each sensor is (e.g. the ``link`` a detector
+    watches and its downstream ``node``: city data, not readings)."""
 
     time: datetime
     ids: tuple[str, ...]
     values: Mapping[str, np.ndarray]
     units: Mapping[str, str]
+    sites: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     def __getitem__(self, quantity: str) -> np.ndarray:
         return self.values[quantity]
@@ -293,11 +295,18 @@ def observe(coupler, noise: Noise, commanded: Mapping[int, int], step: int) -> O
     )
     traffic = ex.models["traffic"]
     nodes = traffic.signal_nodes
+    shown = {k: gpu.to_host(ex.outputs["traffic"][f"signal_{k}"]) for k in ("phase", "interval")}
     signals = Readings(
         time,
         tuple(str(n) for n in nodes),
-        {"phase": np.array([commanded.get(int(n), -1) for n in nodes])},
-        {"phase": "1"},
+        {
+            "commanded": np.array([commanded.get(int(n), -1) for n in nodes]),
+            "phase": shown["phase"].astype(np.int64),
+            "interval": shown["interval"].astype(np.int64),
+            "phase_time": np.array(gpu.to_host(ex.outputs["traffic"]["signal_phase_time"])),
+        },
+        {"commanded": "1", "phase": "1", "interval": "1", "phase_time": "s"},
+        {"node": nodes.copy()},
     )
     return Observation(
         time=time,
@@ -311,5 +320,27 @@ def observe(coupler, noise: Noise, commanded: Mapping[int, int], step: int) -> O
 
 
 def observe_detectors(coupler, noise: Noise, step: int, time: datetime) -> Readings:
-    """Loop detectors and approach cameras (see :class:`Observation`)."""
-    return Readings(time, (), {}, {})
+    """Loop detectors and approach cameras (see :class:`Observation`): counts,
+    occupancy and speed of the last detector interval, queues now."""
+    ex, settings = coupler.exchange, noise.settings
+    traffic, out = ex.models["traffic"], ex.outputs["traffic"]
+    if traffic.detectors is None:
+        return Readings(time, (), {}, {}, {"link": np.zeros(0, np.int64)})
+    s = coupler.city["sensors"]
+    loops = [str(n) for n, k in zip(s["name"].values, s["kind"].values, strict=True) if k == "loop"]
+    link = np.asarray(traffic.detectors.link)
+    ids = (*loops, *(f"camera-{j}" for j in link[len(loops) :]))
+    rng = noise.rng("detectors", step)
+    values = {}
+    for name, key, error in (
+        ("count", "detector_count", settings.detector_error),
+        ("occupancy", "detector_occupancy", settings.detector_error),
+        ("speed", "detector_speed", settings.detector_error),
+        ("queue", "detector_queue_length", settings.queue_error),
+    ):
+        values[name] = noise.relative(np.array(gpu.to_host(out[key]), dtype=np.float64), error, rng)
+    lost = noise.dropout(np.zeros(link.size), settings.detector_dropout, rng)
+    values = {k: v + lost for k, v in values.items()}  # a dropped detector reports nothing
+    units = {"count": "1", "occupancy": "1", "speed": "m s-1", "queue": "m"}
+    node = traffic.network.to_node[link]
+    return Readings(time, ids, values, units, {"link": link.copy(), "node": node.copy()})
