@@ -48,6 +48,10 @@ KPIS: dict[str, Kpi] = {
     "total_delay": Kpi("h", "delay against free-flow travel", "traffic", "lower"),
     "mean_trip_time": Kpi("min", "mean trip time of completed trips", "traffic", "lower"),
     "completed_trips": Kpi("1", "trips completed", "traffic", "higher"),
+    "vehicle_km_travelled": Kpi("km", "vehicle-kilometres travelled", "traffic", "higher"),
+    "mean_speed": Kpi(
+        "km h-1", "network mean speed (distance over time on the roads)", "traffic", "higher"
+    ),
     "vehicles_in_network": Kpi(
         "1", "vehicles on the roads at the end of the run", "traffic", "lower"
     ),
@@ -202,6 +206,7 @@ class KpiModel:
         k = {name: float(gpu.to_host(state[name])) for name in self._SUMS}
         seconds = max(k["seconds"], 1e-9)
         values = {
+            "vehicle_km_travelled": k["vehicle_m"] / 1000.0,
             "hours_above_pm25_standard": k["exceed_h"],
             "road_co2_emissions": k["vehicle_m"] / 1000.0 * VEHICLE_CO2_KG_PER_KM / 1000.0,
             "heating_gas_co2_emissions": k["gas_gj"] * heating.CO2_T_PER_GJ,
@@ -214,11 +219,13 @@ class KpiModel:
 
 
 def totals(values: Mapping[str, float]) -> dict[str, float]:
-    """``values`` plus the KPIs summed across models (``co2_emissions``)."""
+    """``values`` plus the KPIs that combine models (``co2_emissions``, ``mean_speed``)."""
     parts = ("grid_co2_emissions", "road_co2_emissions", "heating_gas_co2_emissions")
     out = dict(values)
     if all(p in values for p in parts):
         out["co2_emissions"] = values[parts[0]] + values[parts[1]] + values[parts[2]]
+    if values.get("vehicle_hours_travelled", 0) > 0 and "vehicle_km_travelled" in values:
+        out["mean_speed"] = values["vehicle_km_travelled"] / values["vehicle_hours_travelled"]
     return out
 
 
