@@ -163,7 +163,7 @@ def loop_detectors(a: Assembly) -> Detectors:
 
 def traffic(a: Assembly) -> Component:
     ts = a.scenario.traffic
-    nodes, people, xy, _ = a.zones
+    nodes = a.zones[0]
     if nodes.size < 2:
         extent = [float(v.max() - v.min()) / 1e3 for v in (a.city.grid["x"], a.city.grid["y"])]
         raise InputError(
@@ -172,9 +172,8 @@ def traffic(a: Assembly) -> Component:
             "more: set [traffic] zone_size_m smaller (1000 m at least)"
         )
     signal_nodes = np.flatnonzero(a.network.signalized)
-    control = dict.fromkeys(signal_nodes.tolist(), ts.signal_control) | ts.signal_control_nodes
     try:
-        model = _traffic_model(a, nodes, people, xy, control)
+        model = traffic_model(a, traffic_parts(a))
     except ValueError as err:  # settings that do not fit this city's roads or sensors
         raise InputError(f"scenario [traffic] on city {a.city.name!r}: {err}") from None
 
@@ -195,23 +194,41 @@ def traffic(a: Assembly) -> Component:
     )
 
 
-def _traffic_model(a: Assembly, nodes, people, xy, control) -> TrafficModel:
+def traffic_parts(a: Assembly) -> dict[str, Any]:
+    """What the traffic model of ``a`` is built on: ``network``, ``demand`` (the zones'
+    gravity OD matrix), ``detectors``, ``signal_control`` ({node: mode}) and
+    ``signal_phases`` ({node: phases}) (the learning environments join copies of them)."""
+    ts = a.scenario.traffic
+    nodes, people, xy, _ = a.zones
+    signal_nodes = np.flatnonzero(a.network.signalized)
+    return {
+        "network": a.network,
+        "demand": Demand(nodes, gravity_od(people, xy, ts.trips_per_day)),
+        "detectors": loop_detectors(a),
+        "signal_control": dict.fromkeys(signal_nodes.tolist(), ts.signal_control)
+        | ts.signal_control_nodes,
+        "signal_phases": ts.signal_phases,
+    }
+
+
+def traffic_model(a: Assembly, parts: Mapping[str, Any]) -> TrafficModel:
+    """The traffic model of ``a``'s scenario settings on ``parts`` (:func:`traffic_parts`)."""
     ts = a.scenario.traffic
     return TrafficModel(
-        a.network,
-        Demand(nodes, gravity_od(people, xy, ts.trips_per_day)),
+        parts["network"],
+        parts["demand"],
         route_interval_s=ts.route_interval_s,
         route_spread_s=ts.route_spread_s,
         route_band_s=ts.route_band_s,
         green_s=ts.signal_cycle_s / 2 - ts.amber_s - ts.all_red_s,
         amber_s=ts.amber_s,
         all_red_s=ts.all_red_s,
-        signal_phases=ts.signal_phases,
-        signal_control=control,
+        signal_phases=parts["signal_phases"],
+        signal_control=parts["signal_control"],
         min_green_s=ts.min_green_s,
         max_green_s=ts.max_green_s,
         passage_s=ts.passage_s,
-        detectors=loop_detectors(a),
+        detectors=parts["detectors"],
         demand_noise=ts.demand_noise,
         seed=ts.seed,
         exit_before_signal=ts.exit_before_signal,

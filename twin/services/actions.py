@@ -154,14 +154,22 @@ def _signal_phase(coupler: Coupler, a: SignalPhase) -> None:
     then inserts amber and all-red and keeps the minimum green)."""
     node = _signal_node(coupler, a.node)
     traffic = coupler.exchange.models["traffic"]
-    row = int(np.flatnonzero(traffic.signal_nodes == node)[0])
-    n = int(traffic.phases.n_phases[row])
+    n = int(traffic.phases.n_phases[np.flatnonzero(traffic.signal_nodes == node)[0]])
     if not _is_int(a.phase) or not 0 <= a.phase < n:
         raise Rejected(f"SignalPhase: phase {a.phase!r} of node {node}: its phases are 0..{n - 1}")
-    state = coupler.exchange.states["traffic"]
-    if int(np.asarray(gpu.to_host(state["signal_mode"]))[row]) != control.PHASE_SELECT:
-        coupler.apply("traffic", lambda m, s: m.set_control(s, node, "phase_select"))
-    coupler.apply("traffic", lambda m, s: m.set_phase(s, node, int(a.phase)))
+    coupler.apply("traffic", lambda m, s: command_phases(m, s, node, int(a.phase)))
+
+
+def command_phases(model, state, nodes, phases):
+    """A new traffic state in which signalized ``nodes`` (int or array) ask for ``phases``
+    (the model's checks apply): each node not yet under ``phase_select`` joins it first.
+    The path of every :class:`SignalPhase`, also for the learning environments."""
+    nodes = np.atleast_1d(np.asarray(nodes))
+    rows = np.searchsorted(model.signal_nodes, nodes)
+    joining = nodes[np.asarray(gpu.to_host(state["signal_mode"]))[rows] != control.PHASE_SELECT]
+    if joining.size:
+        state = model.set_control(state, joining, "phase_select")
+    return model.set_phase(state, nodes, np.broadcast_to(np.asarray(phases), nodes.shape))
 
 
 def _default_plan(model, state, node: int):

@@ -294,20 +294,8 @@ def observe(coupler, noise: Noise, commanded: Mapping[int, int], step: int) -> O
         {"occupancy": "1", "energy": "kW h"},
     )
     traffic = ex.models["traffic"]
-    nodes = traffic.signal_nodes
-    shown = {k: gpu.to_host(ex.outputs["traffic"][f"signal_{k}"]) for k in ("phase", "interval")}
-    signals = Readings(
-        time,
-        tuple(str(n) for n in nodes),
-        {
-            "commanded": np.array([commanded.get(int(n), -1) for n in nodes]),
-            "phase": shown["phase"].astype(np.int64),
-            "interval": shown["interval"].astype(np.int64),
-            "phase_time": np.array(gpu.to_host(ex.outputs["traffic"]["signal_phase_time"])),
-        },
-        {"commanded": "1", "phase": "1", "interval": "1", "phase_time": "s"},
-        {"node": nodes.copy()},
-    )
+    shown = {k: gpu.to_host(v) for k, v in ex.outputs["traffic"].items() if k.startswith("signal_")}
+    signals = signal_readings(traffic.signal_nodes, shown, commanded, time)
     return Observation(
         time=time,
         detectors=observe_detectors(coupler, noise, step, time),
@@ -319,28 +307,64 @@ def observe(coupler, noise: Noise, commanded: Mapping[int, int], step: int) -> O
     )
 
 
+def signal_readings(nodes: np.ndarray, shown: Mapping[str, np.ndarray], commanded, time):
+    """What the signals show (``signal_phase``, ``signal_interval``, ``signal_phase_time``
+    host arrays of the traffic outputs, one per node of ``nodes``) and the ``commanded``
+    phase per node (-1 none yet), as :attr:`Observation.signals`."""
+    return Readings(
+        time,
+        tuple(str(n) for n in nodes),
+        {
+            "commanded": np.array([commanded.get(int(n), -1) for n in nodes]),
+            "phase": np.asarray(shown["signal_phase"]).astype(np.int64),
+            "interval": np.asarray(shown["signal_interval"]).astype(np.int64),
+            "phase_time": np.array(shown["signal_phase_time"], dtype=np.float64),
+        },
+        {"commanded": "1", "phase": "1", "interval": "1", "phase_time": "s"},
+        {"node": np.array(nodes, copy=True)},
+    )
+
+
 def observe_detectors(coupler, noise: Noise, step: int, time: datetime) -> Readings:
     """Loop detectors and approach cameras (see :class:`Observation`): counts,
     occupancy and speed of the last detector interval, queues now."""
-    ex, settings = coupler.exchange, noise.settings
-    traffic, out = ex.models["traffic"], ex.outputs["traffic"]
+    traffic, out = coupler.exchange.models["traffic"], coupler.exchange.outputs["traffic"]
     if traffic.detectors is None:
         return Readings(time, (), {}, {}, {"link": np.zeros(0, np.int64)})
     s = coupler.city["sensors"]
     loops = [str(n) for n, k in zip(s["name"].values, s["kind"].values, strict=True) if k == "loop"]
     link = np.asarray(traffic.detectors.link)
     ids = (*loops, *(f"camera-{j}" for j in link[len(loops) :]))
+    values = {k: gpu.to_host(out[k]) for k in DETECTOR_OUTPUTS}
+    return detector_readings(values, link, traffic.network.to_node[link], ids, noise, step, time)
+
+
+DETECTOR_OUTPUTS = (
+    "detector_count", "detector_occupancy", "detector_speed", "detector_queue_length",
+)  # fmt: skip
+
+
+def detector_readings(values, link, node, ids, noise: Noise, step: int, time) -> Readings:
+    """Detector readings with the seeded noise of ``noise`` at decision ``step``.
+
+    Parameters
+    ----------
+    values : host arrays of the traffic outputs :data:`DETECTOR_OUTPUTS`, one per detector.
+    link, node : (detector,) the link each detector watches and the node downstream.
+    ids : detector names.
+    """
+    settings = noise.settings
     rng = noise.rng("detectors", step)
-    values = {}
+    readings = {}
     for name, key, error in (
         ("count", "detector_count", settings.detector_error),
         ("occupancy", "detector_occupancy", settings.detector_error),
         ("speed", "detector_speed", settings.detector_error),
         ("queue", "detector_queue_length", settings.queue_error),
     ):
-        values[name] = noise.relative(np.array(gpu.to_host(out[key]), dtype=np.float64), error, rng)
-    lost = noise.dropout(np.zeros(link.size), settings.detector_dropout, rng)
-    values = {k: v + lost for k, v in values.items()}  # a dropped detector reports nothing
+        readings[name] = noise.relative(np.array(values[key], dtype=np.float64), error, rng)
+    lost = noise.dropout(np.zeros(len(link)), settings.detector_dropout, rng)
+    readings = {k: v + lost for k, v in readings.items()}  # a dropped detector reports nothing
     units = {"count": "1", "occupancy": "1", "speed": "m s-1", "queue": "m"}
-    node = traffic.network.to_node[link]
-    return Readings(time, ids, values, units, {"link": link.copy(), "node": node.copy()})
+    sites = {"link": np.array(link, copy=True), "node": np.array(node, copy=True)}
+    return Readings(time, tuple(ids), readings, units, sites)
