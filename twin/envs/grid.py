@@ -103,8 +103,7 @@ def grid_city(
         raise ValueError(f"rows, cols: need at least one junction each, got {rows} x {cols}")
     if spacing_m % resolution_m:
         raise ValueError(
-            f"spacing_m ({spacing_m:g}) must be a whole multiple of resolution_m "
-            f"({resolution_m:g})"
+            f"spacing_m ({spacing_m:g}) must be a whole multiple of resolution_m ({resolution_m:g})"
         )
     roads = _roads(rows, cols, spacing_m, lanes, free_speed_mps, capacity_vps, jam_density_vpm)
     # the raster reaches half a block beyond the fringe: each node sits inside its own
