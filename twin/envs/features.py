@@ -119,7 +119,7 @@ class SignalFeatures:
         return np.where(table >= 0, per_link[np.maximum(table, 0)], 0.0)
 
     def observe(self, detectors: Readings, signals: Readings) -> np.ndarray:
-        """(node, n_features) float32 observation of every controlled node."""
+        """(node, n_features) float64 observation of every controlled node."""
         n = self.nodes.size
         phase = signals["phase"][self.rows]
         onehot = np.zeros((n, self.P))
@@ -130,7 +130,7 @@ class SignalFeatures:
         queue_m = self._gather(self.approach, self.per_link(detectors, "queue"))
         fraction = np.where(self.approach >= 0, queue_m / self.length[self.approach], 0.0)
         readings = np.minimum(np.hstack([occupancy, fraction]), self.READING_CAP)
-        return np.hstack([onehot, green, time, readings]).astype(np.float32)
+        return np.hstack([onehot, green, time, readings])
 
     def link_queues(self, observation: np.ndarray) -> np.ndarray:
         """(link,) vehicles queued on the controlled approaches, back from an observation

@@ -84,18 +84,26 @@ class SignalCore:
         return obs, rewards
 
     def info(self) -> dict[str, Any]:
-        """``time`` (of the observation) and, at the episode's end, the ``kpis``."""
+        """``time`` (of the observation) and, at the episode's end, the traffic ``kpis``
+        (one city: a dict; a loop: a list per city; a union: ``kpis_all_cities``, the
+        cities' totals, as its counters are network-wide)."""
         info: dict[str, Any] = {"time": self.scenario.time_at(self.batch.step_index).isoformat()}
         if self.batch.done:
-            info["kpis"] = self.batch.kpis()[0] if len(self.batch.blocks) == 1 else None
+            kpis = self.batch.kpis()
+            if self.n == 1:
+                info["kpis"] = kpis[0]
+            elif len(kpis) == self.n:
+                info["kpis"] = kpis
+            else:  # a union: the model's counters sum over its cities
+                info["kpis_all_cities"] = kpis[0]
         return info
 
     def observation_space(self, nodes: int) -> spaces.Box:
         f = self.features[0]
-        low = np.zeros((nodes, f.n_features), np.float32)
+        low = np.zeros((nodes, f.n_features))
         high = np.full_like(low, f.READING_CAP)
         high[:, : f.P + 2] = 1.0  # phase one-hot, green flag, time in phase
-        return spaces.Box(low.reshape(-1), high.reshape(-1), dtype=np.float32)
+        return spaces.Box(low.reshape(-1), high.reshape(-1), dtype=np.float64)
 
 
 class SignalEnv(gymnasium.Env):

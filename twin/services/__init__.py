@@ -18,6 +18,7 @@ from twin.services.actions import (
     SignalPlan,
 )
 from twin.services.base import BUILTINS, Context, Service, SignalLayout
+from twin.services.policy import from_policy
 from twin.services.sensors import Observation, Readings
 
 __all__ = [
@@ -33,4 +34,5 @@ __all__ = [
     "SignalLayout",
     "SignalPhase",
     "SignalPlan",
+    "from_policy",
 ]
