@@ -25,7 +25,8 @@ where lower is better and -1 where higher is, for a KPI name (weight 1), a
 ``{name: weight}`` mapping, or any callable ``(kpis_before, kpis_now) -> float``. The
 KPIs are the runs' own running sums (constant cost per step; CityLearn recomputes its
 KPIs over the whole history each step). The default, ``"electricity_cost"``, is the
-KEPCO time-of-use cost of the city's grid import.
+KEPCO time-of-use cost of the city's grid import. A KPI not yet defined (the peak
+before any load, a ratio of zeros) adds nothing until it is.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def kpi_reward(spec) -> Callable[[Mapping[str, float], Mapping[str, float]], flo
     sign = {k: 1.0 if KPIS[k].better == "lower" else -1.0 for k in weights}
 
     def reward(before: Mapping[str, float], now: Mapping[str, float]) -> float:
-        return float(sum(w * sign[k] * (before[k] - now[k]) for k, w in weights.items()))
+        fall = [w * sign[k] * (before[k] - now[k]) for k, w in weights.items()]
+        return float(sum(f for f in fall if math.isfinite(f)))
 
     return reward
 

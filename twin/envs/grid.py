@@ -199,12 +199,13 @@ def grid_scenario(
         city.save(store)
     xs = city["roads"]["x"].values
     spacing = float(np.diff(np.unique(xs)).min())
+    duration_s = round(hours * 3600)
     base: dict[str, Any] = {
         "name": f"{city.name}-{hours:g}h",
         "start": start,
-        "duration": f"{hours:g}h",
+        "duration": f"{duration_s}s",
         "step": "60s",
-        "output_interval": "1h" if hours >= 1 else f"{hours:g}h",
+        "output_interval": "3600s" if duration_s % 3600 == 0 else f"{duration_s}s",
         "device": "cpu",
         "city": {"dataset": "minicity", "store": str(store)},
         "traffic": {
