@@ -1,0 +1,193 @@
+"""Benchmark: signal-env steps per second, 1 to 64 cities in one batched model, and sumo-rl.
+
+Claim (issue 18): N cities stepped as one batched model (``twin.envs.make_vec``) make
+training worthwhile, and the env is faster than sumo-rl on the same 4 x 4 grid. For
+each city and N the script times vector steps of random phase actions (every signal of
+every city controlled, ``delta_s`` of simulated time per step) and prints env steps per
+second (N times vector steps over the wall time; medians of ``--repeats``), for the
+batched union and, as the baseline measured in the same run, a Python loop over N
+models. The sumo-rl row runs sumo-rl's ``SumoEnvironment`` (libsumo, multi-agent, all 16
+signals, the same ``delta_s``, yellow 3 s, minimum green 5 s) on a SUMO network of the
+same grid (``netgenerate``: 1 km blocks, 1 km fringe streets, one lane, 50 km/h) with
+the twin's OD demand of the hour as SUMO flows; the ratio is against the twin's single
+env. The machine may be shared: read the ratios.
+
+Run ``python bench/envs.py`` (``--quick`` for a short check, ``--device gpu`` with a
+GPU, ``--no-sumo`` without the sumo-rl row).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: bench.timing
+
+import numpy as np
+
+from bench.timing import median_time
+from sim.traffic.demand import daily_profile
+from twin.envs import make_vec
+from twin.envs.grid import ORIGIN_M, grid_scenario
+from twin.runner import _load_city
+from twin.scenario import Scenario
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+
+
+def demo_scenario(resolution_m: float) -> Scenario:
+    """The demo scenario's city and settings, 07:00-08:00 (roads do not depend on the
+    grid resolution, so a coarser city has the same traffic)."""
+    sc = Scenario.from_toml(SCENARIOS / "june_weekday.toml")
+    city = sc.city.model_dump() | {"resolution_m": resolution_m}
+    return sc.with_updates(
+        start=sc.start.replace(hour=7), duration="1h", output_interval="1h", city=city,
+        traffic=sc.traffic.model_dump() | {"demand_noise": "poisson"}, device="cpu",
+    )  # fmt: skip
+
+
+def vec_rate(sc, n, batch, delta_s, steps, repeats, device, city=None) -> float:
+    """Env steps per second of ``n`` cities (``batch`` ``union`` or ``loop``)."""
+    env = make_vec(sc, n, delta_s=delta_s, batch=batch, device=device, city=city)
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    actions = [env.action_space.sample() for _ in range(steps * (repeats + 1))]
+    it = iter(actions)
+    env.step(next(it))  # warm up: sub-step constants, routes
+
+    def run():
+        for _ in range(steps):
+            env.step(next(it))
+
+    return n * steps / median_time(run, repeats)
+
+
+# --------------------------------------------------------------------------- sumo-rl
+def _sumo_home() -> str:
+    import sumo
+
+    return os.environ.setdefault("SUMO_HOME", sumo.SUMO_HOME)
+
+
+def sumo_files(folder: Path, sc: Scenario) -> tuple[Path, Path]:
+    """The grid as a SUMO network and the twin's OD matrix of the hour as SUMO flows."""
+    import sumolib
+
+    from twin.envs.batch import CityBatch
+
+    home = _sumo_home()
+    net = folder / "grid.net.xml"
+    signals = ",".join(f"{c}{r}" for c in "ABCD" for r in range(4))
+    subprocess.run(
+        [f"{home}/bin/netgenerate", "--grid", "--grid.number=4", "--grid.length=1000",
+         "--grid.attach-length=1000", "--default.lanenumber=1", "--default.speed=13.89",
+         "--no-turnarounds=true", f"--tls.set={signals}", "-o", str(net)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    network = sumolib.net.readNet(str(net))
+    by_xy = {tuple(np.round(n.getCoord())): n for n in network.getNodes()}
+    batch = CityBatch(sc, 1)
+    roads = batch.city["roads"]
+    demand = batch.demand
+    zones = [
+        by_xy[
+            (round(roads["x"].values[z] - ORIGIN_M[0]), round(roads["y"].values[z] - ORIGIN_M[1]))
+        ]
+        for z in demand.zone_nodes
+    ]
+    tod = float(batch.time_of_day_s[0])
+    factor = float(daily_profile(tod + 60.0 * (np.arange(60) + 0.5)).mean())
+    rate = demand.od_veh_per_h * factor * sc.traffic.demand_scale
+    rows = ["<routes>", '<vType id="car" length="5" minGap="2.5" maxSpeed="13.89"/>']
+    for o, origin in enumerate(zones):
+        for d, dest in enumerate(zones):
+            if rate[o, d] > 0:
+                rows.append(
+                    f'<flow id="f{o}_{d}" type="car" begin="0" end="{sc.duration.total_seconds():g}" '
+                    f'from="{origin.getOutgoing()[0].getID()}" to="{dest.getIncoming()[0].getID()}" '
+                    f'vehsPerHour="{rate[o, d]:.4f}" departLane="best"/>'
+                )
+    rows.append("</routes>")
+    routes = folder / "grid.rou.xml"
+    routes.write_text("\n".join(rows))
+    return net, routes
+
+
+def sumo_rate(sc: Scenario, delta_s: float, steps: int, repeats: int) -> float:
+    """Env steps per second of sumo-rl (libsumo) on the grid."""
+    _sumo_home()
+    os.environ["LIBSUMO_AS_TRACI"] = "1"
+    import sumo_rl
+
+    with tempfile.TemporaryDirectory() as folder:
+        net, routes = sumo_files(Path(folder), sc)
+        env = sumo_rl.SumoEnvironment(
+            net_file=str(net), route_file=str(routes), use_gui=False,
+            num_seconds=int(sc.duration.total_seconds()), delta_time=int(delta_s),
+            yellow_time=3, min_green=5, single_agent=False, sumo_warnings=False,
+        )  # fmt: skip
+        env.reset()
+        agents = list(env.ts_ids)
+        spaces = {a: env.action_spaces(a) for a in agents}
+
+        def run():
+            for _ in range(steps):
+                env.step({a: spaces[a].sample() for a in agents})
+
+        env.step({a: spaces[a].sample() for a in agents})
+        rate = steps / median_time(run, repeats)
+        env.close()
+    return rate
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--ns", type=int, nargs="+", default=[1, 8, 64])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--quick", action="store_true", help="N = 1 and 8, fewer steps")
+    p.add_argument("--no-sumo", action="store_true")
+    p.add_argument("--demo-resolution", type=float, default=250.0)
+    args = p.parse_args(argv)
+    ns = [n for n in args.ns if n <= 8] if args.quick else args.ns
+    folder = Path(tempfile.mkdtemp(prefix="bench-envs-"))
+    grid = grid_scenario(folder / "grid.zarr", hours=1.0, step="20s")
+    demo = demo_scenario(args.demo_resolution)
+    when = time.strftime("%Y-%m-%d %H:%M")
+    machine = platform.processor() or platform.machine()
+    print(f"# bench/envs.py on {machine}, {os.cpu_count()} CPUs, device {args.device}, {when}")
+    print("| city | N | env steps/s, union | env steps/s, loop | union / loop |")
+    print("|---|---:|---:|---:|---:|")
+    single = {}
+    for name, sc, delta, steps in (("4x4 grid", grid, 20.0, 12), ("demo", demo, 60.0, 4)):
+        city = _load_city(sc)
+        for n in ns:
+            k = max(1, steps // (4 if n >= 64 else 1) // (2 if args.quick else 1))
+            # the union's zone x link tables grow as N**2: 64 demo cities would need GBs
+            union = (
+                vec_rate(sc, n, "union", delta, k, args.repeats, args.device, city)
+                if not (name == "demo" and n > 8)
+                else float("nan")
+            )
+            loop = vec_rate(sc, n, "loop", delta, k, args.repeats, args.device, city)
+            single.setdefault(name, loop if n == 1 else None)
+            print(f"| {name} | {n} | {union:,.1f} | {loop:,.1f} | {union / loop:.2f} |", flush=True)
+    if not args.no_sumo:
+        try:
+            rate = sumo_rate(grid, 20.0, 12 // (2 if args.quick else 1), args.repeats)
+        except (ImportError, OSError, subprocess.CalledProcessError) as err:
+            print(f"sumo-rl: not run ({err})")
+        else:
+            print(f"| sumo-rl (libsumo) 4x4 grid | 1 | {rate:,.1f} | | twin / sumo-rl "
+                  f"{single['4x4 grid'] / rate:.2f} |")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
