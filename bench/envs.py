@@ -105,13 +105,14 @@ def sumo_files(folder: Path, sc: Scenario) -> tuple[Path, Path]:
     factor = float(daily_profile(tod + 60.0 * (np.arange(60) + 0.5)).mean())
     rate = demand.od_veh_per_h * factor * sc.traffic.demand_scale
     rows = ["<routes>", '<vType id="car" length="5" minGap="2.5" maxSpeed="13.89"/>']
+    end = sc.duration.total_seconds()
     for o, origin in enumerate(zones):
         for d, dest in enumerate(zones):
             if rate[o, d] > 0:
+                start, stop = origin.getOutgoing()[0].getID(), dest.getIncoming()[0].getID()
                 rows.append(
-                    f'<flow id="f{o}_{d}" type="car" begin="0" end="{sc.duration.total_seconds():g}" '
-                    f'from="{origin.getOutgoing()[0].getID()}" to="{dest.getIncoming()[0].getID()}" '
-                    f'vehsPerHour="{rate[o, d]:.4f}" departLane="best"/>'
+                    f'<flow id="f{o}_{d}" type="car" begin="0" end="{end:g}" from="{start}" '
+                    f'to="{stop}" vehsPerHour="{rate[o, d]:.4f}" departLane="best"/>'
                 )
     rows.append("</routes>")
     routes = folder / "grid.rou.xml"
