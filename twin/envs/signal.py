@@ -98,6 +98,13 @@ class SignalCore:
                 info["kpis_all_cities"] = kpis[0]
         return info
 
+    def action_space(self) -> spaces.Space:
+        """The next phase of each controlled node (``Discrete`` for one)."""
+        n_phases = self.features[0].n_phases
+        if n_phases.size == 1:
+            return spaces.Discrete(int(n_phases[0]))
+        return spaces.MultiDiscrete(n_phases)
+
     def observation_space(self, nodes: int) -> spaces.Box:
         f = self.features[0]
         low = np.zeros((nodes, f.n_features))
@@ -129,13 +136,8 @@ class SignalEnv(gymnasium.Env):
         self.core = SignalCore(scenario, 1, nodes=nodes, delta_s=delta_s, reward=reward,
                                device=device, city=city)  # fmt: skip
         self.scenario, self.features = self.core.scenario, self.core.features[0]
-        n_phases = self.features.n_phases
-        self.observation_space = self.core.observation_space(n_phases.size)
-        self.action_space = (
-            spaces.Discrete(int(n_phases[0]))
-            if n_phases.size == 1
-            else spaces.MultiDiscrete(n_phases)
-        )
+        self.observation_space = self.core.observation_space(self.features.nodes.size)
+        self.action_space = self.core.action_space()
 
     @property
     def context(self):

@@ -12,7 +12,6 @@ episodes end together; the step after the end resets them all with fresh seeds
 from __future__ import annotations
 
 import numpy as np
-from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
@@ -31,13 +30,8 @@ class SignalVecEnv(VectorEnv):
                                batch=batch, device=device, city=city)  # fmt: skip
         self.num_envs = n_envs
         self.features = self.core.features[0]
-        n_phases = self.features.n_phases
-        self.single_observation_space = self.core.observation_space(n_phases.size)
-        self.single_action_space = (
-            spaces.Discrete(int(n_phases[0]))
-            if n_phases.size == 1
-            else spaces.MultiDiscrete(n_phases)
-        )
+        self.single_observation_space = self.core.observation_space(self.features.nodes.size)
+        self.single_action_space = self.core.action_space()
         self.observation_space = batch_space(self.single_observation_space, n_envs)
         self.action_space = batch_space(self.single_action_space, n_envs)
         self._rng = np.random.default_rng()
