@@ -110,7 +110,7 @@ class CityBatch:
     Parameters
     ----------
     scenario : the scenario (its window is the episode; ``[traffic]`` and ``[sensors]``
-        settings apply to every copy). The coupling step must divide an hour.
+        settings apply to every copy). With Poisson demand the step must divide an hour.
     n : number of cities.
     batch : ``"union"`` (one batched model) or ``"loop"`` (one model per city).
     device : ``"cpu"``, ``"gpu"`` or ``"auto"``; None takes the scenario's.
@@ -137,10 +137,10 @@ class CityBatch:
         if batch not in BATCHES:
             raise InputError(f"batch={batch!r} is not one of {BATCHES}")
         self.dt_s = scenario.step.total_seconds()
-        if 3600 % self.dt_s:
+        if 3600 % self.dt_s and scenario.traffic.demand_noise == "poisson":
             raise InputError(
-                f"scenario step ({self.dt_s:g} s) must divide an hour for the envs' hourly "
-                "demand draws"
+                f"scenario step ({self.dt_s:g} s) must divide an hour for the hourly demand "
+                'draws of [traffic] demand_noise = "poisson"'
             )
         self.scenario, self.n, self.batch = scenario, int(n), batch
         self.backend = gpu.select(device or scenario.device)
