@@ -150,7 +150,7 @@ def sumo_rate(sc: Scenario, delta_s: float, steps: int, repeats: int) -> float:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--ns", type=int, nargs="+", default=[1, 8, 64])
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--device", default="cpu")
     p.add_argument("--quick", action="store_true", help="N = 1 and 8, fewer steps")
     p.add_argument("--no-sumo", action="store_true")
@@ -166,7 +166,7 @@ def main(argv=None) -> int:
     print("| city | N | env steps/s, union | env steps/s, loop | union / loop |")
     print("|---|---:|---:|---:|---:|")
     single = {}
-    for name, sc, delta, steps in (("4x4 grid", grid, 20.0, 12), ("demo", demo, 60.0, 4)):
+    for name, sc, delta, steps in (("4x4 grid", grid, 20.0, 24), ("demo", demo, 60.0, 4)):
         city = _load_city(sc)
         for n in ns:
             k = max(1, steps // (4 if n >= 64 else 1) // (2 if args.quick else 1))
@@ -181,7 +181,7 @@ def main(argv=None) -> int:
             print(f"| {name} | {n} | {union:,.1f} | {loop:,.1f} | {union / loop:.2f} |", flush=True)
     if not args.no_sumo:
         try:
-            rate = sumo_rate(grid, 20.0, 12 // (2 if args.quick else 1), args.repeats)
+            rate = sumo_rate(grid, 20.0, 24 // (2 if args.quick else 1), args.repeats)
         except (ImportError, OSError, subprocess.CalledProcessError) as err:
             print(f"sumo-rl: not run ({err})")
         else:
