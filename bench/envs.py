@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -52,20 +53,27 @@ def demo_scenario(resolution_m: float) -> Scenario:
     )  # fmt: skip
 
 
-def vec_rate(sc, n, batch, delta_s, steps, repeats, device, city=None) -> float:
-    """Env steps per second of ``n`` cities (``batch`` ``union`` or ``loop``)."""
+def vec_chunk(sc, n, batch, delta_s, steps, repeats, device, city=None):
+    """A function running ``steps`` vector steps of ``n`` cities (``batch`` ``union`` or
+    ``loop``) with random phases, warmed up (sub-step constants, routes)."""
     env = make_vec(sc, n, delta_s=delta_s, batch=batch, device=device, city=city)
     env.reset(seed=0)
     env.action_space.seed(0)
-    actions = [env.action_space.sample() for _ in range(steps * (repeats + 1))]
-    it = iter(actions)
-    env.step(next(it))  # warm up: sub-step constants, routes
+    actions = iter([env.action_space.sample() for _ in range(steps * (repeats + 1))])
+    env.step(next(actions))
 
     def run():
         for _ in range(steps):
-            env.step(next(it))
+            env.step(next(actions))
 
-    return n * steps / median_time(run, repeats)
+    return run
+
+
+def interleaved(runs, repeats: int) -> list[float]:
+    """Median wall time of each function, the functions taking turns (so a change of the
+    machine's load hits them alike)."""
+    times = [[median_time(f, 1) for f in runs] for _ in range(repeats)]
+    return [statistics.median(t[i] for t in times) for i in range(len(runs))]
 
 
 # --------------------------------------------------------------------------- sumo-rl
@@ -120,31 +128,33 @@ def sumo_files(folder: Path, sc: Scenario) -> tuple[Path, Path]:
     return net, routes
 
 
-def sumo_rate(sc: Scenario, delta_s: float, steps: int, repeats: int) -> float:
-    """Env steps per second of sumo-rl (libsumo) on the grid."""
+def sumo_chunk(folder: Path, sc: Scenario, delta_s: float, steps: int, repeats: int):
+    """A function running ``steps`` steps of sumo-rl (libsumo, all 16 signals, random
+    phases) on the grid, warmed up; and its environment (to close)."""
     _sumo_home()
     os.environ["LIBSUMO_AS_TRACI"] = "1"
     import sumo_rl
 
-    with tempfile.TemporaryDirectory() as folder:
-        net, routes = sumo_files(Path(folder), sc)
-        env = sumo_rl.SumoEnvironment(
-            net_file=str(net), route_file=str(routes), use_gui=False,
-            num_seconds=int(sc.duration.total_seconds()), delta_time=int(delta_s),
-            yellow_time=3, min_green=5, single_agent=False, sumo_warnings=False,
-        )  # fmt: skip
-        env.reset()
-        agents = list(env.ts_ids)
-        spaces = {a: env.action_spaces(a) for a in agents}
+    net, routes = sumo_files(folder, sc)
+    env = sumo_rl.SumoEnvironment(
+        net_file=str(net), route_file=str(routes), use_gui=False,
+        num_seconds=int(sc.duration.total_seconds()), delta_time=int(delta_s),
+        yellow_time=3, min_green=5, single_agent=False, sumo_warnings=False,
+    )  # fmt: skip
+    env.reset()
+    spaces = {a: env.action_spaces(a) for a in env.ts_ids}
+    for space in spaces.values():
+        space.seed(0)
 
-        def run():
-            for _ in range(steps):
-                env.step({a: spaces[a].sample() for a in agents})
+    def step():
+        env.step({a: space.sample() for a, space in spaces.items()})
 
-        env.step({a: spaces[a].sample() for a in agents})
-        rate = steps / median_time(run, repeats)
-        env.close()
-    return rate
+    def run():
+        for _ in range(steps):
+            step()
+
+    step()  # warm up
+    return run, env
 
 
 def main(argv=None) -> int:
@@ -165,28 +175,34 @@ def main(argv=None) -> int:
     print(f"# bench/envs.py on {machine}, {os.cpu_count()} CPUs, device {args.device}, {when}")
     print("| city | N | env steps/s, union | env steps/s, loop | union / loop |")
     print("|---|---:|---:|---:|---:|")
-    single = {}
     for name, sc, delta, steps in (("4x4 grid", grid, 20.0, 24), ("demo", demo, 60.0, 4)):
         city = _load_city(sc)
         for n in ns:
             k = max(1, steps // (4 if n >= 64 else 1) // (2 if args.quick else 1))
+            batches = ["loop"] if n == 1 else ["union", "loop"]  # one city: the same model
             # the union's zone x link tables grow as N**2: 64 demo cities would need GBs
-            union = (
-                vec_rate(sc, n, "union", delta, k, args.repeats, args.device, city)
-                if not (name == "demo" and n > 8)
-                else float("nan")
-            )
-            loop = vec_rate(sc, n, "loop", delta, k, args.repeats, args.device, city)
-            single.setdefault(name, loop if n == 1 else None)
-            print(f"| {name} | {n} | {union:,.1f} | {loop:,.1f} | {union / loop:.2f} |", flush=True)
+            if name == "demo" and n > 8:
+                batches = ["loop"]
+            runs = [vec_chunk(sc, n, b, delta, k, args.repeats, args.device, city) for b in batches]
+            rate = dict(zip(batches, (n * k / t for t in interleaved(runs, args.repeats)),
+                            strict=True))  # fmt: skip
+            union = rate.get("union", rate["loop"] if n == 1 else float("nan"))
+            print(f"| {name} | {n} | {union:,.1f} | {rate['loop']:,.1f} | "
+                  f"{union / rate['loop']:.2f} |", flush=True)  # fmt: skip
     if not args.no_sumo:
+        k = 24 // (2 if args.quick else 1)
+        twin_run = vec_chunk(grid, 1, "loop", 20.0, k, args.repeats, args.device)
         try:
-            rate = sumo_rate(grid, 20.0, 24 // (2 if args.quick else 1), args.repeats)
+            sumo_run, env = sumo_chunk(folder, grid, 20.0, k, args.repeats)
         except (ImportError, OSError, subprocess.CalledProcessError) as err:
             print(f"sumo-rl: not run ({err})")
-        else:
-            print(f"| sumo-rl (libsumo) 4x4 grid | 1 | {rate:,.1f} | | twin / sumo-rl "
-                  f"{single['4x4 grid'] / rate:.2f} |")  # fmt: skip
+            return 0
+        twin_t, sumo_t = interleaved([twin_run, sumo_run], args.repeats)
+        env.close()
+        print(
+            f"\n4x4 grid, one city, all 16 signals, delta 20 s: twin {k / twin_t:,.1f} env "
+            f"steps/s, sumo-rl (libsumo) {k / sumo_t:,.1f}: ratio {sumo_t / twin_t:.2f}"
+        )
     return 0
 
 
