@@ -8,7 +8,8 @@ second (N times vector steps over the wall time; medians of ``--repeats``), for 
 batched union and, as the baseline measured in the same run, a Python loop over N
 models. The sumo-rl row runs sumo-rl's ``SumoEnvironment`` (libsumo, multi-agent, all 16
 signals, the same ``delta_s``, yellow 3 s, minimum green 5 s) on a SUMO network of the
-same grid (``netgenerate``: 1 km blocks, 1 km fringe streets, one lane, 50 km/h) with
+same grid (``netgenerate``: RESCO's grid4x4 as :func:`twin.gridcity.grid_city` lays it,
+300 m blocks and fringe streets, three lanes, 50 km/h) with
 the twin's OD demand of the hour as SUMO flows; the ratio is against the twin's single
 env. The machine may be shared: read the ratios.
 
@@ -35,7 +36,8 @@ import numpy as np
 from bench.timing import median_time
 from sim.traffic.demand import daily_profile
 from twin.envs import make_vec
-from twin.envs.grid import ORIGIN_M, grid_scenario
+from twin.envs.grid import grid_scenario
+from twin.gridcity import ORIGIN_M
 from twin.runner import _load_city
 from twin.scenario import Scenario
 
@@ -93,8 +95,8 @@ def sumo_files(folder: Path, sc: Scenario) -> tuple[Path, Path]:
     net = folder / "grid.net.xml"
     signals = ",".join(f"{c}{r}" for c in "ABCD" for r in range(4))
     subprocess.run(
-        [f"{home}/bin/netgenerate", "--grid", "--grid.number=4", "--grid.length=1000",
-         "--grid.attach-length=1000", "--default.lanenumber=1", "--default.speed=13.89",
+        [f"{home}/bin/netgenerate", "--grid", "--grid.number=4", "--grid.length=300",
+         "--grid.attach-length=300", "--default.lanenumber=3", "--default.speed=13.89",
          "--no-turnarounds=true", f"--tls.set={signals}", "-o", str(net)],
         check=True, capture_output=True,
     )  # fmt: skip

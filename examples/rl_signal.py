@@ -127,13 +127,12 @@ def main(argv=None) -> int:
     p.add_argument("--minutes", type=float, default=3.0, help="training wall time")
     p.add_argument("--population", type=int, default=8, help="cities per ES iteration")
     p.add_argument("--seeds", type=int, default=5, help="held-out evaluation seeds")
-    p.add_argument("--trips-per-day", type=float, default=60_000)
+    p.add_argument("--trips-per-day", type=float, default=120_000)
     args = p.parse_args(argv)
     folder = Path(tempfile.mkdtemp(prefix="rl-signal-"))
-    traffic = {"trips_per_day": args.trips_per_day, "zone_size_m": 1000.0,
-               "demand_noise": "poisson", "detector_interval_s": 20.0}  # fmt: skip
-    train_sc = grid_scenario(folder / "grid.zarr", hours=0.5, step="20s", traffic=traffic)
-    test_sc = grid_scenario(folder / "grid.zarr", hours=1.0, step="20s", traffic=traffic)
+    trips = args.trips_per_day
+    train_sc = grid_scenario(folder / "grid.zarr", hours=0.5, trips_per_day=trips)
+    test_sc = grid_scenario(folder / "grid.zarr", hours=1.0, trips_per_day=trips)
     t0 = time.perf_counter()
     w, history = train(train_sc, args.minutes, args.population, sigma=0.2, lr=0.3, seed=0)
     print(f"trained {len(history)} iterations in {time.perf_counter() - t0:.0f} s")

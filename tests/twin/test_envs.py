@@ -1,6 +1,6 @@
 """Learning environments: the Gymnasium and PettingZoo API checks, seeded episodes, the
 batched cities against single ones, max pressure through the env against the service,
-the reward definitions against hand-computed values, and the grid city."""
+the reward definitions against hand-computed values, bad settings."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from twin.envs import (
     MaxPressurePolicy,
     SignalEnv,
     SignalParallelEnv,
-    grid_city,
     grid_scenario,
     make_vec,
 )
@@ -40,7 +39,7 @@ TRAFFIC_KPIS = ("vehicle_hours_travelled", "total_delay", "mean_trip_time", "com
 def grid(tmp_path_factory):
     """20 minutes of the 4 x 4 grid at 20 s steps (Poisson demand, noisy sensors)."""
     path = tmp_path_factory.mktemp("grid") / "grid.zarr"
-    return grid_scenario(path, hours=1 / 3, step="20s")
+    return grid_scenario(path, hours=1 / 3)
 
 
 def _episode(env, seed, actions):
@@ -51,22 +50,6 @@ def _episode(env, seed, actions):
         seen.append(obs)
         rewards.append(r)
     return np.array(seen), np.array(rewards), info
-
-
-def test_grid_city_is_a_signalized_4x4_grid_with_fringe_zones(grid):
-    city = grid_city()
-    r = city["roads"]
-    assert int(r["signalized"].sum()) == 16 and r.sizes["node"] == 32
-    # 2 x 4 x 3 internal streets and 16 fringe streets, both ways
-    assert r.sizes["link"] == 2 * (2 * 4 * 3 + 16)
-    pairs = set(zip(r["from_node"].values.tolist(), r["to_node"].values.tolist(), strict=True))
-    assert all((b, a) in pairs for a, b in pairs)
-    np.testing.assert_allclose(r["length"].values, 1000.0)
-    env = SignalEnv(grid)
-    zones = env.core.batch.single.demand.zone_nodes
-    np.testing.assert_array_equal(zones, np.arange(16, 32))  # one zone per fringe node
-    with pytest.raises(ValueError, match="spacing_m"):
-        grid_city(spacing_m=1100.0, resolution_m=250.0)
 
 
 def test_signal_envs_pass_the_gymnasium_and_pettingzoo_checks(grid):
@@ -163,7 +146,7 @@ def test_rewards_are_the_documented_sums_of_the_readings(grid):
     ctx, roads = env.context, env.context.city["roads"]
     frm, to = roads["from_node"].values, roads["to_node"].values
     into, out = np.flatnonzero(to == 5), np.flatnonzero(frm == 5)
-    per_m = 0.133  # one lane at the grid's jam density [veh m-1]
+    per_m = 3 * 0.133  # three lanes at the grid's jam density [veh m-1]
     queues = {int(into[0]): 100.0, int(into[1]): 50.0, int(out[0]): 30.0, 999: 500.0}
     queues.pop(999)
     readings = _readings(ctx, queues)
@@ -178,7 +161,7 @@ def test_rewards_are_the_documented_sums_of_the_readings(grid):
     link = int(into[0])
     f = SignalFeatures(ctx, [5], 20.0, "delay")
     full = _readings(ctx, {link: 0.0}, occupancy={link: 1.0}, speed={link: 0.0})
-    vehicles = 1.0 / grid.traffic.effective_vehicle_length_m * 1000.0  # one lane, 1 km
+    vehicles = 1.0 / grid.traffic.effective_vehicle_length_m * 3 * 300.0  # 3 lanes, 300 m
     assert f.reward(full)[0] == pytest.approx(-vehicles * 20.0, rel=1e-6)
     v_free = float(roads["free_speed"].values[link])
     free = _readings(ctx, {link: 0.0}, occupancy={link: 0.5}, speed={link: v_free})

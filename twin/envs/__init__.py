@@ -5,7 +5,8 @@
 - :func:`make_vec`: N seeded cities stepped as one batched model, a Gymnasium vector env;
 - :class:`EnergyEnv` (Gymnasium): a central agent setting EV charging limits and HVAC
   setpoint offsets per district, paid from the KPI table;
-- :func:`grid_city`, :func:`grid_scenario`: the signalized grid benchmark city.
+- :func:`grid_scenario`: a short morning on the signalized grid test bed
+  (:func:`twin.gridcity.grid_city`).
 
 A trained policy runs in the city as a service with :func:`twin.services.from_policy`.
 Names are imported on first use, so ``twin.envs.grid`` and ``twin.envs.features`` work
@@ -22,7 +23,6 @@ _WHERE = {
     "make_vec": "twin.envs.vector",
     "SignalVecEnv": "twin.envs.vector",
     "EnergyEnv": "twin.envs.energy",
-    "grid_city": "twin.envs.grid",
     "grid_scenario": "twin.envs.grid",
     "MaxPressurePolicy": "twin.envs.policies",
 }
