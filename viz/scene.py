@@ -33,12 +33,16 @@ BUILDING_USE_RGB = {
 }
 ROAD_STYLE = {"local": ("#8a8a8a", 1.5), "arterial": ("#3c3c3c", 2.5), "ring": ("#e67e22", 4.0)}
 SENSOR_RGB = {"air": "#d62728", "loop": "#1f77b4", "meter": "#2ca02c"}
-SENSOR_SIZE_M = {"air": 150.0, "loop": 60.0, "meter": 40.0}  # glyph diameter / side
+# Glyph diameter / side as a share of the city's longer side: 150, 60 and 40 m over the
+# 36 km of Gwangju, 10 m for a monitor in a 2 km city, so no glyph hides its streets.
+SENSOR_SIZE_SHARE = {"air": 0.004, "loop": 0.0017, "meter": 0.0011}
 UNKNOWN_RGB = "#cccccc"
 CAMERAS = ("oblique", "top", "street")
 GRID_LAYER_LIFT_M = 50.0  # a translucent grid layer floats this far above the terrain
 GRID_LAYER_OPACITY = 0.65
 ROAD_LIFT_M = 8.0  # keeps roads above the coarse terrain surface between its corners
+LABEL_LIFT_M = GRID_LAYER_LIFT_M + 5.0  # labels sit on the ground, just above any layer
+STREET_BACK_M, STREET_UP_M = 900.0, 160.0  # street camera: this far south, this high
 
 
 def _rgb(hex_colours) -> np.ndarray:
@@ -96,17 +100,29 @@ class CityScene:
     camera : ``oblique``, ``top``, ``street`` or ``street:<place>``.
     step : output step whose state and sun are shown (``None`` for a city).
     when : timezone-aware time that lights a city store (which has no clock of its own).
+    caption : lines printed above the clock (a panel's name, a comparison's stores).
     """
 
-    def __init__(self, source: Source, plotter, layer: Layer | None, camera: str, step, when=None):
+    def __init__(
+        self,
+        source: Source,
+        plotter,
+        layer: Layer | None,
+        camera: str,
+        step,
+        when=None,
+        caption: str = "",
+    ):
         import pyvista as pv
 
         self.pv, self.source, self.plotter, self.layer = pv, source, plotter, layer
         self.renderer = plotter.renderer
         self.frame = Frame.of(source)
-        set_camera(self, camera)  # first: a bad camera or place fails before the work
+        self.viewpoint = set_camera(self, camera)  # first: a bad camera fails before work
         self.meshes: dict[str, object] = {}
+        self.caption = caption
         self.clock = None
+        self.clock_text = ""
         self.when = when
         self._terrain()
         self._buildings()
@@ -115,9 +131,15 @@ class CityScene:
         self._overlay()
         self._labels()
         self._north_arrow_and_scale()
+        self._legend_note()
         self._lights()
         self.set_step(step)
         self.renderer.reset_camera_clipping_range()
+
+    @property
+    def narrow(self) -> bool:
+        """A small renderer (a thumbnail or a panel of a comparison): smaller text."""
+        return self.renderer.GetSize()[0] < 700
 
     # ------------------------------------------------------------ pieces
     def _add(self, name, mesh, **kwargs):
@@ -142,7 +164,7 @@ class CityScene:
                 "width": 0.4,
                 "height": 0.1,
                 "fmt": "%.4g",
-                "n_labels": 5 if self.renderer.GetSize()[0] >= 700 else 3,
+                "n_labels": 3 if self.narrow else 5,
                 "color": "black",
                 "background_color": "white",
                 "fill": True,
@@ -182,12 +204,14 @@ class CityScene:
         nx, ny = self.frame.local(r["x"].values, r["y"].values)
         frm, to = r["from_node"].values[links], r["to_node"].values[links]
         seg = geometry.directed_segments(nx[frm], ny[frm], nx[to], ny[to], offset_m=15.0)
+        # a dataset's roads may run beyond the grid: draw only their part over the terrain
+        seg, keep = geometry.clip_segments(seg, *self.frame.size)
+        self.drawn_links = links[keep]
+        n = int(keep.sum())
         xy = seg.reshape(-1, 2)
         z = self.frame.ground(xy[:, 0], xy[:, 1]) + ROAD_LIFT_M
         points = np.column_stack([xy, z]).astype(np.float32)
-        lines = np.column_stack(
-            [np.full(links.size, 2), 2 * np.arange(links.size), 2 * np.arange(links.size) + 1]
-        )
+        lines = np.column_stack([np.full(n, 2), 2 * np.arange(n), 2 * np.arange(n) + 1])
         return self.pv.PolyData(points, lines=lines.ravel())
 
     def _roads(self):
@@ -209,7 +233,10 @@ class CityScene:
             if links.size:
                 colour, width = ROAD_STYLE.get(meaning, (UNKNOWN_RGB, 1.5))
                 mesh = self._road_mesh(links)
-                self._add(f"roads_{meaning}", mesh, color=colour, line_width=width, lighting=False)
+                if mesh.n_points:
+                    self._add(
+                        f"roads_{meaning}", mesh, color=colour, line_width=width, lighting=False
+                    )
 
     def _sensors(self):
         """Monitors as spheres on the ground; loop detectors and meters as small cubes
@@ -228,7 +255,7 @@ class CityScene:
             pick = (kinds == kind) & inside
             if not pick.any():
                 continue
-            size = SENSOR_SIZE_M[kind]
+            size = SENSOR_SIZE_SHARE[kind] * max(w, h)
             pts = np.column_stack([x[pick], y[pick], z[pick] + size / 2])
             geom = (
                 self.pv.Sphere(radius=size / 2)
@@ -250,17 +277,21 @@ class CityScene:
         args = self._layer_args(self.layer.kind, mesh)
         self._add("overlay", mesh, opacity=GRID_LAYER_OPACITY, lighting=False, **args)
 
-    def _labels(self):
+    def _district_points(self) -> tuple[list[str], np.ndarray]:
+        """District names and their label points on the ground (scene coordinates)."""
         centroids = district_centroids(self.source.city)
-        if not centroids:
-            return
-        xy = np.array(list(centroids.values()))
+        xy = np.array(list(centroids.values())).reshape(-1, 2)
         x, y = self.frame.local(xy[:, 0], xy[:, 1])
-        z = self.frame.ground(x, y) + 300.0
+        return list(centroids), np.column_stack([x, y, self.frame.ground(x, y) + LABEL_LIFT_M])
+
+    def _labels(self):
+        names, points = self._district_points()
+        if not names:
+            return
         self.plotter.add_point_labels(
-            np.column_stack([x, y, z]),
-            list(centroids),
-            font_size=14,
+            points,
+            names,
+            font_size=10 if self.narrow else 14,
             show_points=False,
             shape_opacity=0.6,
             shape_color="white",
@@ -269,12 +300,23 @@ class CityScene:
             reset_camera=False,
         )
 
+    def ground_text(self) -> None:
+        """District names as flat text on the ground (geometry, so the HTML scene, which
+        carries no text overlays, shows them too)."""
+        names, points = self._district_points()
+        height = 0.02 * max(self.frame.size)
+        for name, point in zip(names, points, strict=True):
+            text = self.pv.Text3D(name, depth=0.0, height=height, center=tuple(point))
+            self._add(f"label_{name}", text, color="black", lighting=False)
+
     def _north_arrow_and_scale(self):
+        if self.viewpoint:  # a street view says it looks north; a scale means nothing there
+            return
         w, h = self.frame.size
         span = max(w, h)
         # north arrow in the north-east corner, lying on the ground
         ax, ay = w - 0.05 * span, h - 0.14 * span
-        az = float(self.frame.ground(ax, ay)) + 150.0
+        az = float(self.frame.ground(ax, ay)) + LABEL_LIFT_M
         length = 0.08 * span
         arrow = self.pv.Arrow(start=(ax, ay, az), direction=(0, 1, 0), scale=length)
         self._add("north_arrow", arrow, color="#c0392b")
@@ -282,7 +324,7 @@ class CityScene:
         bar = nice_length(w / 5)
         x0, y0 = 0.04 * w, 0.05 * h
         thick = 0.006 * span
-        z0 = float(self.frame.ground(x0 + bar / 2, y0)) + 100.0
+        z0 = float(self.frame.ground(x0 + bar / 2, y0)) + LABEL_LIFT_M
         centres = x0 + bar * np.array([0.25, 0.75])
         points, faces = geometry.boxes(
             centres, [y0] * 2, [bar / 2] * 2, [thick] * 2, [z0] * 2, [z0 + thick / 2] * 2
@@ -300,6 +342,19 @@ class CityScene:
             text_color="black",
             always_visible=True,
             reset_camera=False,
+        )
+
+    def _legend_note(self):
+        """The layer's range in words (``Layer.note``), just above its colour bar."""
+        if self.layer is None or not self.layer.note:
+            return
+        width, _ = self.renderer.GetSize()
+        self.plotter.add_text(
+            self.layer.note,
+            position=(int(0.02 * width), int(0.13 * self.renderer.GetSize()[1])),
+            font_size=7 if self.narrow else 10,
+            color="black",
+            name=f"note_{id(self)}",
         )
 
     def _lights(self):
@@ -330,14 +385,24 @@ class CityScene:
         self.sun.color = (1.0, 0.93 + 0.07 * daylight, 0.82 + 0.18 * daylight)
         self.sky.intensity = 0.25 + 0.25 * (1 - daylight)
         self.sky.color = (0.8 + 0.2 * daylight, 0.85 + 0.15 * daylight, 1.0)
+        lines = [self.caption] if self.caption else []
         if label is not None:
-            text = f"{label}   sun {elevation:.0f}° up, {azimuth:.0f}° from N"
-            if self.clock is None:
-                self.clock = self.plotter.add_text(
-                    text, position="upper_left", font_size=11, color="black"
-                )
-            else:
-                self.clock.set_text("upper_left", text)
+            sep = "\n" if self.narrow else "   "
+            lines.append(f"{label}{sep}sun {elevation:.0f}° up, {azimuth:.0f}° from N")
+        if self.viewpoint:
+            lines.append(self.viewpoint)
+        self.clock_text = "\n".join(lines)
+        if not self.clock_text:
+            return
+        if self.clock is None:
+            self.clock = self.plotter.add_text(
+                self.clock_text,
+                position="upper_left",
+                font_size=8 if self.narrow else 11,
+                color="black",
+            )
+        else:
+            self.clock.set_text("upper_left", self.clock_text)
 
     def _set_layer_values(self, values: np.ndarray) -> None:
         kind = self.layer.kind
@@ -348,6 +413,8 @@ class CityScene:
         mesh = self.meshes[name]
         if kind == "building":
             values = np.repeat(values, geometry.FACES_PER_BOX)
+        elif kind == "link":
+            values = values[self.drawn_links]
         mesh.cell_data["value"] = values
         mesh.Modified()
 
@@ -358,10 +425,12 @@ def nice_length(target_m: float) -> float:
     return float(max(s * magnitude for s in (1, 2, 5) if s * magnitude <= target_m))
 
 
-def set_camera(scene: CityScene, spec: str) -> None:
+def set_camera(scene: CityScene, spec: str) -> str:
     """Camera presets: ``oblique`` (whole city from the south-south-west), ``top`` (north
     up, parallel projection, so distances read the same everywhere) and ``street`` or
-    ``street:<place>`` (low over a named place, looking north)."""
+    ``street:<place>`` (low over a named place, looking north).
+
+    Returns where the camera stands in words for a street view (``""`` otherwise)."""
     name, _, place = str(spec).partition(":")
     if name not in CAMERAS or (place and name != "street"):
         raise InputError(f"camera {spec!r}: expected one of {', '.join(CAMERAS)} or street:<place>")
@@ -387,11 +456,16 @@ def set_camera(scene: CityScene, spec: str) -> None:
         cam.position = tuple(centre + direction * distance)
         cam.up = (0, 0, 1)
     else:
-        _, (px, py) = find_place(scene.source.city, place or None)
+        found, (px, py) = find_place(scene.source.city, place or None)
         lx, ly = scene.frame.local(px, py)
         ground = float(scene.frame.ground(lx, ly))
         cam.disable_parallel_projection()
         cam.view_angle = 55.0
         cam.focal_point = (float(lx), float(ly), ground + 25.0)
-        cam.position = (float(lx), float(ly) - 900.0, ground + 160.0)
+        cam.position = (float(lx), float(ly) - STREET_BACK_M, ground + STREET_UP_M)
         cam.up = (0, 0, 1)
+        return (
+            f"street view of {found}: camera {STREET_BACK_M:g} m south, "
+            f"{STREET_UP_M:g} m up, looking north"
+        )
+    return ""
