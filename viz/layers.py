@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from twin.errors import InputError
+from twin.kpi import PM25_STANDARD_UGM3
 from viz.source import Variable
 
 # Colour maps people expect: pollution light-to-dark red, slow roads red, differences
@@ -44,6 +45,7 @@ POLLUTANT_BANDS = {
     "pm25": (("good", 15.0), ("moderate", 35.0), ("unhealthy", 75.0)),
     "no2": (("good", 56.0), ("moderate", 113.0), ("unhealthy", 376.0)),
 }
+STANDARDS = {"pm25": (PM25_STANDARD_UGM3, "Korean 24-h standard")}
 BOUNDARY_MARGIN_CELLS = 3  # grid cells next to the open boundary left out of a range
 
 
@@ -65,9 +67,7 @@ class Layer:
     note: str = ""
 
     @classmethod
-    def of(
-        cls, var: Variable, steps: Sequence[int | None], clim=None, background=None
-    ) -> Layer:
+    def of(cls, var: Variable, steps: Sequence[int | None], clim=None, background=None) -> Layer:
         """A layer of ``var`` with colour limits for its values at ``steps``.
 
         Parameters
@@ -115,7 +115,7 @@ class Layer:
             values=lambda _step: diff,
             cmap=DIFFERENCE_CMAP,
             clim=(-span, span),
-            note=f"colours span -{span:.4g} to +{span:.4g} {a.units}".rstrip() + "; white: no change",
+            note=f"colours span -{span:.4g} to +{span:.4g} {a.units}".rstrip() + ", white: 0",
         )
 
 
@@ -141,9 +141,11 @@ def pollutant_range(species, arrays, background, units) -> tuple[tuple[float, fl
     if bands is None:
         hi = max(hi_data, lo + 1e-6 * max(abs(lo), 1.0))
         return (lo, hi), f"increment over the background: {start} to {hi:.4g} (city maximum)"
+    standard, standard_name = STANDARDS.get(species, (None, ""))
     for band, top in bands:
         if top > lo and top >= hi_data:
-            return (lo, top), f"colours: {start} to {top:g}, top of the Korean CAI '{band}' band"
+            what = f"{standard_name}, " if top == standard else ""
+            return (lo, top), f"colours: {start} to {top:g} ({what}top of the CAI '{band}' band)"
     band, top = bands[-1]
     return (lo, hi_data), (
         f"colours: {start} to {hi_data:.4g} (city maximum), above the Korean CAI "

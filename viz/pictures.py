@@ -16,7 +16,7 @@ import numpy as np
 
 from twin.errors import InputError
 from viz.headless import ensure_offscreen
-from viz.layers import Layer, finite_range
+from viz.layers import Layer
 from viz.scene import CityScene
 from viz.source import Source, check_size
 
@@ -195,11 +195,7 @@ def compare(
     max_abs = float(np.nanmax(np.abs(diff.values(None)), initial=0.0))
     if not side_by_side:
         caption = "\n".join(
-            [f"B - A of {var}"]
-            + [
-                f"{tag}: {src.label}" + (f" at {src.clock_label(src.times[k])}" if k is not None else "")
-                for tag, src, k in (("A", a, sa), ("B", b, sb))
-            ]
+            [f"B - A of {var}", _panel_caption("A", a, sa), _panel_caption("B", b, sb)]
         )
         s = CityScene(a, plotter(size), diff, camera, sa, caption=caption)
         return _shoot(s.plotter, output), max_abs
@@ -208,9 +204,15 @@ def compare(
     p = plotter(size, shape=(1, 2))
     for col, (src, step, tag) in enumerate(((a, sa, "A"), (b, sb, "B"))):
         p.subplot(0, col)
-        CityScene(src, p, _layer(src, var, [step], clim=clim), camera, step, caption=f"{tag}: {src.label}")
+        layer = _layer(src, var, [step], clim=clim)
+        CityScene(src, p, layer, camera, step, caption=f"{tag}: {src.label}")
     p.link_views()
     return _shoot(p, output), max_abs
+
+
+def _panel_caption(tag: str, source: Source, step: int | None) -> str:
+    when = "" if step is None else f" at {source.clock_label(source.times[step])}"
+    return f"{tag}: {source.label}{when}"
 
 
 def shared_steps(a: Source, b: Source, time: str | None) -> tuple[int | None, int | None]:

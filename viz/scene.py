@@ -33,9 +33,11 @@ BUILDING_USE_RGB = {
 }
 ROAD_STYLE = {"local": ("#8a8a8a", 1.5), "arterial": ("#3c3c3c", 2.5), "ring": ("#e67e22", 4.0)}
 SENSOR_RGB = {"air": "#d62728", "loop": "#1f77b4", "meter": "#2ca02c"}
-# Glyph diameter / side as a share of the city's longer side: 150, 60 and 40 m over the
-# 36 km of Gwangju, 10 m for a monitor in a 2 km city, so no glyph hides its streets.
-SENSOR_SIZE_SHARE = {"air": 0.004, "loop": 0.0017, "meter": 0.0011}
+# Glyph diameter / side: a share of the city's longer side, at most the sizes that suit
+# the 36 km of Gwangju (150, 60, 40 m); 16 m for a monitor in a 2 km city, so no glyph
+# hides the streets of a small one.
+SENSOR_SIZE_M = {"air": 150.0, "loop": 60.0, "meter": 40.0}
+SENSOR_SIZE_SHARE = {"air": 0.008, "loop": 0.003, "meter": 0.002}
 UNKNOWN_RGB = "#cccccc"
 CAMERAS = ("oblique", "top", "street")
 GRID_LAYER_LIFT_M = 50.0  # a translucent grid layer floats this far above the terrain
@@ -120,6 +122,7 @@ class CityScene:
         self.frame = Frame.of(source)
         self.viewpoint = set_camera(self, camera)  # first: a bad camera fails before work
         self.meshes: dict[str, object] = {}
+        self.marks: tuple[list[str], np.ndarray] = ([], np.empty((0, 3)))  # N, scale
         self.caption = caption
         self.clock = None
         self.clock_text = ""
@@ -255,7 +258,7 @@ class CityScene:
             pick = (kinds == kind) & inside
             if not pick.any():
                 continue
-            size = SENSOR_SIZE_SHARE[kind] * max(w, h)
+            size = sensor_size_m(kind, max(w, h))
             pts = np.column_stack([x[pick], y[pick], z[pick] + size / 2])
             geom = (
                 self.pv.Sphere(radius=size / 2)
@@ -301,21 +304,23 @@ class CityScene:
         )
 
     def ground_text(self) -> None:
-        """District names as flat text on the ground (geometry, so the HTML scene, which
-        carries no text overlays, shows them too)."""
+        """District names, the north mark and the scale's length as flat text on the
+        ground (geometry, so the HTML scene, which carries no text overlays, shows them)."""
         names, points = self._district_points()
-        height = 0.02 * max(self.frame.size)
-        for name, point in zip(names, points, strict=True):
+        height = 0.025 * max(self.frame.size)
+        for i, (name, point) in enumerate(
+            zip([*names, *self.marks[0]], [*points, *self.marks[1]], strict=True)
+        ):
             text = self.pv.Text3D(name, depth=0.0, height=height, center=tuple(point))
-            self._add(f"label_{name}", text, color="black", lighting=False)
+            self._add(f"ground_text_{i}", text, color="black", lighting=False)
 
     def _north_arrow_and_scale(self):
         if self.viewpoint:  # a street view says it looks north; a scale means nothing there
             return
         w, h = self.frame.size
         span = max(w, h)
-        # north arrow in the north-east corner, lying on the ground
-        ax, ay = w - 0.05 * span, h - 0.14 * span
+        # north arrow in the south-east corner (district names crowd the north), flat
+        ax, ay = w - 0.05 * span, 0.05 * h
         az = float(self.frame.ground(ax, ay)) + LABEL_LIFT_M
         length = 0.08 * span
         arrow = self.pv.Arrow(start=(ax, ay, az), direction=(0, 1, 0), scale=length)
@@ -333,8 +338,10 @@ class CityScene:
         scale.cell_data["rgb"] = np.repeat(_rgb(["#111111", "#f5f5f5"]), geometry.FACES_PER_BOX, 0)
         self._add("scale_bar", scale, scalars="rgb", rgb=True, lighting=False)
         label = f"{bar / 1000:g} km" if bar >= 1000 else f"{bar:g} m"
+        points = np.array([[ax, ay + length * 1.15, az], [x0 + bar / 2, y0 + 3 * thick, z0]])
+        self.marks = (["N", label], points)
         self.plotter.add_point_labels(
-            np.array([[ax, ay + length * 1.15, az], [x0 + bar / 2, y0 + 3 * thick, z0]]),
+            points,
             ["N", label],
             font_size=16,
             show_points=False,
@@ -417,6 +424,11 @@ class CityScene:
             values = values[self.drawn_links]
         mesh.cell_data["value"] = values
         mesh.Modified()
+
+
+def sensor_size_m(kind: str, span_m: float) -> float:
+    """Glyph size [m] of a ``kind`` sensor in a city whose longer side is ``span_m``."""
+    return min(SENSOR_SIZE_M[kind], SENSOR_SIZE_SHARE[kind] * span_m)
 
 
 def nice_length(target_m: float) -> float:

@@ -90,12 +90,13 @@ def write_html(plotter, path: str | Path, overlay: list[str] = ()) -> Path:
     path = Path(path)
     data = data_to_base64(scene_state(plotter))
     # The viewer empties its container when it loads, so the overlay goes in after.
+    text = json.dumps(overlay_html(list(overlay)))
     loader = (
         "<script>\nfunction loadDataSet() {\n"
-        "  const container = document.querySelector('.content') || document.querySelector('body');\n"
+        "  const container = document.querySelector('.content') || document.body;\n"
         f'  const base64Str = "{data}";\n'
         "  OfflineLocalView.load(container, { base64Str });\n"
-        f"  document.body.insertAdjacentHTML('beforeend', {json.dumps(overlay_html(list(overlay)))});\n"
+        f"  document.body.insertAdjacentHTML('beforeend', {text});\n"
         "}\n</script>\n"
     )
     with HTML_VIEWER_PATH.open(encoding="utf-8") as viewer, path.open("w", encoding="utf-8") as out:
