@@ -151,7 +151,7 @@ def plot_map(source, output, var: str, time: str | None = None) -> object:
     source = Source.of(source)
     v = source.variable(var)
     step = source.time_index(time) if v.timed else None
-    layer = Layer.of(v, [step])
+    layer = Layer.of(v, [step], background=source.background(v.name))
     values = layer.values(step)
     city = source.city
     fig = Figure(figsize=(10, 7), dpi=DPI, layout="constrained")
@@ -182,7 +182,7 @@ def plot_map(source, output, var: str, time: str | None = None) -> object:
     ax.set_xlabel(f"easting [km, {city.crs}]")
     ax.set_ylabel(f"northing [km, {city.crs}]")
     when = f" at {source.clock_label(source.times[step])}" if step is not None else ""
-    ax.set_title(f"{source.label}: {v.name}{when}")
+    ax.set_title(f"{source.label}: {v.name}{when}\n{layer.note}", fontsize=10)
     return _save(fig, output)
 
 

@@ -33,8 +33,12 @@ def test_map_puts_the_plume_at_the_top_of_the_colour_map(run_store, city, tmp_pa
     assert np.abs(rgb_at(image, fig, x[-1], y[-1]) - top).max() <= 2
     assert np.abs(rgb_at(image, fig, x[0], y[0]) - bottom).max() <= 2
     assert fig.axes[1].get_ylabel() == "pm25 [µg/m³]"
+    # From the background to the top of the Korean CAI band holding the city cells'
+    # maximum: 3 cells (1.5 km) in from each edge the plume is 12 + 90 exp(-0.5) = 66.6,
+    # in the 'unhealthy' band (36-75); the corner's 102 is clipped to the top colour.
     lo, hi = fig.axes[0].collections[0].get_clim()
-    assert lo == pytest.approx(BACKGROUND_PM25) and hi == pytest.approx(102.0)
+    assert lo == pytest.approx(BACKGROUND_PM25) and hi == pytest.approx(75.0)
+    assert "75 (top of the CAI 'unhealthy' band)" in fig.axes[0].get_title()
 
 
 @pytest.mark.parametrize("var", ["speed", "electric_load", "net_load", "height"])

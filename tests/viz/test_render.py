@@ -49,13 +49,13 @@ def shoot(scene) -> np.ndarray:
 def corner_pixels(store, var, **kwargs):
     """Image with ``var`` and without, and the pixels of the NE and SE grid corners."""
     images, where = {}, None
-    for layer in (var, None):
+    for layer in (var, "land_use"):
         s = viz.scene(store, var=layer, camera="top", size=SIZE, **kwargs)
         w, h = s.frame.size
         where = {"ne": pixel(s, w - 400, h - 400), "se": pixel(s, w - 400, 400)}
         images[layer] = shoot(s)
         s.plotter.close()
-    return images[var], images[None], where
+    return images[var], images["land_use"], where
 
 
 def colinear_fraction(image, rgb, degrees=5.0) -> float:
@@ -163,7 +163,7 @@ def test_comparison_of_a_run_with_itself_is_zero(run_store, other_run_store, tmp
         run_store, run_store, tmp_path / "d.png", var="pm25", time="08:00", camera="top", size=SIZE
     )
     assert max_abs == 0.0
-    plain = viz.render(run_store, time="08:00", camera="top", size=SIZE)
+    plain = viz.render(run_store, time="08:00", var="land_use", camera="top", size=SIZE)
     s = viz.scene(run_store, camera="top", size=SIZE)
     w, h = s.frame.size
     ne, se = pixel(s, w - 400, h - 400), pixel(s, w - 400, 400)
