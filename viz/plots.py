@@ -54,8 +54,8 @@ def _kpis(source: Source) -> list[tuple[str, str, str, str]]:
             factor, label = DISPLAY_UNITS.get(units, (1.0, units))
             value = float(da.values) * factor
             shown = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
-            what = str(da.attrs.get("long_name", name))
-            rows.append((str(da.attrs.get("model", "")), f"{what} ({name})", shown, label))
+            what = f"{da.attrs['long_name']} ({name})" if "long_name" in da.attrs else str(name)
+            rows.append((str(da.attrs.get("model", "")), what, shown, label))
     order = list(dict.fromkeys(model for model, *_ in rows))
     return sorted(rows, key=lambda row: order.index(row[0]))
 

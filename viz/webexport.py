@@ -90,7 +90,7 @@ def write_html(plotter, path: str | Path, overlay: list[str] = ()) -> Path:
     path = Path(path)
     data = data_to_base64(scene_state(plotter))
     # The viewer empties its container when it loads, so the overlay goes in after.
-    text = json.dumps(overlay_html(list(overlay)))
+    text = json.dumps(overlay_html(list(overlay)), ensure_ascii=False)
     loader = (
         "<script>\nfunction loadDataSet() {\n"
         "  const container = document.querySelector('.content') || document.body;\n"
