@@ -27,6 +27,7 @@ N_STEPS = 5  # outputs at 06:00, 07:00, 08:00, 09:00, 10:00 local
 def scenario_toml(start: str = START) -> str:
     return f'name = "viz-test"\nstart = {start}\nduration = "{N_STEPS}h"\n'
 
+
 AIR = ("pm25", "no2", "nox")
 TRAFFIC = ("density", "flow", "speed", "queue_length", "travel_time")
 ENERGY_B = ("heating_power", "cooling_power", "electric_load", "pv_power", "indoor_temperature")
