@@ -85,7 +85,7 @@ class Layer:
             clim, note = pollutant_range(species, shown, background, var.units)
         else:
             clim = clim or finite_range([city_cells(values(i), var.kind) for i in steps])
-            note = f"colours span {clim[0]:.4g} to {clim[1]:.4g} {var.units}".rstrip()
+            note = span_note(clim, var.units)
         return cls(
             kind=var.kind,
             title=var.title,
@@ -117,6 +117,11 @@ class Layer:
             clim=(-span, span),
             note=f"colours span -{span:.4g} to +{span:.4g} {a.units}".rstrip() + ", white: 0",
         )
+
+
+def span_note(clim: tuple[float, float], units: str) -> str:
+    """``colours span LOW to HIGH UNITS``: a range with no anchor but the data."""
+    return f"colours span {clim[0]:.4g} to {clim[1]:.4g} {units}".rstrip()
 
 
 def city_cells(values: np.ndarray, kind: str) -> np.ndarray:

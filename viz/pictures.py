@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import warnings
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from twin.errors import InputError
 from viz.headless import ensure_offscreen
-from viz.layers import Layer
+from viz.layers import Layer, span_note
 from viz.scene import CityScene
 from viz.source import Source, check_size
 
@@ -199,12 +200,15 @@ def compare(
         )
         s = CityScene(a, plotter(size), diff, camera, sa, caption=caption)
         return _shoot(s.plotter, output), max_abs
-    vmin, vmax = (_layer(src, var, [step]).clim for src, step in ((a, sa), (b, sb)))
-    clim = (min(vmin[0], vmax[0]), max(vmin[1], vmax[1]))
+    # one colour range for both panels: the wider of the two, with its note
+    layers = [_layer(src, var, [step]) for src, step in ((a, sa), (b, sb))]
+    clim = (min(x.clim[0] for x in layers), max(x.clim[1] for x in layers))
+    wide = next((x for x in layers if x.clim == clim), None)
+    note = wide.note if wide else span_note(clim, va.units)
     p = plotter(size, shape=(1, 2))
     for col, (src, step, tag) in enumerate(((a, sa, "A"), (b, sb, "B"))):
         p.subplot(0, col)
-        layer = _layer(src, var, [step], clim=clim)
+        layer = replace(layers[col], clim=clim, note=note)
         CityScene(src, p, layer, camera, step, caption=f"{tag}: {src.label}")
     p.link_views()
     return _shoot(p, output), max_abs
@@ -277,9 +281,6 @@ def export_html(source, output, *, time=None, var=None, camera="oblique", size=D
     s.ground_text()
     s.plotter.render()
     output.parent.mkdir(parents=True, exist_ok=True)
-    lines = s.clock_text.splitlines()
-    if s.layer is not None:
-        lines += [f"{s.layer.title}: {s.layer.note}"]
-    write_html(s.plotter, output, overlay=lines)
+    write_html(s.plotter, output, overlay=s.clock_text.splitlines())
     s.plotter.close()
     return output

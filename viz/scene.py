@@ -6,6 +6,7 @@ projected CRS shifted, so single-precision GL and vtk.js keep centimetre detail)
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -134,7 +135,6 @@ class CityScene:
         self._overlay()
         self._labels()
         self._north_arrow_and_scale()
-        self._legend_note()
         self._lights()
         self.set_step(step)
         self.renderer.reset_camera_clipping_range()
@@ -312,6 +312,11 @@ class CityScene:
             zip([*names, *self.marks[0]], [*points, *self.marks[1]], strict=True)
         ):
             text = self.pv.Text3D(name, depth=0.0, height=height, center=tuple(point))
+            # on a slope, lift the whole name over the highest ground under it
+            x0, x1, y0, y1, _, _ = text.bounds
+            gx, gy = np.meshgrid(np.linspace(x0, x1, 9), np.linspace(y0, y1, 3))
+            top = float(self.frame.ground(gx.ravel(), gy.ravel()).max()) + LABEL_LIFT_M
+            text.points[:, 2] = max(top, point[2])
             self._add(f"ground_text_{i}", text, color="black", lighting=False)
 
     def _north_arrow_and_scale(self):
@@ -351,19 +356,6 @@ class CityScene:
             reset_camera=False,
         )
 
-    def _legend_note(self):
-        """The layer's range in words (``Layer.note``), just above its colour bar."""
-        if self.layer is None or not self.layer.note:
-            return
-        width, _ = self.renderer.GetSize()
-        self.plotter.add_text(
-            self.layer.note,
-            position=(int(0.02 * width), int(0.13 * self.renderer.GetSize()[1])),
-            font_size=7 if self.narrow else 10,
-            color="black",
-            name=f"note_{id(self)}",
-        )
-
     def _lights(self):
         self.sun = self.pv.Light(light_type="scene light", positional=False)
         self.sky = self.pv.Light(light_type="headlight")
@@ -398,6 +390,9 @@ class CityScene:
             lines.append(f"{label}{sep}sun {elevation:.0f}° up, {azimuth:.0f}° from N")
         if self.viewpoint:
             lines.append(self.viewpoint)
+        if self.layer is not None and self.layer.note:  # the legend's range in words
+            note = f"{self.layer.title}: {self.layer.note}"
+            lines += textwrap.wrap(note, 60) if self.narrow else [note]
         self.clock_text = "\n".join(lines)
         if not self.clock_text:
             return
