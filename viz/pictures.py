@@ -281,6 +281,6 @@ def export_html(source, output, *, time=None, var=None, camera="oblique", size=D
     s.ground_text()
     s.plotter.render()
     output.parent.mkdir(parents=True, exist_ok=True)
-    write_html(s.plotter, output, overlay=s.clock_text.splitlines())
+    write_html(s.plotter, output, overlay=s.caption_lines)
     s.plotter.close()
     return output

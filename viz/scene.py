@@ -126,7 +126,8 @@ class CityScene:
         self.marks: tuple[list[str], np.ndarray] = ([], np.empty((0, 3)))  # N, scale
         self.caption = caption
         self.clock = None
-        self.clock_text = ""
+        self.clock_text = ""  # the caption block as drawn (wrapped in a narrow renderer)
+        self.caption_lines: list[str] = []  # its lines unwrapped
         self.when = when
         self._terrain()
         self._buildings()
@@ -391,9 +392,12 @@ class CityScene:
         if self.viewpoint:
             lines.append(self.viewpoint)
         if self.layer is not None and self.layer.note:  # the legend's range in words
-            note = f"{self.layer.title}: {self.layer.note}"
-            lines += textwrap.wrap(note, 60) if self.narrow else [note]
-        self.clock_text = "\n".join(lines)
+            lines.append(f"{self.layer.title}: {self.layer.note}")
+        self.caption_lines = lines
+        width = 60 if self.narrow else 200
+        parts = [part for line in lines for part in line.split("\n")]
+        wrapped = [textwrap.wrap(p, width) if len(p) > width else [p] for p in parts]
+        self.clock_text = "\n".join(w for part in wrapped for w in part)
         if not self.clock_text:
             return
         if self.clock is None:

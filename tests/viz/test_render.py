@@ -309,7 +309,7 @@ def test_run_without_var_is_coloured_by_pm25(run_store, city_store):
 
 def test_street_view_says_where_the_camera_stands(run_store):
     s = viz.scene(run_store, camera="street:downtown", size=SIZE)
-    text = s.clock_text
+    text = "\n".join(s.caption_lines)
     s.plotter.close()
     assert "street view of Downtown" in text
     assert "camera 900 m south, 160 m up, looking north" in text
