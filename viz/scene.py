@@ -326,7 +326,7 @@ class CityScene:
         w, h = self.frame.size
         span = max(w, h)
         # north arrow in the south-east corner (district names crowd the north), flat
-        ax, ay = w - 0.05 * span, 0.05 * h
+        ax, ay = w - 0.1 * w, 0.15 * h
         az = float(self.frame.ground(ax, ay)) + LABEL_LIFT_M
         length = 0.08 * span
         arrow = self.pv.Arrow(start=(ax, ay, az), direction=(0, 1, 0), scale=length)
