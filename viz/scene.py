@@ -456,7 +456,7 @@ def set_camera(scene: CityScene, spec: str) -> str:
         cam.position = tuple(centre + np.array([0, 0, 3 * max(w, h)]))
         cam.up = (0, 1, 0)
         cam.enable_parallel_projection()
-        cam.parallel_scale = 0.5 * max(h, w / aspect) * 1.1  # room for the clock
+        cam.parallel_scale = 0.5 * max(h, w / aspect) * 1.15  # room for the caption block
     elif name == "oblique":
         cam.disable_parallel_projection()
         cam.view_angle = 30.0
