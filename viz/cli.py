@@ -60,7 +60,9 @@ def render(
     ] = None,
     compare: Annotated[
         Path | None,
-        typer.Option("--compare", help="Second store B: draw B - A of --var at --time."),
+        typer.Option(
+            "--compare", help="Second store B: draw B - A of --var at the same clock time."
+        ),
     ] = None,
     html: Annotated[
         Path | None,
@@ -85,7 +87,7 @@ def render(
             raise InputError("--animate and --compare write to --output/-o")
         pixels = parse_size(size)
         source = Source.open(path)
-        if var is None and compare is None and source.default_variable() is not None:
+        if var is None and source.default_variable() is not None:
             var = source.default_variable()
             console.print(
                 f"Colouring by {var} (the default; --var NAME to choose, --var land_use for none)"

@@ -61,10 +61,11 @@ def test_render_compare_warns_on_different_days(app, run_store, city, tmp_path):
     winter = make_run(tmp_path / "winter.zarr", city, start="2026-01-15T05:00:00+09:00")
     out = tmp_path / "d.png"
     code, text = invoke(
-        app, "render", run_store, "--compare", winter, "--var", "pm25", "-o", out,
-        "--size", "320x200", "--side-by-side",
+        app, "render", run_store, "--compare", winter, "-o", out, "--size", "320x200",
+        "--side-by-side",
     )  # fmt: skip
     assert code == 0, text
+    assert "Colouring by pm25" in text  # a comparison has the same default variable
     assert "warning:" in text and "2026-06-17" in text and "2026-01-15" in text
 
 
