@@ -249,7 +249,7 @@ def city_from_arrays(arrays: dict[str, dict[str, np.ndarray]], attrs: dict) -> C
         groups[group] = xr.Dataset(
             {k: (_dims(group, k), v, _attrs(group, k)) for k, v in variables.items()}
         )
-    tree = xr.DataTree.from_dict({f"/{k}": v for k, v in groups.items()})
+    tree = xr.DataTree.from_dict({f"/{k}": store.with_labels(v) for k, v in groups.items()})
     tree.attrs = {
         **attrs,
         "schema_version": SCHEMA_VERSION,

@@ -149,6 +149,13 @@ class Coupler:
                 self.check(ex.outputs, when)
                 self.check(ex.states, when, what="state")
 
+    def forcing_record(self) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, dict]]]:
+        """The weather scalars of every coupling step (:data:`sim.weather.FORCING`, with
+        their attributes) and the steps' start times [s since the start], for the store."""
+        step_s = self.scenario.step.total_seconds()
+        seconds = (np.arange(self.scenario.n_steps) * step_s).astype(np.int64)
+        return seconds, {k: (self.forcing[k], dict(a)) for k, a in weather.FORCING.items()}
+
     # ---------------------------------------------------------------- services
     def observe(self) -> dict[str, Any]:
         """What services may see between steps: the time and each model's latest outputs

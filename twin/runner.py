@@ -203,6 +203,7 @@ def run(
             layouts=layouts,
             coords=coords,
             restart=restart,
+            forcing=coupler.forcing_record(),
         )
         completed, services_state = 0, ""
     hook = _hook(coupler, services, scenario, services_state)
@@ -247,7 +248,7 @@ def run(
         rs.write_service_summary(summary)
         failed = sum(v["status"] == "failed" for v in summary.values())
         kpis = kpis.merge(kpi_dataset({"failed_services": failed}))
-    rs.write_kpis(kpis)
+    kpis = rs.write_kpis(kpis)
     # a resumed run adds its time to that of the attempts before it
     wall = wallclock.perf_counter() - wall_start + before.get("wall_seconds", 0.0)
     now = coupler.timers.seconds | writer.seconds
@@ -261,6 +262,7 @@ def run(
         wall_seconds=round(wall, 3),
         timings_s={k: round(v, 3) for k, v in timings.items()},
     )
+    rs.finish()
     return RunResult(store=store, kpis=kpis, timings_s=timings, wall_s=wall)
 
 
