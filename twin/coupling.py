@@ -231,12 +231,14 @@ class Coupler:
             }
         g = self.city.grid
         coords = {
-            name: {
+            c.name: {
                 d: ((d,), g[d].values, dict(g[d].attrs))
                 for d in ("y", "x")
-                if any(d in dims for dims, _, _ in variables.values())
+                if any(d in dims for dims, _, _ in layouts[c.name].values())
             }
-            for name, variables in layouts.items()
+            | dict(c.coords)
+            for c in self.components
+            if c.name in layouts
         }
         return layouts, coords, restart
 

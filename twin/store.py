@@ -366,9 +366,7 @@ class RunStore:
         for model, variables in layouts.items():
             grp = state.require_group(model)
             dims = {d for dims, _, _ in variables.values() for d in dims}
-            _write_coords(
-                grp, _times(times_s, clock) | _labels(city, dims) | coords.get(model, {})
-            )
+            _write_coords(grp, _times(times_s, clock) | _labels(city, dims) | coords.get(model, {}))
             for name, (dims, shape, attrs_) in variables.items():
                 grp.create_array(
                     name,
