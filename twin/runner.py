@@ -20,7 +20,7 @@ writer thread (a queue of two snapshots, so memory does not grow with the run an
 compute overlaps I/O). The writer writes the outputs at their ``time`` index and
 advances ``completed_outputs``, then writes the states into the restart slot not in use
 and moves ``restart_outputs`` to it. Between two output steps the loop never reads a
-device value on the host (see ARCHITECTURE.md, 'The coupled step').
+device value on the host (see docs/architecture.md, 'The coupled step').
 """
 
 from __future__ import annotations

@@ -109,6 +109,19 @@ class CitySpec(_Strict):
 
     With ``store``, ``dataset`` still names the dataset whose climatology drives the
     synthetic weather.
+
+    Attributes
+    ----------
+    dataset
+        Shipped dataset name (``gwangju``, ``minicity``) or a dataset folder; with
+        ``store``, it names the climatology only.
+    resolution_m
+        Grid cell size [m] of a built city.
+    seed
+        Seed of the procedural city generator.
+    store
+        A saved city store (``twin city build`` or ``twin city import-osm``), relative to
+        the scenario file; none: build ``dataset``.
     """
 
     dataset: str = "gwangju"
@@ -123,6 +136,61 @@ SignalMode = Literal["fixed_time", "phase_select", "actuated"]
 
 
 class TrafficSettings(_Strict):
+    """``[traffic]``: demand, routing, signal control and loop detectors.
+
+    Attributes
+    ----------
+    demand_scale
+        Scale on the whole origin-destination matrix.
+    trips_per_day
+        Inter-zonal car trips per day before scaling.
+    zone_size_m
+        Side of the square traffic zones [m].
+    route_interval_s
+        Interval between route updates [s].
+    signal_cycle_s
+        Fixed-time signal cycle [s].
+    route_spread_s
+        Logit scale of the next-link choice [s]; 0: all or nothing, ties to the lowest link.
+    route_band_s
+        Band above the best route beyond which a link gets no share [s]; none: 3 x
+        ``route_spread_s``.
+    amber_s
+        Amber of every phase [s].
+    all_red_s
+        All-red of every phase [s]; green = cycle / 2 - amber - all-red.
+    signal_control
+        Control of every signalized node: ``fixed_time``, ``phase_select`` (a service names
+        the phase) or ``actuated`` (gap-out / max-out on the stop-line detectors).
+    signal_control_nodes
+        Per-node overrides of ``signal_control``, e.g. ``{ "412" = "actuated" }``.
+    signal_phases
+        Phases of some nodes as sets of approach links, e.g.
+        ``{ "412" = [[1001, 1003], [1002], [1004]] }`` (default two: north-south,
+        east-west); every approach served, no phase with approaches on crossing axes.
+    min_green_s
+        Minimum green of the adaptive modes [s].
+    max_green_s
+        Maximum green of actuated control [s].
+    passage_s
+        Passage time (maximum gap) of actuated control [s].
+    detector_interval_s
+        Loop detector aggregation interval [s]; none: the output interval.
+    detector_setback_m
+        Distance of a loop upstream of the stop line where the city's ``/sensors`` have no
+        ``setback`` [m].
+    effective_vehicle_length_m
+        Vehicle plus loop length, for occupancy [m].
+    demand_noise
+        ``poisson``: each hour's OD trips drawn as Poisson counts around the gravity model
+        (NumPy PCG64 seeded with (seed, hour)); ``none``: the expected counts.
+    seed
+        Seed of the demand draws.
+    exit_before_signal
+        Trips end at their destination node before its signal (true), or wait for its
+        green like through traffic (false, the earlier model).
+    """
+
     demand_scale: Annotated[float, Field(ge=0, le=10)] = 1.0
     trips_per_day: Annotated[float, Field(gt=0)] = 250_000.0
     zone_size_m: Annotated[float, Field(ge=1000, le=20000)] = 5000.0
@@ -164,6 +232,18 @@ class TrafficSettings(_Strict):
 
 
 class AirSettings(_Strict):
+    """``[air]``: the modelled species and their sources.
+
+    Attributes
+    ----------
+    species
+        Modelled species (``pm25``, ``nox``; NO2 is derived from NOx).
+    background_ugm3
+        Regional background per species [ug m-3], the inflow at the open boundaries.
+    emission_scale
+        Scale on all emissions (roads and heating).
+    """
+
     species: list[Literal["pm25", "nox"]] = Field(default=["pm25", "nox"], min_length=1)
     background_ugm3: dict[Literal["pm25", "nox"], Annotated[float, Field(ge=0)]] = {
         s: d["background_ugm3"] for s, d in SPECIES_DEFAULTS.items()
@@ -184,12 +264,36 @@ _ENERGY = EnergyParameters()  # the energy model's defaults are the scenario's
 
 
 class EnergySettings(_Strict):
+    """``[energy]``: the building stock's equipment.
+
+    Attributes
+    ----------
+    pv_coverage
+        Share of roof area with PV.
+    ev_share
+        Electric share of cars (their arrivals charge).
+    electric_heating_share
+        Share of heat from heat pumps (the rest burns city gas).
+    """
+
     pv_coverage: Annotated[float, Field(ge=0, le=1)] = _ENERGY.pv_coverage
     ev_share: Annotated[float, Field(ge=0, le=1)] = _ENERGY.ev_share
     electric_heating_share: Annotated[float, Field(ge=0, le=1)] = _ENERGY.electric_heating_share
 
 
 class WeatherSettings(_Strict):
+    """``[weather]``: where the forcing comes from.
+
+    Attributes
+    ----------
+    source
+        ``synthetic`` (seeded weather from the dataset's climatology) or a CSV file
+        (``time`` with offsets, columns named as in docs/variables.md), relative to the
+        scenario file.
+    seed
+        Seed of the synthetic weather.
+    """
+
     source: str = "synthetic"  # or a CSV file path
     seed: Annotated[int, Field(ge=0)] = 0
 
@@ -204,6 +308,38 @@ class SensorSettings(_Strict):
     dropouts are readings lost at random (reported as NaN); monitors and meters report
     the mean of their last complete interval. Forecast errors grow as a random walk with
     the lead time, so their standard deviation at lead ``L`` is ``e24 sqrt(L / 24 h)``.
+
+    Attributes
+    ----------
+    noise
+        ``gaussian`` (the noise below) or ``none`` (exact model values).
+    seed
+        Seed of the sensor noise.
+    detector_error
+        Relative error of loop counts, occupancy and speed.
+    queue_error
+        Relative error of queue lengths from cameras or probe data.
+    detector_dropout
+        Share of loop readings lost.
+    approach_cameras
+        Queue cameras on every approach of a signal (runs with services only; the city's
+        loop sensors are always there).
+    monitor_error
+        Relative error of PM2.5 / NO2 monitors (beta attenuation, about 10 %).
+    monitor_interval
+        Averaging interval of the monitors (AirKorea publishes hourly means).
+    meter_error
+        Relative error of the smart meters (revenue grade).
+    meter_interval
+        Averaging interval of the meters (KEPCO AMI reads every 15 min).
+    forecast_hours
+        Lead time of the weather forecast [h].
+    forecast_temperature_error_k
+        Forecast temperature error at 24 h [K].
+    forecast_wind_error_mps
+        Forecast wind speed error at 24 h [m s-1].
+    forecast_ghi_error
+        Relative forecast GHI error at 24 h.
     """
 
     noise: Literal["gaussian", "none"] = "gaussian"
@@ -227,7 +363,17 @@ class SensorSettings(_Strict):
 class ServiceSpec(BaseModel):
     """A ``[[services]]`` table: a built-in service by ``name``, its decision interval
     ``every`` (default: the service's own), whether the store keeps the observations it
-    saw, and any further keys as the service's parameters."""
+    saw, and any further keys as the service's parameters.
+
+    Attributes
+    ----------
+    name
+        A built-in service (``twin.services.BUILTINS``).
+    every
+        Decision interval, a multiple of ``step``; none: the service's own.
+    record_observations
+        Keep every observation the service saw in ``/services/<name>``.
+    """
 
     model_config = ConfigDict(extra="allow", frozen=True)
     name: str
@@ -240,7 +386,42 @@ class ServiceSpec(BaseModel):
 
 
 class Scenario(_Strict):
-    """A coupled run: city, time span, steps, model settings, device."""
+    """A coupled run: city, time span, steps, model settings, device.
+
+    Attributes
+    ----------
+    name
+        Label in the store and the progress bar.
+    city
+        ``[city]``: the city to run on.
+    start
+        Start with its UTC offset, e.g. ``2026-06-17T00:00:00+09:00`` (naive times are
+        refused).
+    duration
+        Simulated time, a whole multiple of ``output_interval``.
+    step
+        Coupling step: whole seconds, 1 s to 1 h.
+    output_interval
+        Interval between output steps written to the store, a multiple of ``step``.
+    restart_interval
+        How often the model states are saved for ``--resume``, a multiple of
+        ``output_interval``; none: the fewest output steps that make an hour, so a
+        killed run loses at most about an hour of simulated time.
+    device
+        ``auto``, ``cpu`` or ``gpu``; none: ``TWIN_DEVICE``, else ``auto``.
+    traffic
+        ``[traffic]`` settings.
+    air
+        ``[air]`` settings.
+    energy
+        ``[energy]`` settings.
+    weather
+        ``[weather]`` settings.
+    sensors
+        ``[sensors]``: what services see.
+    services
+        ``[[services]]``: built-in services that run with the scenario.
+    """
 
     name: str = "scenario"
     city: CitySpec = CitySpec()

@@ -51,7 +51,7 @@ def load_climatology(path: str | Path) -> Climatology:
 
 
 def read_weather_csv(path: str | Path, climatology: Climatology | Mapping[str, Any]) -> Weather:
-    """Forcing from a CSV file with a ``time`` column and glossary-named columns.
+    """Forcing from a CSV file with a ``time`` column and columns named as in docs/variables.md.
 
     ``time`` holds ISO 8601 times with an offset (``2024-01-01T00:00+09:00`` or ``...Z``),
     strictly increasing with a constant step. Required columns: ``air_temperature``

@@ -1,7 +1,7 @@
 """What a picture is made from: a city, and the run on it, with its clock and variables.
 
 No pyvista here: opening stores, finding variables, reading times and converting units
-to what people read (GLOSSARY.md: stores hold SI, pictures show km/h, veh/km, ...).
+to what people read (docs/variables.md: stores hold SI, pictures show km/h, veh/km, ...).
 """
 
 from __future__ import annotations
