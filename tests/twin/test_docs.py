@@ -28,9 +28,10 @@ def test_a_new_kpi_makes_the_variables_page_stale(monkeypatch, tmp_path, capsys)
     for page in docs.PAGES:
         (tmp_path / page).write_text((ROOT / "docs" / page).read_text())
     assert docs.main([str(tmp_path)]) == 0
-    assert "| `trees_planted` | `1` | trees planted | energy | higher |" in (
-        tmp_path / "variables.md"
-    ).read_text()
+    assert (
+        "| `trees_planted` | `1` | trees planted | energy | higher |"
+        in (tmp_path / "variables.md").read_text()
+    )
     assert docs.stale(tmp_path) == []
 
 
