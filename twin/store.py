@@ -471,6 +471,11 @@ class RunStore:
             return 0, {}, ""
         if slot not in (0, 1):
             raise InputError(f"{self.path}: restart_slot={slot!r} is not 0 or 1")
+        if not (self.path / RESTART / "zarr.json").is_file():
+            raise InputError(
+                f"{self.path}: no {RESTART} group to resume from (a store of an older twin "
+                "kept it in /restart); run without --resume to start over"
+            )
         grp = zarr.open_group(self.path / RESTART, mode="r", zarr_format=3)
         services = grp.attrs.get(f"services_{slot}", "")
         if not isinstance(services, str):

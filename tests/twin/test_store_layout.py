@@ -157,3 +157,13 @@ def test_resuming_drops_the_consolidated_metadata_until_finished(store, sc, tmp_
     rs.finish()
     for group in GROUPS:
         plain(copy, group)
+
+
+def test_a_store_without_the_hidden_restart_group_is_refused(store, sc, tmp_path):
+    from twin.errors import InputError
+
+    copy = tmp_path / "old.zarr"
+    shutil.copytree(store, copy)
+    (copy / ".restart").rename(copy / "restart")  # the layout before /.restart
+    with pytest.raises(InputError, match=r"no \.restart group to resume from"):
+        RunStore.open_for_resume(copy, sc.to_toml()).read_restart()
