@@ -269,7 +269,14 @@ def _write_coords(grp: zarr.Group, coords: dict[str, tuple]) -> None:
     group's CF ``coordinates`` attribute, so xarray reads them as coordinates."""
     for name, (dims, values, attrs) in coords.items():
         _write(grp, name, dims, values, attrs)
-    grp.attrs["coordinates"] = " ".join(k for k, (dims, _, _) in coords.items() if dims != (k,))
+    auxiliary = [k for k, (dims, _, _) in coords.items() if dims != (k,)]
+    if auxiliary:
+        grp.attrs["coordinates"] = " ".join(auxiliary)
+
+
+def _output_time(root: zarr.Group) -> zarr.Array:
+    """The output ``time`` of a run store (every ``/state`` group has the same)."""
+    return next(root["state"].groups())[1]["time"]
 
 
 def _times(seconds: np.ndarray, attrs: dict[str, dict]) -> dict[str, tuple]:
@@ -546,7 +553,7 @@ class RunStore:
     def write_kpis(self, kpis: xr.Dataset) -> xr.Dataset:
         """Replace ``/kpi`` with scalar KPIs, with the period they cover: a scalar ``time``
         (the end of the run) and its ``time_bounds`` (start, end); returns them as read."""
-        time = next(iter(self.group["state"].groups()))[1]["time"]
+        time = _output_time(self.group)
         attrs = dict(time.attrs) | {"bounds": "time_bounds", "long_name": "end of the run"}
         bounds = {k: attrs[k] for k in ("units", "calendar", "utc_offset")}
         kpis = kpis.assign_coords(
@@ -595,7 +602,7 @@ def run_summary(path: str | Path) -> dict[str, object]:
     if store_kind(path) != RUN_KIND:
         return {}
     attrs = _root_attrs(path)
-    n = next(zarr.open_group(path / "state", mode="r").groups())[1]["time"].shape[0]
+    n = _output_time(zarr.open_group(path, mode="r")).shape[0]
     return {
         "scenario": attrs.get("scenario_name", ""),
         "status": _status(attrs),
