@@ -140,13 +140,21 @@ def attribute_docs(cls: type) -> dict[str, str]:
 
 
 def _bounds(metadata) -> str:
-    signs = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<", "min_length": "length >="}
+    signs = {
+        "ge": ">=",
+        "gt": ">",
+        "le": "<=",
+        "lt": "<",
+        "min_length": "length >=",
+        "max_length": "length <=",
+    }
     parts = {
         key: getattr(m, key) for m in metadata for key in signs if getattr(m, key, None) is not None
     }
-    if "ge" in parts and "le" in parts:
-        return f"{parts.pop('ge'):g} to {parts.pop('le'):g}"
-    return ", ".join(f"{signs[k]} {v:g}" for k, v in parts.items())
+    shown = {k: f"{v}" if isinstance(v, int) else f"{v:g}" for k, v in parts.items()}
+    if "ge" in shown and "le" in shown:
+        return f"{shown.pop('ge')} to {shown.pop('le')}"
+    return ", ".join(f"{signs[k]} {v}" for k, v in shown.items())
 
 
 def _type(annotation) -> str:
