@@ -152,9 +152,11 @@ def _bounds(metadata) -> str:
         key: getattr(m, key) for m in metadata for key in signs if getattr(m, key, None) is not None
     }
     shown = {k: f"{v}" if isinstance(v, int) else f"{v:g}" for k, v in parts.items()}
-    if "ge" in shown and "le" in shown:
-        return f"{shown.pop('ge')} to {shown.pop('le')}"
-    return ", ".join(f"{signs[k]} {v}" for k, v in shown.items())
+    ranges = []
+    for lo, hi, unit in (("ge", "le", ""), ("min_length", "max_length", "length ")):
+        if lo in shown and hi in shown:
+            ranges.append(f"{unit}{shown.pop(lo)} to {shown.pop(hi)}")
+    return ", ".join([*ranges, *(f"{signs[k]} {v}" for k, v in shown.items())])
 
 
 def _type(annotation) -> str:
