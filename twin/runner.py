@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from rich.markup import escape
 
 import gpu
 import twin
@@ -109,10 +110,15 @@ class _Writer:
 
 
 def _load_city(scenario: Scenario) -> twin.City:
+    """The scenario's city; an error names the field (``city.store`` or ``city.dataset``)."""
     spec = scenario.city
-    if spec.store:
-        return twin.open_city(spec.store)
-    return twin.build_city(spec.dataset, resolution_m=spec.resolution_m, seed=spec.seed)
+    field = "city.store" if spec.store else "city.dataset"
+    try:
+        if spec.store:
+            return twin.open_city(spec.store)
+        return twin.build_city(spec.dataset, resolution_m=spec.resolution_m, seed=spec.seed)
+    except (ValueError, OSError) as err:
+        raise InputError(f"{field}: {err}") from None
 
 
 def run(
@@ -148,14 +154,16 @@ def run(
     -------
     RunResult
     """
-    from twin.coupling import Coupler
+    from twin.coupling import Coupler, run_weather
 
+    source = f"scenario {scenario.name!r}" if isinstance(scenario, Scenario) else scenario
     if not isinstance(scenario, Scenario):
         scenario = Scenario.from_toml(scenario)
     store = Path(store)
     wall_start = wallclock.perf_counter()
     try:  # device: argument, else the scenario's, else TWIN_DEVICE, else auto
         backend = gpu.select(device or scenario.device)
+        forcing = run_weather(scenario)  # a bad weather file fails before the city is built
         city = _load_city(scenario)
         services = [*_scenario_services(scenario), *services]
         coupler = Coupler(
@@ -165,11 +173,10 @@ def run(
             profile=profile,
             check_every_step=check_every_step,
             sensors=bool(services),
+            weather=forcing,
         )
     except ValueError as err:  # models validate their inputs with ValueError
-        if isinstance(err, InputError):
-            raise
-        raise InputError(f"scenario {scenario.name!r}: {err}") from None
+        raise InputError(f"{source}: {err}") from None
     scenario_toml = scenario.to_toml()
     before: dict = {}
 
@@ -216,7 +223,9 @@ def run(
     bar = _progress(scenario, enabled=progress)
     try:
         with bar:
-            task = bar.add_task(scenario.name, total=n_steps, completed=completed * spo, sim="")
+            task = bar.add_task(
+                escape(scenario.name), total=n_steps, completed=completed * spo, sim=""
+            )
             t0 = wallclock.perf_counter()
             for i in range(completed * spo, n_steps):
                 if hook is not None:
