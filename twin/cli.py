@@ -186,7 +186,14 @@ def run_cmd(
         str | None, typer.Option("--device", "-d", help="auto, cpu or gpu (default: scenario's).")
     ] = None,
     resume: Annotated[
-        bool, typer.Option("--resume", help="Continue a killed run from its last complete step.")
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue an interrupted run from its last restart (a complete one: no work).",
+        ),
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a run store already at --output.")
     ] = False,
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Progress bar.")
@@ -203,10 +210,27 @@ def run_cmd(
         ),
     ] = False,
 ) -> None:
-    """Run a scenario: the coupled traffic, air and energy models, streamed to a Zarr store."""
+    """Run a scenario: the coupled traffic, air and energy models, streamed to a Zarr store.
+
+    An existing run store at --output is never replaced silently: continue it with
+    --resume or replace it with --overwrite.
+    """
     from twin.runner import run
+    from twin.store import read_kpis
 
     try:
+        if resume and overwrite:
+            raise InputError("--resume and --overwrite exclude each other: continue or replace")
+        existing = _existing_run(output)
+        if existing and not (resume or overwrite):
+            raise InputError(_refusal(output, existing))
+        if existing and resume and existing["status"] == "complete":
+            console.print(
+                f"{escape(str(output))} is complete ({existing['output steps']}); nothing to "
+                "do (--overwrite runs it again)"
+            )
+            _print_kpis(read_kpis(output), title=f"KPIs of {output}")
+            return
         result = run(
             scenario,
             output,
@@ -219,6 +243,41 @@ def run_cmd(
     except (InputError, RuntimeError, OSError) as err:
         raise fail(err) from None
     _print_run(result)
+
+
+def _existing_run(path: Path) -> dict | None:
+    """The status lines of the run store at ``path`` (see :func:`twin.store.run_summary`),
+    None when nothing is there; anything else there is refused."""
+    from twin.store import RUN_KIND, run_summary, store_kind
+
+    if not path.exists() and not path.is_symlink():
+        return None
+    kind = store_kind(path)
+    if kind != RUN_KIND:
+        what = f"a {kind} store" if kind else "not a run store written by this twin"
+        raise InputError(
+            f"{path} exists and is {what}; choose another --output (or delete it yourself)"
+        )
+    try:
+        return run_summary(path)
+    except (OSError, ValueError, KeyError):  # killed while it was being created
+        return {"scenario": "", "status": "interrupted while being created",
+                "output steps": "no output step complete"}  # fmt: skip
+
+
+def _refusal(path: Path, run: dict) -> str:
+    """Why ``twin run`` does not replace the run at ``path``, and what to type instead."""
+    complete = run["status"] == "complete"
+    what = (
+        f"{path} already holds a run (scenario {run['scenario']!r}, status {run['status']}, "
+        f"{run['output steps']})"
+    )
+    if complete:
+        return f"{what}; replace it with --overwrite, or choose another --output"
+    return (
+        f"{what}; continue it with --resume, replace it with --overwrite, or choose another "
+        "--output"
+    )
 
 
 def _print_run(result) -> None:
@@ -266,11 +325,22 @@ def demo(
         "demo.zarr"
     ),
     device: Annotated[str | None, typer.Option("--device", "-d", help="auto, cpu or gpu.")] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Run again over an existing demo store.")
+    ] = False,
 ) -> None:
-    """The main job: a June weekday in Gwangju at 100 m, 24 simulated hours."""
+    """The main job: a June weekday in Gwangju at 100 m, 24 simulated hours (an existing
+    demo store is continued or, when complete, shown again)."""
     from twin.scenario import builtin_scenario
 
-    run_cmd(builtin_scenario("june_weekday"), output=output, device=device)
+    # the demo's own store: an interrupted demo continues, a complete one is shown again
+    run_cmd(
+        builtin_scenario("june_weekday"),
+        output=output,
+        device=device,
+        resume=not overwrite,
+        overwrite=overwrite,
+    )
     picture = output.with_suffix(".png")
     try:
         import viz

@@ -60,3 +60,46 @@ def test_run_errors(tmp_path):
     )
     result = runner.invoke(app, ["kpi", str(tmp_path)])
     assert result.exit_code == 2 and "not a Zarr v3 store" in result.output
+
+
+def test_run_never_replaces_a_store_silently(tmp_path):
+    """Issue 11 item 2: an existing run is refused with what it holds; --resume of a
+    complete run exits 0 without work; --overwrite replaces; other stores are refused."""
+    from tests.twin.test_runner import scenario
+    from twin.store import RunStore
+
+    sc = tmp_path / "s.toml"
+    sc.write_text(scenario(duration="2h", output_interval="1h").to_toml())
+    store = tmp_path / "r.zarr"
+    args = ["run", str(sc), "-o", str(store), "--no-progress", "-d", "cpu"]
+    assert runner.invoke(app, args).exit_code == 0
+    meta = (store / "zarr.json").read_bytes()
+
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    for text in ("already holds a run", "'mini'", "status complete", "2 of 2 complete",
+                 "--overwrite"):  # fmt: skip
+        assert text in result.output, text
+    assert "--resume" not in result.output  # nothing to continue
+    result = runner.invoke(app, [*args, "--resume"])
+    assert result.exit_code == 0 and "is complete (2 of 2 complete); nothing to do" in result.output
+    assert "population-weighted mean PM2.5" in result.output  # the stored KPIs
+    assert (store / "zarr.json").read_bytes() == meta  # no work, not even a timestamp
+
+    RunStore(store).update_attrs(status="interrupted", completed_outputs=1)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "status interrupted" in result.output
+    assert "1 of 2 complete" in result.output and "continue it with --resume" in result.output
+    assert runner.invoke(app, [*args, "--resume", "--overwrite"]).exit_code == 2
+
+    result = runner.invoke(app, [*args, "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert RunStore(store).attrs["status"] == "complete"
+
+    city = tmp_path / "c.zarr"
+    build = runner.invoke(app, ["city", "build", "minicity", "-r", "250", "-o", str(city)])
+    assert build.exit_code == 0
+    for extra in ([], ["--overwrite"], ["--resume"]):
+        result = runner.invoke(app, ["run", str(sc), "-o", str(city), "--no-progress", *extra])
+        assert result.exit_code == 2 and "is a city store" in result.output, result.output
+    assert (city / "grid" / "zarr.json").is_file()
