@@ -36,13 +36,45 @@ def main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more detail.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log the twin's own detail (debug lines).")
+    ] = False,
 ) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(message)s",
-        handlers=[RichHandler(console=console, show_path=False, show_time=False)],
-    )
+    _log_to_console(verbose)
+
+
+OWN_LOGGERS = ("twin", "sim", "gpu", "viz")  # the twin's packages; libraries log warnings only
+
+
+def _own_handler(handler: logging.Handler) -> logging.Handler:
+    handler.twin_cli = True  # so a later command replaces it rather than adding another
+    return handler
+
+
+def _log_to_console(verbose: bool) -> None:
+    """The twin's log on the console (INFO, or DEBUG with -v); other libraries' (Zarr,
+    asyncio, numcodecs) only from WARNING up."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "twin_cli", False)]:
+        root.removeHandler(old)
+        old.close()
+    handler = _own_handler(RichHandler(console=console, show_path=False, show_time=False))
+    handler.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG)  # the handlers choose what to show
+
+
+def _log_to_file(path: Path) -> None:
+    """The twin's log, debug lines included, with times, appended to ``path``."""
+    try:
+        handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError as err:
+        raise InputError(f"--log {path}: cannot write the log ({err.strerror or err})") from None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.setLevel(logging.DEBUG)
+    logging.getLogger().addHandler(_own_handler(handler))
 
 
 @city_app.command("build")
@@ -209,6 +241,9 @@ def run_cmd(
             help="Check for NaN/Inf after every step, not every output (finds the exact step).",
         ),
     ] = False,
+    log_file: Annotated[
+        Path | None, typer.Option("--log", help="Also write the run's log (debug lines) here.")
+    ] = None,
 ) -> None:
     """Run a scenario: the coupled traffic, air and energy models, streamed to a Zarr store.
 
@@ -219,6 +254,8 @@ def run_cmd(
     from twin.store import read_kpis
 
     try:
+        if log_file is not None:
+            _log_to_file(log_file)
         if resume and overwrite:
             raise InputError("--resume and --overwrite exclude each other: continue or replace")
         existing = _existing_run(output)
@@ -242,7 +279,26 @@ def run_cmd(
         )
     except (InputError, RuntimeError, OSError) as err:
         raise fail(err) from None
+    except KeyboardInterrupt:
+        raise _interrupted(scenario, output) from None
     _print_run(result)
+
+
+def _interrupted(scenario: Path, output: Path) -> typer.Exit:
+    """Say what a Ctrl-C left and how to continue; the exit (status 130, as a shell's)."""
+    from twin.store import run_summary
+
+    try:
+        steps = f"holds {run_summary(output)['output steps']} output steps"
+    except (InputError, OSError, ValueError, KeyError):
+        steps = "was not created yet"
+    hint = (
+        f"; continue with: twin run {scenario} -o {output} --resume"
+        if steps.startswith("holds")
+        else ""
+    )
+    console.print(f"[yellow]interrupted:[/] {escape(str(output))} {steps}{escape(hint)}")
+    return typer.Exit(code=130)
 
 
 def _existing_run(path: Path) -> dict | None:

@@ -77,6 +77,8 @@ class _Writer:
         self.thread.start()
 
     def _loop(self) -> None:
+        # after an error the loop keeps taking items (and drops them), so a put never waits
+        # on a full queue that nobody empties
         while (item := self.queue.get()) is not None:
             if self.error is None:
                 k, outputs, states, extra = item
@@ -90,6 +92,7 @@ class _Writer:
                         self.store.write_restart(k + 1, states, services_state)
                     self.seconds["output writes"] += t1 - t0
                     self.seconds["restart writes"] += wallclock.perf_counter() - t1
+                    log.debug("Wrote output step %d%s.", k + 1, " and a restart" * bool(states))
                 except BaseException as err:  # handed to the main thread at the next put
                     self.error = err
 
@@ -97,12 +100,26 @@ class _Writer:
         """Queue output step ``k`` (and the states after it, or None: no restart; and the
         services' records, state and time units, or None)."""
         self._raise()
-        self.queue.put((k, outputs, states, extra))
+        self._put((k, outputs, states, extra))
 
     def close(self) -> None:
-        self.queue.put(None)
+        """Write what is queued and stop; raises the writer's error, if any."""
+        self._put(None)
         self.thread.join()
         self._raise()
+
+    def _put(self, item) -> None:
+        """Queue ``item``, waiting for room only while the writer thread lives (a thread
+        gone would otherwise leave the main thread waiting forever)."""
+        while self.thread.is_alive():
+            try:
+                self.queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+        self._raise()
+        if item is not None:
+            raise RuntimeError("writing the run store failed: the writer thread stopped")
 
     def _raise(self) -> None:
         if self.error is not None:
@@ -212,6 +229,16 @@ def run(
             restart=restart,
         )
         completed, services_state = 0, ""
+    log.info(
+        "Running %s: %d steps of %g s, %d output steps, %s on %s, to %s.",
+        scenario.name,
+        scenario.n_steps,
+        scenario.step.total_seconds(),
+        scenario.n_outputs,
+        backend.name,
+        backend.device,
+        store,
+    )
     hook = _hook(coupler, services, scenario, services_state)
     rs.update_attrs(status="running", pid=os.getpid(), host=socket.gethostname())
     coupler.timers.seconds["setup"] += wallclock.perf_counter() - wall_start
@@ -248,7 +275,15 @@ def run(
     except BaseException as err:
         with contextlib.suppress(Exception):
             writer.close()  # flush the completed steps already queued
-        rs.update_attrs(status="interrupted" if isinstance(err, KeyboardInterrupt) else "failed")
+        status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
+        rs.update_attrs(status=status)
+        log.debug(
+            "Run %s after %d of %d output steps%s.",
+            status,
+            rs.attrs.get("completed_outputs", 0),
+            scenario.n_outputs,
+            f": {err}" if str(err) else "",
+        )
         raise
     kpis = coupler.kpis()
     if hook is not None:
@@ -270,6 +305,7 @@ def run(
         wall_seconds=round(wall, 3),
         timings_s={k: round(v, 3) for k, v in timings.items()},
     )
+    log.debug("Run complete: %s, %d output steps, %.1f s.", store, scenario.n_outputs, wall)
     return RunResult(store=store, kpis=kpis, timings_s=timings, wall_s=wall)
 
 
@@ -326,6 +362,8 @@ def _progress(scenario: Scenario, enabled: bool):
         TimeRemainingColumn,
     )
 
+    from twin.console import console  # writes through a closed pipe without failing
+
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -335,4 +373,5 @@ def _progress(scenario: Scenario, enabled: bool):
         TimeRemainingColumn(),
         disable=not enabled,
         transient=False,
+        console=console,
     )
