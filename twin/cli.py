@@ -12,7 +12,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 import twin
-from twin.console import console, escape, fail
+from twin.console import console, escape, fail, missing_dependency
 from twin.errors import InputError
 from viz import cli as viz_cli
 
@@ -403,8 +403,8 @@ def demo(
 
         with console.status(f"Rendering {picture} (PM2.5 at 08:00, the morning peak)..."):
             viz.render(output, picture, time="08:00", var="pm25", size=(1600, 1000))
-    except ImportError:
-        console.print("No picture: install the 'viz' extra (pip install 'gwangju-twin[viz]').")
+    except ImportError as err:
+        console.print(f"No picture: {escape(missing_dependency(err, 'the picture'))}")
         return
     except (InputError, RuntimeError) as err:
         console.print(f"[yellow]No picture:[/] {err}", soft_wrap=True)
@@ -475,8 +475,8 @@ def _compare_picture(ev, output: Path, var: str) -> None:
         import viz
 
         viz.compare(ev.stores["baseline"][0], ev.stores["service"][0], picture, var=var)
-    except ImportError:
-        console.print("No picture: install the viz extra (pip install 'gwangju-twin\\[viz]').")
+    except ImportError as err:
+        console.print(f"No picture: {escape(missing_dependency(err, 'the picture'))}")
         return
     except (InputError, RuntimeError) as err:
         console.print(f"[yellow]No picture:[/] {escape(str(err))}", soft_wrap=True)

@@ -16,7 +16,14 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-__all__ = ["PipeSafe", "console", "escape", "fail"]
+__all__ = ["PipeSafe", "console", "escape", "fail", "install_hint", "missing_dependency"]
+
+# the optional dependencies and the extra that installs each
+EXTRAS = {
+    "pyvista": "viz", "vtk": "viz", "imageio": "viz", "matplotlib": "viz", "trame": "viz",
+    "cupy": "gpu", "ray": "ray",
+    "osmium": "geo", "shapely": "geo", "scipy": "geo", "rioxarray": "geo", "rasterio": "geo",
+}  # fmt: skip
 
 
 class PipeSafe(io.TextIOBase):
@@ -82,7 +89,22 @@ class PipeSafe(io.TextIOBase):
 console = Console(file=PipeSafe("stdout"), soft_wrap=True)
 
 
-def fail(err: Exception) -> typer.Exit:
+def fail(err: Exception | str) -> typer.Exit:
     """Print ``error: <message>`` (no traceback) and return the exit (status 2) to raise."""
     console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
     return typer.Exit(code=2)
+
+
+def install_hint(extra: str) -> str:
+    """``pip install 'gwangju-twin[extra]'``, as plain text (escape it for rich markup)."""
+    return f"pip install 'gwangju-twin[{extra}]'"
+
+
+def missing_dependency(err: ImportError, needed_by: str) -> str:
+    """What a missing optional package means and how to install it, from its ImportError
+    (a message of ours that already says so is kept)."""
+    top = (err.name or "").split(".")[0]
+    if top not in EXTRAS:
+        return str(err)
+    extra = EXTRAS[top]
+    return f"{needed_by} needs {top}, from the {extra!r} extra: {install_hint(extra)}"

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 import viz
-from twin.console import console, escape, fail
+from twin.console import console, escape, fail, missing_dependency
 from twin.errors import InputError
 from viz import plots
 from viz.headless import HeadlessRenderError
@@ -105,7 +105,9 @@ def render(
         if html is not None:
             viz.export_html(source, html, time=time, var=var, camera=camera, size=pixels)
             console.print(f"Wrote [bold]{escape(str(html))}[/] (offline vtk.js scene)")
-    except (InputError, HeadlessRenderError, ImportError) as err:
+    except ImportError as err:
+        raise fail(missing_dependency(err, "twin render")) from None
+    except (InputError, HeadlessRenderError) as err:
         raise fail(err) from None
 
 
@@ -133,6 +135,8 @@ def plot(
             plots.plot_kpis(source, output)
         else:
             plots.plot_map(source, output, var, time)
-    except (InputError, ImportError) as err:
+    except ImportError as err:
+        raise fail(missing_dependency(err, "twin plot")) from None
+    except InputError as err:
         raise fail(err) from None
     console.print(f"Wrote [bold]{escape(str(output))}[/]")

@@ -103,3 +103,40 @@ def test_run_never_replaces_a_store_silently(tmp_path):
         result = runner.invoke(app, ["run", str(sc), "-o", str(city), "--no-progress", *extra])
         assert result.exit_code == 2 and "is a city store" in result.output, result.output
     assert (city / "grid" / "zarr.json").is_file()
+
+
+def test_messages_keep_the_install_hint(tmp_path, monkeypatch):
+    """Issue 11 item 6: '[viz]' is not eaten as rich markup; a missing matplotlib says
+    which extra installs it."""
+    import twin.cli
+    import viz
+    import viz.cli
+
+    def no_module(name):
+        def raiser(*args, **kwargs):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+        return raiser
+
+    monkeypatch.setattr(twin.cli, "run_cmd", lambda *args, **kwargs: None)
+    monkeypatch.setattr(viz, "render", no_module("pyvista"))
+    result = runner.invoke(app, ["demo", "-o", str(tmp_path / "demo.zarr")])
+    assert result.exit_code == 0, result.output
+    assert "needs pyvista, from the 'viz' extra: pip install 'gwangju-twin[viz]'" in result.output
+
+    monkeypatch.setattr(viz.cli.Source, "open", staticmethod(lambda path: None))
+    monkeypatch.setattr(viz.cli.plots, "plot_kpis", no_module("matplotlib"))
+    result = runner.invoke(app, ["plot", str(tmp_path), "--kpi", "-o", str(tmp_path / "k.png")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert (
+        "twin plot needs matplotlib, from the 'viz' extra: pip install 'gwangju-twin[viz]'"
+        in result.output
+    )
+
+
+def test_naive_start_says_add_an_offset(tmp_path):
+    bad = tmp_path / "naive.toml"
+    bad.write_text('start = 2026-06-17T08:00:00\nduration = "1h"\n')
+    result = runner.invoke(app, ["run", str(bad), "-o", str(tmp_path / "x.zarr")])
+    assert result.exit_code == 2 and "add an offset such as +09:00" in result.output
+    assert "datetime.datetime" not in result.output and "2026-06-17T08:00:00" in result.output
