@@ -140,3 +140,20 @@ def test_naive_start_says_add_an_offset(tmp_path):
     result = runner.invoke(app, ["run", str(bad), "-o", str(tmp_path / "x.zarr")])
     assert result.exit_code == 2 and "add an offset such as +09:00" in result.output
     assert "datetime.datetime" not in result.output and "2026-06-17T08:00:00" in result.output
+
+
+def test_render_time_help_agrees_with_what_is_accepted():
+    """Issue 11 item 5: the help says a naive --time is the city's local time, and it is."""
+    import xarray as xr
+
+    from viz.source import Source
+
+    result = runner.invoke(app, ["render", "--help"])
+    assert "without an offset" in result.output and "city's local" in result.output
+    run = xr.DataTree()
+    run.attrs = {"scenario": "start = 2026-06-17T00:00:00+09:00\n", "utc_offset_hours": 9.0}
+    source = Source(city=None, run=run)
+    for text in ("08:00", "2026-06-17 08:00", "2026-06-17T08:00", "2026-06-16T23:00Z"):
+        t = source.parse_local(text)
+        assert (t.hour, t.utcoffset().total_seconds()) in ((8, 9 * 3600), (23, 0)), text
+        assert source.parse_time(text) == source.parse_time("2026-06-17T08:00+09:00"), text

@@ -139,3 +139,31 @@ def test_relative_paths_are_relative_to_the_file(tmp_path, monkeypatch):
     path.write_text(GOOD + '[city]\nstore = "cities/c.zarr"\n')
     monkeypatch.chdir("/")
     assert Scenario.from_toml(path).city.store == str(tmp_path / "cities" / "c.zarr")
+
+
+def test_background_follows_the_chosen_species():
+    """Issue 11 item 5: one species alone is a consistent scenario; its background is
+    the air model's default for it."""
+    from sim.air import SPECIES_DEFAULTS
+
+    s = Scenario.from_dict(tomllib.loads(GOOD + '[air]\nspecies = ["pm25"]\n'))
+    assert s.air.background_ugm3 == {"pm25": SPECIES_DEFAULTS["pm25"]["background_ugm3"]}
+    assert Scenario.from_dict(tomllib.loads(s.to_toml())) == s
+    s = Scenario.from_dict(tomllib.loads(GOOD + '[air]\nspecies = ["nox"]\n'))
+    assert set(s.air.background_ugm3) == {"nox"}
+    assert set(Scenario.from_dict(tomllib.loads(GOOD)).air.background_ugm3) == {"pm25", "nox"}
+
+
+def test_strict_types_refuse_what_was_coerced():
+    """Issue 20 item 7: what pydantic's lax mode turned into other values is refused."""
+    for extra, field in (
+        ("seed = true", "city.seed"),
+        ("resolution_m = '100'", "city.resolution_m"),
+    ):
+        with pytest.raises(InputError, match=field.replace(".", r"\.")):
+            Scenario.from_dict(tomllib.loads(GOOD + f"[city]\n{extra}\n"))
+    with pytest.raises(InputError, match="a number is not a time"):
+        Scenario.from_dict(tomllib.loads(GOOD.replace("2026-06-17T00:00:00+09:00", "20260617")))
+    # what tests and services pass in Python stays valid: ISO text, ints for floats
+    s = Scenario.from_dict(tomllib.loads(GOOD) | {"start": "2026-06-17T07:00:00+09:00"})
+    assert s.start.hour == 7 and s.with_updates(duration="1h").n_outputs == 4
