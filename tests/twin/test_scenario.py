@@ -167,3 +167,28 @@ def test_strict_types_refuse_what_was_coerced():
     # what tests and services pass in Python stays valid: ISO text, ints for floats
     s = Scenario.from_dict(tomllib.loads(GOOD) | {"start": "2026-06-17T07:00:00+09:00"})
     assert s.start.hour == 7 and s.with_updates(duration="1h").n_outputs == 4
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        out |= _flat(value, f"{name}.") if isinstance(value, dict) and value else {name: value}
+    return out
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.toml")), ids=lambda p: p.stem)
+def test_examples_vary_only_what_they_say(path):
+    """Issue 11 item 8: each example is a clean what-if against the demo: the fields that
+    differ from june_weekday.toml are exactly its '# varies:' line."""
+    declared = next(
+        line.removeprefix("# varies:").split("(")[0]
+        for line in path.read_text().splitlines()
+        if line.startswith("# varies:")
+    )
+    declared = {f.strip() for f in declared.split(",")} - {"nothing", ""}
+    demo = _flat(Scenario.from_toml(SCENARIOS / "june_weekday.toml").model_dump())
+    this = _flat(Scenario.from_toml(path).model_dump())
+    differ = {k.split(".background_ugm3.")[0] + ".background_ugm3" if ".background_ugm3." in k
+              else k for k in demo.keys() | this.keys() if demo.get(k) != this.get(k)}  # fmt: skip
+    assert differ - {"name"} == declared
