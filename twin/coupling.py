@@ -57,16 +57,27 @@ class Timers:
 def run_weather(scenario: Scenario) -> weather.Weather:
     """The weather that drives ``scenario``: synthetic from its dataset's climatology
     (also for a stored city), or its CSV file."""
-    manifest = load_manifest(scenario.city.dataset)
-    climate = weatherfiles.load_climatology(manifest.file("climate"))
+    try:
+        manifest = load_manifest(scenario.city.dataset)
+        climate = weatherfiles.load_climatology(manifest.file("climate"))
+    except ValueError as err:
+        raise InputError(f"city.dataset: {err}") from None
     start = utc64(scenario.start)
     end = start + np.timedelta64(int(scenario.duration.total_seconds()) + 3600, "s")
     if scenario.weather.source == "synthetic":
         return weather.synthetic_weather(climate, start, end, seed=scenario.weather.seed)
     try:
-        return weatherfiles.read_weather_csv(scenario.weather.source, climate)
+        forcing = weatherfiles.read_weather_csv(scenario.weather.source, climate)
     except ValueError as err:
         raise InputError(f"weather.source: {err}") from None
+    first, last = forcing.times_utc[0], forcing.times_utc[-1]
+    needed = utc64(scenario.time_at(scenario.n_steps - 1))  # the start of the last step
+    if first > start or last < needed:
+        raise InputError(
+            f"weather.source: weather file {scenario.weather.source} covers {first} to {last} "
+            f"UTC; the run needs {start} to {needed} UTC"
+        )
+    return forcing
 
 
 class Coupler:
@@ -79,6 +90,8 @@ class Coupler:
     check_every_step : check every output and state for NaN/Inf after each step (on a
         GPU a sync per array); by default the runner checks host copies once per output.
     sensors : add the city's sensors to the loop (for services).
+    weather : the run's weather, when the caller has read it already (default: read it
+        with :func:`run_weather`).
     """
 
     def __init__(
@@ -90,10 +103,11 @@ class Coupler:
         profile: bool = False,
         check_every_step: bool = False,
         sensors: bool = False,
+        weather: weather.Weather | None = None,
     ):
         self.city, self.scenario, self.backend = city, scenario, backend
         self.check_every_step = check_every_step
-        self.weather = run_weather(scenario)
+        self.weather = run_weather(scenario) if weather is None else weather
         times = utc64(scenario.start) + np.arange(scenario.n_steps) * np.timedelta64(
             int(scenario.step.total_seconds()), "s"
         )
