@@ -1,7 +1,7 @@
 """What a picture is made from: a city, and the run on it, with its clock and variables.
 
 No pyvista here: opening stores, finding variables, reading times and converting units
-to what people read (GLOSSARY.md: stores hold SI, pictures show km/h, veh/km, ...).
+to what people read (docs/variables.md: stores hold SI, pictures show km/h, veh/km, ...).
 """
 
 from __future__ import annotations
@@ -169,17 +169,11 @@ class Source:
     # ------------------------------------------------------------------ clock
     @property
     def times(self) -> np.ndarray:
-        """UTC times (datetime64, naive) of the completed output steps; empty for a city.
-
-        Read from ``/state`` or, where each state group carries its own ``time``
-        coordinate, from the first group that has one."""
-        if self.run is None or "state" not in self.run.children:
+        """UTC times (datetime64, naive) of the completed output steps; empty for a city."""
+        if self.run is None or not self.run.get("state", xr.DataTree()).children:
             return np.array([], dtype="datetime64[ns]")
-        state = self.run["state"]
-        for node in (state, *state.children.values()):
-            if "time" in node.coords:
-                return np.asarray(node["time"].values)
-        return np.array([], dtype="datetime64[ns]")
+        # every state group has the same output times
+        return np.asarray(next(iter(self.run["state"].children.values()))["time"].values)
 
     @property
     def start(self) -> datetime:
