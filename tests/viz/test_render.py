@@ -305,6 +305,10 @@ def test_run_without_var_is_coloured_by_pm25(run_store, city_store):
     assert np.array_equal(default, pm25)
     assert np.abs(default.astype(int) - plain).mean() > 5
     assert viz.Source.open(city_store).default_variable() is None  # a city: land use
+    s = viz.scene(run_store, time="08:00", size=(800, 500))  # the PNG states the range too
+    assert "pm25 [µg/m³]: colours: 12 µg/m³ (regional background) to 75" in s.clock_text
+    assert s.layer.clim == (12.0, 75.0)
+    s.plotter.close()
 
 
 def test_street_view_says_where_the_camera_stands(run_store):
