@@ -5,13 +5,14 @@ training worthwhile, and the env is faster than sumo-rl on the same 4 x 4 grid. 
 each city and N the script times vector steps of random phase actions (every signal of
 every city controlled, ``delta_s`` of simulated time per step) and prints env steps per
 second (N times vector steps over the wall time; medians of ``--repeats``), for the
-batched union and, as the baseline measured in the same run, a Python loop over N
-models. The sumo-rl row runs sumo-rl's ``SumoEnvironment`` (libsumo, multi-agent, all 16
-signals, the same ``delta_s``, yellow 3 s, minimum green 5 s) on a SUMO network of the
-same grid (``netgenerate``: RESCO's grid4x4 as :func:`twin.gridcity.grid_city` lays it,
-300 m blocks and fringe streets, three lanes, 50 km/h) with
-the twin's OD demand of the hour as SUMO flows; the ratio is against the twin's single
-env. The machine may be shared: read the ratios.
+batched union, unions of 8 cities stepped in turn (``batch=8``) and, as the baseline
+measured in the same run, a Python loop over N models. The sumo-rl row runs sumo-rl's
+``SumoEnvironment`` (libsumo, multi-agent, all 16 signals, the same ``delta_s``, yellow
+3 s, minimum green 5 s) on a SUMO network of the same grid (``netgenerate``: RESCO's
+grid4x4 as :func:`twin.gridcity.grid_city` lays it, 300 m blocks and fringe streets,
+three lanes, 50 km/h) with the twin's OD demand of the hour as SUMO flows, interleaved
+with the twin's single env; the ratio is against it. The machine may be shared: read the
+ratios.
 
 Run ``python bench/envs.py`` (``--quick`` for a short check, ``--device gpu`` with a
 GPU, ``--no-sumo`` without the sumo-rl row).
@@ -175,22 +176,27 @@ def main(argv=None) -> int:
     when = time.strftime("%Y-%m-%d %H:%M")
     machine = platform.processor() or platform.machine()
     print(f"# bench/envs.py on {machine}, {os.cpu_count()} CPUs, device {args.device}, {when}")
-    print("| city | N | env steps/s, union | env steps/s, loop | union / loop |")
-    print("|---|---:|---:|---:|---:|")
+    print("| city | N | union | unions of 8 | loop | union / loop | unions of 8 / loop |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for name, sc, delta, steps in (("4x4 grid", grid, 20.0, 24), ("demo", demo, 60.0, 4)):
         city = _load_city(sc)
         for n in ns:
             k = max(1, steps // (4 if n >= 64 else 1) // (2 if args.quick else 1))
             batches = ["loop"] if n == 1 else ["union", "loop"]  # one city: the same model
-            # the union's zone x link tables grow as N**2: 64 demo cities would need GBs
+            if n > 8:
+                batches.append(8)
             if name == "demo" and n > 8:
+                # the union's zone x link tables grow as N**2: 64 demo cities would need GBs,
+                # and unions of 8 demo cities are slower than a loop already at N = 8
                 batches = ["loop"]
             runs = [vec_chunk(sc, n, b, delta, k, args.repeats, args.device, city) for b in batches]
             rate = dict(zip(batches, (n * k / t for t in interleaved(runs, args.repeats)),
                             strict=True))  # fmt: skip
-            union = rate.get("union", rate["loop"] if n == 1 else float("nan"))
-            print(f"| {name} | {n} | {union:,.1f} | {rate['loop']:,.1f} | "
-                  f"{union / rate['loop']:.2f} |", flush=True)  # fmt: skip
+            loop = rate["loop"]
+            union = rate.get("union", loop if n == 1 else float("nan"))
+            eights = rate.get(8, union if n == 8 else float("nan"))
+            print(f"| {name} | {n} | {union:,.1f} | {eights:,.1f} | {loop:,.1f} | "
+                  f"{union / loop:.2f} | {eights / loop:.2f} |", flush=True)  # fmt: skip
     if not args.no_sumo:
         k = 24 // (2 if args.quick else 1)
         twin_run = vec_chunk(grid, 1, "loop", 20.0, k, args.repeats, args.device)

@@ -98,17 +98,18 @@ def test_vector_env_with_one_city_is_the_single_env_and_copies_are_single_cities
     single = {s: _episode(env, s, actions[:, k]) for k, s in enumerate((3, 4, 5))}
     vec1 = make_vec(grid, 1, delta_s=40)
     np.testing.assert_array_equal(_episode(vec1, 3, actions[:, :1])[0][:, 0], single[3][0])
-    for batch in ("union", "loop"):
+    for batch in ("union", "loop", 2):  # 2: a union of cities 0, 1 and one of city 2
         vec = make_vec(grid, 3, delta_s=40, batch=batch)
         obs, rewards, info = _episode(vec, 3, actions)
-        assert info.get("kpis" if batch == "loop" else "kpis_all_cities") is not None
+        per_model = info["kpis" if batch == "loop" else "kpis_per_model"]
+        assert len(per_model) == {"union": 1, "loop": 3, 2: 2}[batch]
         for k, s in enumerate((3, 4, 5)):
             # bit for bit but the queue readings of a union's later copies: the model's
             # queue output is a difference of a network-wide cumulative sum (rounding of
             # 1e-13 m on 1 km links)
             np.testing.assert_allclose(obs[:, k], single[s][0], rtol=0, atol=1e-12)
             np.testing.assert_allclose(rewards[:, k], single[s][1], rtol=1e-12, atol=1e-9)
-            if batch == "loop" or k == 0:
+            if batch == "loop" or k == 0 or (batch == 2 and k == 2):
                 np.testing.assert_array_equal(obs[:, k], single[s][0])
     # the step after the end resets every city (gymnasium's next-step autoreset)
     _, reward, _, truncated, _ = vec.step(actions[0])
@@ -177,5 +178,6 @@ def test_bad_settings_are_clear_errors(grid):
         SignalEnv(grid, reward="speed")
     with pytest.raises(InputError, match="n_envs"):
         make_vec(grid, 0)
-    with pytest.raises(InputError, match="batch"):
-        make_vec(grid, 2, batch="threads")
+    for batch in ("threads", 0, True):
+        with pytest.raises(InputError, match="batch"):
+            make_vec(grid, 2, batch=batch)

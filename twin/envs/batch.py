@@ -10,8 +10,9 @@ batch dimension, with no change to :mod:`sim.traffic`). Nothing flows between co
 copy's numbers are those of a model of that city alone (the tests check it bit for
 bit). The price is the zone x link tables, which grow as ``n**2`` (most entries are
 the zeros between copies): the union pays off where launches dominate (a GPU, small
-cities), a Python loop over ``n`` models (``batch="loop"``) on a CPU. ``bench/envs.py``
-measures both.
+cities), a Python loop over ``n`` models (``batch="loop"``) on a CPU, and in between
+unions of a few cities each, stepped in turn (``batch=8``). ``bench/envs.py`` measures
+them.
 
 Each copy has its own seed: the demand draws of ``[traffic] demand_noise = "poisson"``
 (drawn per copy by :func:`sim.traffic.demand.draw_hour` before the step that starts an
@@ -96,7 +97,7 @@ def union_parts(parts: dict[str, Any], n: int) -> dict[str, Any]:
 
 @dataclass
 class _Block:
-    """One traffic model holding ``copies`` cities (1 in a loop, all in a union)."""
+    """One traffic model holding ``copies`` cities."""
 
     model: Any
     copies: int
@@ -112,7 +113,8 @@ class CityBatch:
     scenario : the scenario (its window is the episode; ``[traffic]`` and ``[sensors]``
         settings apply to every copy). With Poisson demand the step must divide an hour.
     n : number of cities.
-    batch : ``"union"`` (one batched model) or ``"loop"`` (one model per city).
+    batch : ``"union"`` (one batched model), ``"loop"`` (one model per city) or a whole
+        number ``c``: unions of ``c`` cities (the last may hold fewer) stepped in turn.
     device : ``"cpu"``, ``"gpu"`` or ``"auto"``; None takes the scenario's.
     city : the scenario's city, if the caller has it already.
 
@@ -128,14 +130,18 @@ class CityBatch:
         scenario: Scenario,
         n: int = 1,
         *,
-        batch: str = "union",
+        batch: str | int = "union",
         device: str | None = None,
         city=None,
     ):
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise InputError(f"n_envs={n!r} must be a whole number >= 1")
-        if batch not in BATCHES:
-            raise InputError(f"batch={batch!r} is not one of {BATCHES}")
+        per_model = {"union": int(n), "loop": 1}.get(batch, batch) if batch in BATCHES else batch
+        whole = isinstance(per_model, int | np.integer) and not isinstance(per_model, bool)
+        if not (whole and per_model >= 1):
+            raise InputError(
+                f"batch={batch!r} is not one of {BATCHES} or a whole number of cities per model"
+            )
         self.dt_s = scenario.step.total_seconds()
         if 3600 % self.dt_s and scenario.traffic.demand_noise == "poisson":
             raise InputError(
@@ -154,13 +160,18 @@ class CityBatch:
         try:
             parts = models.traffic_parts(a)
             single = models.traffic_model(a, parts)
-            union = None if batch == "loop" or self.n == 1 else union_parts(parts, self.n)
-            batched = single if union is None else models.traffic_model(a, union)
+            sizes = [per_model] * (self.n // per_model) + [self.n % per_model] * bool(
+                self.n % per_model
+            )
+            batched = {
+                c: single if c == 1 else models.traffic_model(a, union_parts(parts, c))
+                for c in set(sizes)
+            }
         except ValueError as err:
             raise InputError(f"scenario [traffic] on city {self.city.name!r}: {err}") from None
-        start = batched.init(None, self.backend.xp)
-        copies = 1 if batch == "loop" else self.n
-        self.blocks = [_Block(batched, copies, start) for _ in range(self.n // copies)]
+        xp = self.backend.xp
+        starts = {c: m.init(None, xp) for c, m in batched.items()}
+        self.blocks = [_Block(batched[c], c, starts[c]) for c in sizes]
         self.single = single
         self.demand = parts["demand"]
         self.n_steps = scenario.n_steps
@@ -266,5 +277,5 @@ class CityBatch:
 
     def kpis(self) -> list[dict[str, float]]:
         """Traffic KPIs so far (:func:`twin.kpi.traffic_kpis`) per model: one per city in
-        a loop, the sums over the cities of a union."""
+        a loop, over the cities of a union (its counters are network-wide)."""
         return [traffic_kpis(b.model.counters(b.state)) for b in self.blocks]

@@ -85,8 +85,8 @@ class SignalCore:
 
     def info(self) -> dict[str, Any]:
         """``time`` (of the observation) and, at the episode's end, the traffic ``kpis``
-        (one city: a dict; a loop: a list per city; a union: ``kpis_all_cities``, the
-        cities' totals, as its counters are network-wide)."""
+        (one city: a dict; a loop: a list per city; unions: ``kpis_per_model``, each the
+        totals of a model's cities, as its counters are network-wide)."""
         info: dict[str, Any] = {"time": self.scenario.time_at(self.batch.step_index).isoformat()}
         if self.batch.done:
             kpis = self.batch.kpis()
@@ -94,8 +94,8 @@ class SignalCore:
                 info["kpis"] = kpis[0]
             elif len(kpis) == self.n:
                 info["kpis"] = kpis
-            else:  # a union: the model's counters sum over its cities
-                info["kpis_all_cities"] = kpis[0]
+            else:  # unions: a model's counters sum over its cities
+                info["kpis_per_model"] = kpis
         return info
 
     def action_space(self) -> spaces.Space:

@@ -81,7 +81,8 @@ def make_vec(scenario: Scenario, n_envs: int = 8, **kwargs) -> SignalVecEnv:
     scenario : the scenario (its window is every city's episode).
     n_envs : number of cities.
     **kwargs : ``nodes``, ``delta_s``, ``reward``, ``device`` as for
-        :class:`twin.envs.SignalEnv`; ``batch`` ``"union"`` (default: one batched model)
-        or ``"loop"`` (one model per city, stepped in turn).
+        :class:`twin.envs.SignalEnv`; ``batch`` ``"union"`` (default: one batched model),
+        ``"loop"`` (one model per city, stepped in turn) or a whole number of cities per
+        batched model (unions stepped in turn).
     """
     return SignalVecEnv(scenario, n_envs, **kwargs)
