@@ -26,6 +26,7 @@ from sim.energy import EnergyModel, heating
 from sim.protocol import Model
 from sim.traffic import Demand, Detectors, Network, TrafficModel, gravity_od
 from sim.weather import Weather
+from twin import tariffs
 from twin.city import City
 from twin.errors import InputError
 from twin.kpi import KpiModel, traffic_kpis
@@ -258,6 +259,9 @@ def energy(a: Assembly) -> Component:
         pv_coverage=e.pv_coverage,
         ev_share=e.ev_share,
         electric_heating_share=e.electric_heating_share,
+        ev_deadlines=e.ev_deadlines,
+        tou_price_krw_per_kwh=e.tariff_csv and tariffs.read_tariff(e.tariff_csv),
+        grid_co2_hourly_t_per_mwh=e.carbon_csv and tariffs.read_carbon(e.carbon_csv),
     )
     n_districts = city["districts"].sizes["district"]
     ev = EvArrivals(a.zones[3], n_districts, xp)
@@ -292,6 +296,8 @@ def kpi(a: Assembly) -> Component:
         link_length=xp.asarray(city["roads"]["length"].values, dtype=xp.float64),
         gas_gj_per_kw_s=heating.fuel_gj_per_kw_s(a.scenario.energy.electric_heating_share),
         species=a.scenario.air.species,
+        cell_district=xp.asarray(g["district"].values.astype(np.int64)),
+        n_districts=city["districts"].sizes["district"],
     )
 
     def forcing(ex: Exchange) -> dict:

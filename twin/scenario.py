@@ -94,7 +94,9 @@ def _relative_to(raw: dict, folder: Path) -> dict:
         return str(candidate) if candidate.exists() else value
 
     raw = dict(raw)
-    for section, key in (("city", "store"), ("city", "dataset"), ("weather", "source")):
+    keys = (("city", "store"), ("city", "dataset"), ("weather", "source"),
+            ("energy", "tariff_csv"), ("energy", "carbon_csv"))  # fmt: skip
+    for section, key in keys:
         if isinstance(raw.get(section), dict) and key in raw[section]:
             raw[section] = {**raw[section], key: resolve(raw[section][key])}
     return raw
@@ -187,6 +189,13 @@ class EnergySettings(_Strict):
     pv_coverage: Annotated[float, Field(ge=0, le=1)] = _ENERGY.pv_coverage
     ev_share: Annotated[float, Field(ge=0, le=1)] = _ENERGY.ev_share
     electric_heating_share: Annotated[float, Field(ge=0, le=1)] = _ENERGY.electric_heating_share
+    # EV sessions leave at a departure hour (sim.energy.ev.DEPARTURE_HOUR): a charging
+    # limit may then leave energy unserved; false keeps the first-order backlog queue
+    ev_deadlines: bool = _ENERGY.ev_deadlines
+    # CSV files overriding the KEPCO time-of-use tariff and the constant GIR carbon
+    # intensity (formats in twin.tariffs); paths relative to the scenario file
+    tariff_csv: str | None = None
+    carbon_csv: str | None = None
 
 
 class WeatherSettings(_Strict):

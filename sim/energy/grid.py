@@ -179,7 +179,8 @@ _SCALARS = (
 _UNITS = {"steps": "1", "hours": "h", "peak_kw": "kW", "max_ramp_kw_per_h": "kW h-1",
           "block_steps": "1", "blocks": "1", "last_block_kw": "kW", "co2_t": "t",
           "cost_krw": "KRW", "ramping_kw": "kW", "day_steps": "1", "day_peak_kw": "kW",
-          "days": "1", "day_peak_sum_kw": "kW", "day_lf_gap_sum": "1", "discomfort_kh": "K h"}  # fmt: skip
+          "days": "1", "day_peak_sum_kw": "kW", "day_lf_gap_sum": "1",
+          "discomfort_kh": "K h"}  # fmt: skip
 ACCUMULATOR = {  # the running sums, for the energy model's STATE table
     **{
         name: Var((), "float64", _UNITS.get(name, "kW h"), f"running KPI sum {name}")

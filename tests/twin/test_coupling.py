@@ -116,6 +116,9 @@ def test_services_observe_and_apply_between_steps(city):
 def test_one_source_of_defaults():
     energy = EnergyParameters()
     for name, field in EnergySettings.model_fields.items():
+        if name.endswith("_csv"):  # files the twin reads into the model's tables
+            assert field.default is None, name
+            continue
         assert field.default == getattr(energy, name), name
     assert AirSettings().background_ugm3 == {
         s: d["background_ugm3"] for s, d in SPECIES_DEFAULTS.items()
