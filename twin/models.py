@@ -255,13 +255,14 @@ _WEATHER_TO_ENERGY = (
 def energy(a: Assembly) -> Component:
     e, xp, city = a.scenario.energy, a.xp, a.city
     b, g = city["buildings"], city.grid
+    price, co2 = tariffs.scenario_tables(e)
     model = EnergyModel(
         pv_coverage=e.pv_coverage,
         ev_share=e.ev_share,
         electric_heating_share=e.electric_heating_share,
         ev_deadlines=e.ev_deadlines,
-        tou_price_krw_per_kwh=e.tariff_csv and tariffs.read_tariff(e.tariff_csv),
-        grid_co2_hourly_t_per_mwh=e.carbon_csv and tariffs.read_carbon(e.carbon_csv),
+        tou_price_krw_per_kwh=price,
+        grid_co2_hourly_t_per_mwh=co2,
     )
     n_districts = city["districts"].sizes["district"]
     ev = EvArrivals(a.zones[3], n_districts, xp)

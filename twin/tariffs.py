@@ -94,3 +94,21 @@ def read_carbon(path: str | Path) -> np.ndarray:
     if np.isnan(values).any():
         raise InputError(f"{path}: the carbon intensity must be given for every hour 0..23")
     return values
+
+
+def scenario_tables(energy) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The tariff (12, 24) [KRW kWh-1] and hourly carbon intensity (24,) [t MWh-1] of a
+    scenario's ``[energy]`` settings; ``None`` where the model's default applies."""
+    return (
+        None if energy.tariff_csv is None else read_tariff(energy.tariff_csv),
+        None if energy.carbon_csv is None else read_carbon(energy.carbon_csv),
+    )
+
+
+def tariff(energy) -> np.ndarray:
+    """The (12, 24) tariff [KRW kWh-1] a run with these ``[energy]`` settings uses (public
+    information a service may plan with)."""
+    from sim.energy.grid import TOU_PRICE
+
+    table = scenario_tables(energy)[0]
+    return TOU_PRICE.copy() if table is None else table
