@@ -76,11 +76,23 @@ def test_restore_refuses_a_snapshot_of_another_shape(city):
         c.restore(arrays)
 
 
-def test_a_coupling_step_makes_no_host_sync(city):
+@pytest.mark.parametrize(
+    "changes",
+    [{}, {"start": "2026-06-17T07:30:00+09:00", "energy": {"ev_deadlines": True}}],
+    ids=["default", "ev-deadlines-past-a-departure"],
+)
+def test_a_coupling_step_makes_no_host_sync(city, changes):
     # the counting backend takes the code paths CuPy takes and counts every read of a
-    # device value on the host; 20 steps of 120 s span 8 route updates
+    # device value on the host; 20 steps of 120 s span 8 route updates (and, with EV
+    # deadlines from 07:30, the 08:00 departures)
     c = _coupler(
-        city, counting.BACKEND, sensors=True, duration="1h", step="120s", output_interval="1h"
+        city,
+        counting.BACKEND,
+        sensors=True,
+        duration="1h",
+        step="120s",
+        output_interval="1h",
+        **changes,
     )
     c.step(0)  # the first step of each sub-step length builds its constants once
     per_step, route_syncs = [], 0
