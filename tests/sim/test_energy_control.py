@@ -24,17 +24,15 @@ QUARTER = 900.0
 def quarter_hours(n_hours, start="2024-06-20T15:00"):
     """15-minute forcing from the hourly series (each hour's weather held, clock moving).
     15:00 UTC is local midnight (UTC+9): whole local days."""
-    out = []
-    for f in forcing_series(n_hours, start=start):
-        for q in range(4):
-            out.append(
-                f
-                | {
-                    "time_utc": f["time_utc"] + np.timedelta64(int(q * QUARTER), "s"),
-                    "local_hour": (f["local_hour"] + q * 0.25) % 24.0,
-                }
-            )
-    return out
+    return [
+        f
+        | {
+            "time_utc": f["time_utc"] + np.timedelta64(int(q * QUARTER), "s"),
+            "local_hour": (f["local_hour"] + q * 0.25) % 24.0,
+        }
+        for f in forcing_series(n_hours, start=start)
+        for q in range(4)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +121,7 @@ def test_a_charging_limit_is_never_exceeded(controlled):
 def test_limits_only_shift_charging_and_every_shortfall_is_counted(city, forcings):
     """Without limits nothing is unserved here (dwells >= 3 h, enough chargers); with a
     zero limit all day the whole arrival is unserved or owed."""
-    model, free = _run(city, forcings)
+    _, free = _run(city, forcings)
     assert sum(r["after"]["ev_unserved"].sum() for r in free) == 0.0
     _, blocked = _run(city, forcings, lambda i, m, s, f: m.set_ev_limit(s, np.arange(3), 0.0))
     arrived = sum(r["forcing"]["ev_arrivals"].sum() for r in blocked) * 15.0

@@ -35,8 +35,12 @@ air temperature of the next ``season_hours`` h against ``cooling_above_c`` and
 the setpoints move by ``precondition_c`` towards more conditioning (pre-cooling: lower,
 pre-heating: higher), during the peak period by ``relax_c`` the other way while the
 metered load of the district is at least ``shed_share`` of the highest seen, and back
-to the schedule otherwise (Xu, Haves, Piette and Braun 2004; Braun 2003). Offsets stay
-within the model's ``setpoint_offset_max_c`` (3 K).
+to the schedule otherwise (Xu, Haves, Piette and Braun 2004; Braun 2003). The offset
+sent moves towards that target by at most ``ramp_c_per_h``, every minute (setpoint
+ramping: the model's zones follow a setpoint within a step, so a step change of every
+setpoint at once is a synchronised pull-down peak, and a fast return after the peak
+period a rebound). Offsets stay within the model's
+``setpoint_offset_max_c`` (3 K).
 
 References
 ----------
@@ -177,7 +181,7 @@ class DemandResponse(_TariffService):
 
     def __init__(
         self,
-        every: float = 900.0,
+        every: float = 60.0,
         precondition_h: float = 2.0,
         precondition_c: float = 2.0,
         relax_c: float = 2.0,
@@ -185,6 +189,7 @@ class DemandResponse(_TariffService):
         season_hours: int = 12,
         cooling_above_c: float = 22.0,
         heating_below_c: float = 15.0,
+        ramp_c_per_h: float = 0.25,
     ):
         if not 0 <= precondition_c <= 3 or not 0 <= relax_c <= 3:
             raise ValueError("precondition_c and relax_c must lie in [0, 3] K (comfort bounds)")
@@ -192,7 +197,11 @@ class DemandResponse(_TariffService):
         self.precondition_c, self.relax_c = float(precondition_c), float(relax_c)
         self.shed_share, self.season_hours = float(shed_share), int(season_hours)
         self.cooling_above_c, self.heating_below_c = float(cooling_above_c), heating_below_c
+        if not ramp_c_per_h > 0:
+            raise ValueError("ramp_c_per_h must be > 0 K h-1")
+        self.ramp_c_per_h = float(ramp_c_per_h)
         self.highest: list[float] = []
+        self.applied: list[float] = []
 
     def reset(self, context: Context) -> None:
         super().reset(context)
@@ -201,6 +210,7 @@ class DemandResponse(_TariffService):
         building = meters["target"].values[kind == "meter"].astype(np.int64)
         self.meter_district = context.city["buildings"]["district"].values[building]
         self.highest = [0.0] * len(self.districts)
+        self.applied = [0.0] * len(self.districts)
 
     def season(self, obs: Observation) -> int:
         """+1 cooling, -1 heating, 0 neither, from the temperature forecast."""
@@ -211,7 +221,15 @@ class DemandResponse(_TariffService):
         return 1 if mean > self.cooling_above_c else -1 if mean < self.heating_below_c else 0
 
     def offsets(self, obs: Observation) -> np.ndarray:
-        """The setpoint offset of each district [K]."""
+        """The setpoint offset of each district [K]: the target, rate-limited."""
+        step = self.ramp_c_per_h * float(self.every) / 3600.0
+        applied = np.asarray(self.applied)
+        applied = applied + np.clip(self.target(obs) - applied, -step, step)
+        self.applied = applied.tolist()
+        return applied
+
+    def target(self, obs: Observation) -> np.ndarray:
+        """The setpoint offset each district should reach [K] (see the module)."""
         day, hour = self.clock(obs.time)
         peak = day >= day.max()
         now = int(hour) % 24
@@ -219,7 +237,7 @@ class DemandResponse(_TariffService):
         mode = self.season(obs)
         load = np.nan_to_num(obs.meters["load"])
         district_load = np.bincount(self.meter_district, load, len(self.districts))
-        self.highest = list(np.maximum(self.highest, district_load))
+        self.highest = np.maximum(self.highest, district_load).tolist()
         out = np.zeros(len(self.districts))
         if mode == 0 or peak.all():
             return out
@@ -238,8 +256,8 @@ class DemandResponse(_TariffService):
         return actions
 
     def state(self) -> dict:
-        return super().state() | {"highest": [float(h) for h in self.highest]}
+        return super().state() | {"highest": list(self.highest), "applied": list(self.applied)}
 
     def restore(self, state: dict) -> None:
         super().restore(state)
-        self.highest = list(state["highest"])
+        self.highest, self.applied = list(state["highest"]), list(state["applied"])
