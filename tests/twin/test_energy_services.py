@@ -32,8 +32,8 @@ def controlled(tmp_path_factory):
         start=START,
         output_interval="60s",
         energy={"ev_deadlines": True},
-        # a PM2.5 background just under the bad band: the city's emissions decide
-        air={"species": ["pm25", "nox"], "background_ugm3": {"pm25": 34.9, "nox": 25.0}},
+        # a PM2.5 background at the bad band: the city's own increment decides
+        air={"species": ["pm25", "nox"], "background_ugm3": {"pm25": 35.0, "nox": 25.0}},
     )
     path = tmp_path_factory.mktemp("energy") / "run.zarr"
     result = run(sc, path, services=[EvSmartCharging(), DemandResponse(), Pm25Alerts()])
