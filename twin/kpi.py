@@ -82,10 +82,16 @@ KPIS: dict[str, Kpi] = {
         "h", f"person-hours under an alert at or below {PM25_BAD_UGM3:g} ug m-3", "air", "lower"
     ),
     "pm25_alert_hit_rate": Kpi(
-        "1", "share of the person-hours above the bad band that were warned", "air", "higher"
+        "1",
+        "share of the person-hours above the bad band that were warned (1 without any)",
+        "air",
+        "higher",
     ),
     "pm25_alert_false_alarm_ratio": Kpi(
-        "1", "share of the warned person-hours at or below the bad band", "air", "lower"
+        "1",
+        "share of the warned person-hours at or below the bad band (0 without alerts)",
+        "air",
+        "lower",
     ),
     "energy_use": _energy("energy_use", "lower"),
     "pv_generation": _energy("pv_generation", "higher"),
@@ -288,8 +294,9 @@ class KpiModel:
                 "pm25_person_hours_warned": hit,
                 "pm25_person_hours_not_warned": exposed - hit,
                 "pm25_person_hours_false_alarm": warned - hit,
-                "pm25_alert_hit_rate": hit / exposed if exposed > 0 else float("nan"),
-                "pm25_alert_false_alarm_ratio": (warned - hit) / warned if warned > 0 else np.nan,
+                # nothing to warn of: nothing missed; no alert: no false alarm
+                "pm25_alert_hit_rate": hit / exposed if exposed > 0 else 1.0,
+                "pm25_alert_false_alarm_ratio": (warned - hit) / warned if warned > 0 else 0.0,
             }
         return values
 

@@ -39,10 +39,11 @@ KINDS = ("detectors", "monitors", "meters", "chargers", "forecast")
 
 @dataclass(frozen=True)
 class Readings:
-    """One kind of sensor at one time: ``ids`` and each quantity's values (host arrays,
-    NaN where a reading was lost), with ``units``; ``time`` is the end of the interval the
-    values describe; ``sites`` says where each sensor is (e.g. the ``link`` a detector
-    watches and its downstream ``node``: city data, not readings)."""
+    """One kind of sensor at one time: ``ids`` and each quantity's values (host arrays
+    with one row per sensor, NaN where a reading was lost), with ``units``; ``time`` is
+    the end of the interval the values describe; ``sites`` says where each sensor is
+    (e.g. the ``link`` a detector watches and its downstream ``node``: city data, not
+    readings)."""
 
     time: datetime
     ids: tuple[str, ...]
