@@ -92,6 +92,17 @@ def run_all(out: Path, seeds: int, hours: float) -> None:
                 print(f"{season} {arm} seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
 
 
+def _alert_ratios(kpis: dict) -> dict:
+    """The alert ratios from the person-hours, as :class:`twin.kpi.KpiModel` defines them
+    (1 and 0 without events or alerts; runs stored before that convention hold NaN)."""
+    hit, missed = kpis["pm25_person_hours_warned"], kpis["pm25_person_hours_not_warned"]
+    false = kpis["pm25_person_hours_false_alarm"]
+    return kpis | {
+        "pm25_alert_hit_rate": hit / (hit + missed) if hit + missed > 0 else 1.0,
+        "pm25_alert_false_alarm_ratio": false / (hit + false) if hit + false > 0 else 0.0,
+    }
+
+
 def tables(out: Path, seeds: int) -> str:
     lines = []
     for season in SEASONS:
@@ -101,7 +112,8 @@ def tables(out: Path, seeds: int) -> str:
             rows = {a: [] for a in (base_arm, arm)}
             for a in rows:
                 for seed in range(seeds):
-                    rows[a].append(json.loads((out / season / f"{a}-seed{seed}.json").read_text()))
+                    path = out / season / f"{a}-seed{seed}.json"
+                    rows[a].append(_alert_ratios(json.loads(path.read_text())))
             members = xr.Dataset(
                 {
                     n: (
@@ -123,10 +135,14 @@ def tables(out: Path, seeds: int) -> str:
             ]
             for n in names:
                 v = {s: float(table[n].sel(stat=s)) for s in table["stat"].values}
+                # a baseline of zero (to round-off) has no relative change or ratio
+                zero = abs(v["baseline"]) <= 1e-12 * max(abs(v["service"]), 1.0)
+                rel = "n/a" if zero else f"{100 * v['relative']:+.1f} %"
+                ratio = "n/a" if zero else f"{v['ratio']:.3f}"
                 lines.append(
                     f"| {n} | {KPIS[n].units} | {KPIS[n].better} | {v['baseline']:.4g} | "
                     f"{v['service']:.4g} | {v['difference']:+.3g} ({v['ci_low']:+.3g} to "
-                    f"{v['ci_high']:+.3g}) | {100 * v['relative']:+.1f} % | {v['ratio']:.3f} |"
+                    f"{v['ci_high']:+.3g}) | {rel} | {ratio} |"
                 )
     return "\n".join(lines)
 
