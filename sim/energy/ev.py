@@ -6,6 +6,12 @@ draws the charger power until its session is done, so in aggregate the backlog d
 rate ``charger_power / session_energy`` (a first-order queue), bounded by the number of
 chargers. Energy is conserved (to round-off): delivered + backlog = arrived.
 
+With departure deadlines (:func:`charge_by_deadline`, ``ev_deadlines``), sessions are
+grouped by their local departure hour (:data:`DEPARTURE_HOUR`); each plugged vehicle
+draws the charger power until done, a district's charging limit is handed out earliest
+departure first, and the vehicles leaving take the energy still owed with them
+(unserved): delivered + owed + unserved = arrived.
+
 References
 ----------
 Quiros-Tortos, J., Ochoa, L. F. and Butler, T. (2018). How electric vehicles and the grid
