@@ -424,16 +424,23 @@ class EnergySettings(_Strict):
         Electric share of cars (their arrivals charge).
     electric_heating_share
         Share of heat from heat pumps (the rest burns city gas).
+    ev_deadlines
+        EV sessions leave at a departure hour (08 h for evening and night plug-ins, 18 h
+        for daytime ones), each vehicle charging at the charger power until done, so a
+        charging limit may leave energy unserved; false keeps the first-order backlog
+        queue without departures.
+    tariff_csv
+        CSV file replacing the KEPCO time-of-use tariff (``hour,price_krw_per_kwh``, 24
+        rows, or with ``month``, 288 rows; see :mod:`twin.tariffs`).
+    carbon_csv
+        CSV file replacing the constant GIR grid emission factor (``hour,co2_t_per_mwh``,
+        24 rows).
     """
 
     pv_coverage: Annotated[float, Field(ge=0, le=1)] = _ENERGY.pv_coverage
     ev_share: Annotated[float, Field(ge=0, le=1)] = _ENERGY.ev_share
     electric_heating_share: Annotated[float, Field(ge=0, le=1)] = _ENERGY.electric_heating_share
-    # EV sessions leave at a departure hour (sim.energy.ev.DEPARTURE_HOUR): a charging
-    # limit may then leave energy unserved; false keeps the first-order backlog queue
     ev_deadlines: bool = _ENERGY.ev_deadlines
-    # CSV files overriding the KEPCO time-of-use tariff and the constant GIR carbon
-    # intensity (formats in twin.tariffs); paths relative to the scenario file
     tariff_csv: str | None = None
     carbon_csv: str | None = None
 
