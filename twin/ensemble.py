@@ -60,8 +60,14 @@ STATUS = {PENDING: "pending", COMPLETE: "complete", FAILED: "failed"}
 # fields a member may not change: they change the store's layout (grid, time axis,
 # species) or the city every member reads from the ensemble store
 LAYOUT_FIELDS = (
-    "city", "start", "duration", "output_interval", "air.species", "name", "services",
-)  # fmt: skip
+    "city",
+    "start",
+    "duration",
+    "output_interval",
+    "air.species",
+    "name",
+    "services",
+)
 
 
 @dataclass(frozen=True)
@@ -104,8 +110,9 @@ def _check_key(scenario: Scenario, key: str) -> None:
         if fields is None or part not in fields:
             where = ".".join(key.split(".")[:depth]) or "the scenario"
             known = ", ".join(sorted(fields)) if fields else "(none: not a table)"
-            raise InputError(f"sweep key {key!r}: {part!r} is not a field of {where}; "
-                             f"fields there: {known}")  # fmt: skip
+            raise InputError(
+                f"sweep key {key!r}: {part!r} is not a field of {where}; fields there: {known}"
+            )
         node = fields[part].annotation
     for fixed in LAYOUT_FIELDS:
         if key == fixed or key.startswith(fixed + "."):
@@ -163,8 +170,9 @@ def sweep_members(
             values[key] = [_scalar(key, v) for v in vals]
             if not values[key]:
                 raise InputError(f"sweep key {key!r} has an empty list of values")
-        changes = [dict(zip(values, combo, strict=True)) for combo in
-                   itertools.product(*values.values())]  # fmt: skip
+        changes = [
+            dict(zip(values, combo, strict=True)) for combo in itertools.product(*values.values())
+        ]
     else:
         if isinstance(members, Mapping) or not members:
             raise InputError(f"members={members!r} must be a non-empty list of {{field: value}}")
@@ -253,8 +261,14 @@ class EnsembleStore:
         root.attrs.update({"kind": RUN_KIND, "layout_complete": False})
         for g in GROUPS:
             ds = city[g].to_dataset()
-            ds.to_zarr(path, group=f"city/{g}", mode="w", zarr_format=3, consolidated=False,
-                       encoding=_encoding(ds))  # fmt: skip
+            ds.to_zarr(
+                path,
+                group=f"city/{g}",
+                mode="w",
+                zarr_format=3,
+                consolidated=False,
+                encoding=_encoding(ds),
+            )
         zarr.open_group(path / "city", mode="r+", zarr_format=3).attrs.update(dict(city.attrs))
         n_members, sc = len(members), members[0].scenario
         labels = _label_coords(members)
@@ -262,18 +276,31 @@ class EnsembleStore:
         step_s = sc.output_interval.total_seconds()
         times = (np.arange(1, sc.n_outputs + 1) * step_s).astype(np.int64)
         state = root.require_group("state")
-        time = state.create_array("time", shape=times.shape, dtype="int64", chunks=times.shape,
-                                  dimension_names=("time",), attributes={
-                                      "units": f"seconds since {sc.start.isoformat()}",
-                                      "calendar": "proleptic_gregorian",
-                                      "long_name": "time", "standard_name": "time"})  # fmt: skip
+        time = state.create_array(
+            "time",
+            shape=times.shape,
+            dtype="int64",
+            chunks=times.shape,
+            dimension_names=("time",),
+            attributes={
+                "units": f"seconds since {sc.start.isoformat()}",
+                "calendar": "proleptic_gregorian",
+                "long_name": "time",
+                "standard_name": "time",
+            },
+        )
         time[:] = times
         for model, variables in layouts.items():
             grp = state.require_group(model)
             _write_labels(grp, labels)
             for name, (dims, values, attrs_) in coords.get(model, {}).items():
-                arr = grp.create_array(name, shape=values.shape, dtype=values.dtype,
-                                       dimension_names=dims, attributes=attrs_)  # fmt: skip
+                arr = grp.create_array(
+                    name,
+                    shape=values.shape,
+                    dtype=values.dtype,
+                    dimension_names=dims,
+                    attributes=attrs_,
+                )
                 arr[...] = values
             for name, (dims, shape, attrs_) in variables.items():
                 grp.create_array(
@@ -289,26 +316,58 @@ class EnsembleStore:
         kpi = root.require_group("kpi")
         _write_labels(kpi, labels)
         for name, k in KPIS.items():
-            kpi.create_array(name, shape=(n_members,), chunks=(1,), dtype="float64",
-                             fill_value=np.nan, dimension_names=("member",), attributes={
-                                 "units": k.units, "long_name": k.long_name, "model": k.model,
-                                 "better": k.better} | on_member)  # fmt: skip
+            kpi.create_array(
+                name,
+                shape=(n_members,),
+                chunks=(1,),
+                dtype="float64",
+                fill_value=np.nan,
+                dimension_names=("member",),
+                attributes={
+                    "units": k.units,
+                    "long_name": k.long_name,
+                    "model": k.model,
+                    "better": k.better,
+                }
+                | on_member,
+            )
         mem = root.require_group("members")
         _write_labels(mem, labels)
-        mem.create_array("status", shape=(n_members,), chunks=(1,), dtype="int8", fill_value=0,
-                         dimension_names=("member",), attributes={
-                             "long_name": "member status (its completion marker)",
-                             "flag_values": list(STATUS), "flag_meanings":
-                             " ".join(STATUS.values())} | on_member)  # fmt: skip
-        mem.create_array("wall_seconds", shape=(n_members,), chunks=(1,), dtype="float64",
-                         fill_value=np.nan, dimension_names=("member",),
-                         attributes={"units": "s", "long_name": "wall time of the member's run"}
-                         | on_member)
-        for name, long_name in (("error", "error of a failed member"),
-                                ("scenario", "the member's scenario as TOML")):  # fmt: skip
-            mem.create_array(name, shape=(n_members,), chunks=(1,), dtype=str,
-                             dimension_names=("member",),
-                             attributes={"long_name": long_name} | on_member)
+        mem.create_array(
+            "status",
+            shape=(n_members,),
+            chunks=(1,),
+            dtype="int8",
+            fill_value=0,
+            dimension_names=("member",),
+            attributes={
+                "long_name": "member status (its completion marker)",
+                "flag_values": list(STATUS),
+                "flag_meanings": " ".join(STATUS.values()),
+            }
+            | on_member,
+        )
+        mem.create_array(
+            "wall_seconds",
+            shape=(n_members,),
+            chunks=(1,),
+            dtype="float64",
+            fill_value=np.nan,
+            dimension_names=("member",),
+            attributes={"units": "s", "long_name": "wall time of the member's run"} | on_member,
+        )
+        for name, long_name in (
+            ("error", "error of a failed member"),
+            ("scenario", "the member's scenario as TOML"),
+        ):
+            mem.create_array(
+                name,
+                shape=(n_members,),
+                chunks=(1,),
+                dtype=str,
+                dimension_names=("member",),
+                attributes={"long_name": long_name} | on_member,
+            )
         mem["scenario"][:] = np.asarray([m.scenario.to_toml() for m in members], dtype=object)
         root.attrs.update(
             attrs
@@ -385,8 +444,13 @@ def run_member(path: str | Path, index: int, member: Member, device: str | None 
     t0 = wallclock.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"twin-member{index}-") as tmp:
         try:
-            result = run(sc, Path(tmp) / "member.zarr", services=[make() for make in
-                         member.services], device=device, progress=False)  # fmt: skip
+            result = run(
+                sc,
+                Path(tmp) / "member.zarr",
+                services=[make() for make in member.services],
+                device=device,
+                progress=False,
+            )
         except (ArithmeticError, ValueError, RuntimeError) as err:  # ModelHealthError, InputError
             error = f"{type(err).__name__}: {err}"
             log.warning("ensemble member %d failed: %s", index, error)
