@@ -64,7 +64,7 @@ def _ray():
 
 def _check_reachable(address: str, timeout_s: float) -> None:
     """Refuse an address where nothing answers, after at most ``timeout_s`` seconds."""
-    if address in ("auto", "local"):
+    if address == "auto":
         return
     hostport = address.removeprefix("ray://")
     host, sep, port = hostport.rpartition(":")
@@ -88,7 +88,8 @@ def connect(
     Parameters
     ----------
     address : a cluster's ``HOST:PORT`` (``ray start --head`` prints it), ``ray://...``
-        for Ray Client, ``"auto"``; None: ``RAY_ADDRESS`` if set, else a local Ray.
+        for Ray Client, ``"auto"``; ``"local"``: a local Ray; None: ``RAY_ADDRESS`` if
+        set, else a local Ray.
     num_cpus : CPUs of a local Ray (default: the machine's).
     timeout_s : how long to wait for an address to answer [s].
 
@@ -97,12 +98,24 @@ def connect(
     The :mod:`ray` module, initialised.
     """
     ray = _ray()
+    # "local": a local Ray even where RAY_ADDRESS is set
+    address = None if address == "local" else address or os.environ.get("RAY_ADDRESS") or None
+    if address is not None:  # checked even when connected: a wrong address is an error
+        _check_reachable(address, timeout_s)
     if ray.is_initialized():
         return ray
-    address = address or os.environ.get("RAY_ADDRESS") or None
     if address is not None:
-        _check_reachable(address, timeout_s)
-        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+        try:
+            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+        except (ConnectionError, RuntimeError) as err:
+            hint = (
+                ""
+                if os.environ.get("RAY_AUTH_MODE") == "token"
+                else " If the cluster uses token authentication (what `ray start` does since "
+                "Ray 2.52), set RAY_AUTH_MODE=token and give its token (~/.ray/auth_token, "
+                "RAY_AUTH_TOKEN_PATH or RAY_AUTH_TOKEN)."
+            )
+            raise InputError(f"could not join the Ray cluster at {address}: {err}.{hint}") from None
         return ray
     temp = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "twin" / "ray"
     temp.mkdir(parents=True, exist_ok=True)
@@ -158,7 +171,7 @@ def run_members(
     if done:
         log.info("%s: %d of %d members complete; running the rest.", store, done, len(members))
     es.update_attrs(status="running")
-    options = _resources(ray, device, gpu_share)
+    options = _resources(ray, device or members[0].scenario.device, gpu_share)
     task = ray.remote(max_retries=retries, retry_exceptions=False)(run_member)
     measuring = "num_gpus" in options and gpu_share is None  # the first member measures
     flight: dict[Any, int] = {}
