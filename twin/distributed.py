@@ -37,9 +37,9 @@ import xarray as xr
 
 from twin.ensemble import (
     COMPLETE,
-    EnsembleStore,
     Member,
     MemberResult,
+    open_or_create,
     read_ensemble,
     run_member,
     sweep_members,
@@ -165,7 +165,7 @@ def run_members(
         raise InputError(f"gpu_share={gpu_share!r} must be in (0, 1]")
     store = Path(store)
     ray = connect(address)
-    es = _open_or_create(store, members, overwrite, dict(attrs or {}))
+    es = open_or_create(store, members, overwrite, dict(attrs or {}))
     todo = deque(int(i) for i, s in enumerate(es.status()) if s != COMPLETE)
     done = len(members) - len(todo)
     if done:
@@ -200,49 +200,6 @@ def run_members(
     complete = all(es.status() == COMPLETE)
     es.update_attrs(status="complete" if complete else "partial")
     return read_ensemble(es.path)
-
-
-def _open_or_create(store: Path, members: Sequence[Member], overwrite: bool, attrs: dict):
-    """The ensemble store to continue (same members) or a new template."""
-    if store.exists() and not overwrite:
-        try:
-            es = EnsembleStore(store)
-        except InputError:
-            es = None
-        if es is not None:
-            if es.scenarios() == [m.scenario.to_toml() for m in members]:
-                return es
-            raise InputError(
-                f"{store} holds an ensemble of other members; refusing to mix them "
-                "(choose another path, or overwrite=True / --overwrite to replace it)"
-            )
-    import gpu
-    import twin
-    from twin.coupling import Coupler
-    from twin.runner import _load_city
-
-    first = members[0].scenario
-    city = _load_city(first)
-    coupler = Coupler(city, first, gpu.select("cpu"), sensors=bool(members[0].services))
-    coupler.init()
-    layouts, coords, _ = coupler.layouts()
-    return EnsembleStore.create(
-        store,
-        city.tree,
-        members,
-        layouts,
-        coords,
-        attrs={
-            "scenario": first.to_toml(),
-            "scenario_name": first.name,
-            "package_version": twin.__version__,
-            "backend": "ray ensemble",
-            "device": f"members on {first.device or 'auto'}",
-            "utc_offset_hours": coupler.weather.climatology.utc_offset_hours,
-            "status": "created",
-        }
-        | attrs,
-    )
 
 
 def run_ensemble(

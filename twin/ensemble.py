@@ -416,6 +416,52 @@ class EnsembleStore:
         self.group.attrs.update(changes)
 
 
+def open_or_create(
+    store: Path, members: Sequence[Member], overwrite: bool = False, attrs: dict | None = None
+) -> EnsembleStore:
+    """The ensemble store at ``store`` to continue (it holds the same members), or a new
+    template for ``members`` (refused over another ensemble unless ``overwrite``)."""
+    if store.exists() and not overwrite:
+        try:
+            es = EnsembleStore(store)
+        except InputError:
+            es = None
+        if es is not None:
+            if es.scenarios() == [m.scenario.to_toml() for m in members]:
+                return es
+            raise InputError(
+                f"{store} holds an ensemble of other members; refusing to mix them "
+                "(choose another path, or overwrite=True / --overwrite to replace it)"
+            )
+    import gpu
+    import twin
+    from twin.coupling import Coupler
+    from twin.runner import _load_city
+
+    first = members[0].scenario
+    city = _load_city(first)
+    coupler = Coupler(city, first, gpu.select("cpu"), sensors=bool(members[0].services))
+    coupler.init()
+    layouts, coords, _ = coupler.layouts()
+    return EnsembleStore.create(
+        store,
+        city.tree,
+        members,
+        layouts,
+        coords,
+        attrs={
+            "scenario": first.to_toml(),
+            "scenario_name": first.name,
+            "package_version": twin.__version__,
+            "backend": "ray ensemble",
+            "device": f"members on {first.device or 'auto'}",
+            "utc_offset_hours": coupler.weather.climatology.utc_offset_hours,
+            "status": "created",
+        }
+        | (attrs or {}),
+    )
+
+
 def _write_labels(grp: zarr.Group, labels: dict[str, np.ndarray]) -> None:
     for name, values in labels.items():
         arr = grp.create_array(
@@ -514,3 +560,31 @@ def kpi_summary(table: xr.Dataset) -> dict[str, dict[str, float]]:
             "spread": float(v.std(ddof=1)) if v.size > 1 else math.nan,
         }
     return out
+
+
+def _value(text: str) -> bool | int | float | str:
+    """A value written on the command line: an integer, a number, true/false or text."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text.strip()
+
+
+def parse_param(text: str) -> tuple[str, list[Any]]:
+    """``KEY=V1,V2,...`` or ``KEY=A..B`` (whole numbers A to B, both included) as
+    ``(key, values)``, e.g. ``traffic.demand_scale=0.8,1.0,1.2`` or ``weather.seed=0..7``."""
+    key, sep, values = text.partition("=")
+    if not sep or not key.strip() or not values.strip():
+        raise InputError(f"--param {text!r}: write KEY=V1,V2,... or KEY=A..B")
+    lo, dots, hi = values.partition("..")
+    if dots:
+        a, b = _value(lo), _value(hi)
+        if not (isinstance(a, int) and isinstance(b, int)) or b < a:
+            raise InputError(f"--param {text!r}: A..B needs whole numbers A <= B")
+        return key.strip(), list(range(a, b + 1))
+    return key.strip(), [_value(v) for v in values.split(",") if v.strip()]

@@ -24,7 +24,7 @@ import twin
 from twin import InputError
 from twin.ensemble import COMPLETE, EnsembleStore, sweep_members
 from twin.store import read_kpis
-from twin.testing import scenario as test_scenario
+from twin.testing import scenario as small_scenario
 
 ray = pytest.importorskip("ray")
 from twin.distributed import run_ensemble  # noqa: E402
@@ -35,7 +35,7 @@ SWEEP = {"traffic.demand_scale": [0.8, 1.2], "weather.seed": [0, 1]}
 
 def scenario():
     """An hour of the test city, 2 min steps: about a second per member."""
-    return test_scenario(hours=1, step="120s")
+    return small_scenario(hours=1, step="120s")
 
 
 def _free_port() -> int:
