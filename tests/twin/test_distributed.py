@@ -234,3 +234,56 @@ def test_killed_driver_resumes(reference, cluster, tmp_path):
     assert sorted(seen) == [i for i in range(4) if status[i] != COMPLETE]
     assert list(table["status"].values) == ["complete"] * 4
     _slabs_equal(path, reference[0])
+
+
+def test_cli_sweep_and_info(cluster, tmp_path):
+    from typer.testing import CliRunner
+
+    from twin.cli import app
+
+    toml = tmp_path / "s.toml"
+    toml.write_text(scenario().to_toml(), encoding="utf-8")
+    store = tmp_path / "cli.zarr"
+    cli = CliRunner()
+    args = ["sweep", str(toml), "-p", "traffic.demand_scale=0.8,1.2", "-o", str(store),
+            "--address", cluster["address"]]  # fmt: skip
+    result = cli.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    for text in ("2 of 2 members complete", "total_delay", "spread", "members"):
+        assert text in result.output, text
+    result = cli.invoke(app, ["info", str(store)])
+    assert result.exit_code == 0, result.output
+    assert "ensemble" in result.output and "2 (0 pending, 2 complete, 0 failed)" in result.output
+    bad = cli.invoke(app, [*args[:3], "traffic.demand_scale", *args[4:]])
+    assert bad.exit_code == 2 and "KEY=V1,V2" in bad.output and "Traceback" not in bad.output
+
+
+@pytest.mark.slow
+def test_evaluate_on_ray_equals_one_by_one(cluster, tmp_path):
+    sc = scenario()
+    here = twin.evaluate(sc, "max_pressure", seeds=2)
+    there = twin.evaluate(sc, "max_pressure", seeds=2, address=cluster["address"],
+                          store_dir=tmp_path)  # fmt: skip
+    assert there.ensemble == tmp_path / "evaluation.zarr" and there.ensemble.exists()
+    assert set(here.members.data_vars) == set(there.members.data_vars)
+    for name, var in here.members.data_vars.items():
+        assert var.dims == there.members[name].dims
+        assert var.values.tobytes() == there.members[name].values.tobytes(), name
+
+
+@pytest.mark.slow
+def test_local_ray_without_address(tmp_path):
+    """No address and no RAY_ADDRESS: a local Ray (in a process of its own)."""
+    code = (
+        "from tests.twin.test_distributed import scenario\n"
+        "from twin.distributed import run_ensemble\n"
+        f"t = run_ensemble(scenario(), {{'weather.seed': [3]}}, {str(tmp_path / 'l.zarr')!r})\n"
+        "print(list(t['status'].values))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env |= {"PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=400)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "['complete']" in out.stdout
+    assert (tmp_path / "cache" / "twin" / "ray").is_dir()
