@@ -14,7 +14,8 @@ what each returns:
 
 Where it runs: with ``address=None`` and no ``RAY_ADDRESS``, a local Ray with the
 machine's CPUs, the dashboard off, quiet logs and its temporary files under
-``~/.cache/twin/ray``; with ``address`` (or ``RAY_ADDRESS``) it joins that cluster,
+``~/.cache/twin/ray`` (or ``$TMPDIR/twin-ray-<uid>`` where that path is too long for
+Ray's sockets); with ``address`` (or ``RAY_ADDRESS``) it joins that cluster,
 after checking that something answers there (a bounded wait, then a clear error).
 Every node must have the twin installed and see the store's path (a shared file
 system). Members ask for one CPU each, or a share of a GPU sized from the device memory
@@ -28,6 +29,7 @@ import logging
 import math
 import os
 import socket
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -118,6 +120,8 @@ def connect(
             raise InputError(f"could not join the Ray cluster at {address}: {err}.{hint}") from None
         return ray
     temp = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "twin" / "ray"
+    if len(str(temp)) > 48:  # Ray's unix sockets live below it: paths must stay < 108 bytes
+        temp = Path(tempfile.gettempdir()) / f"twin-ray-{os.getuid()}"
     temp.mkdir(parents=True, exist_ok=True)
     ray.init(
         num_cpus=num_cpus or os.cpu_count(),

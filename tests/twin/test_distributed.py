@@ -260,7 +260,7 @@ def test_cli_sweep_and_info(cluster, tmp_path):
 
 @pytest.mark.slow
 def test_evaluate_on_ray_equals_one_by_one(cluster, tmp_path):
-    sc = scenario()
+    sc = small_scenario(hours=1)  # 60 s steps: max_pressure decides every 60 s
     here = twin.evaluate(sc, "max_pressure", seeds=2)
     there = twin.evaluate(sc, "max_pressure", seeds=2, address=cluster["address"],
                           store_dir=tmp_path)  # fmt: skip
@@ -273,7 +273,12 @@ def test_evaluate_on_ray_equals_one_by_one(cluster, tmp_path):
 
 @pytest.mark.slow
 def test_local_ray_without_address(tmp_path):
-    """No address and no RAY_ADDRESS: a local Ray (in a process of its own)."""
+    """No address and no RAY_ADDRESS: a local Ray (in a process of its own), its files
+    under the cache folder."""
+    import shutil
+    import tempfile
+
+    cache = Path(tempfile.mkdtemp(prefix="tc", dir="/tmp"))  # short: Ray's socket paths
     code = (
         "from tests.twin.test_distributed import scenario\n"
         "from twin.distributed import run_ensemble\n"
@@ -281,9 +286,12 @@ def test_local_ray_without_address(tmp_path):
         "print(list(t['status'].values))\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env |= {"PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=400)  # fmt: skip
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert "['complete']" in out.stdout
-    assert (tmp_path / "cache" / "twin" / "ray").is_dir()
+    env |= {"PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": str(cache)}
+    try:
+        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=400)  # fmt: skip
+        assert out.returncode == 0, out.stderr[-3000:]
+        assert "['complete']" in out.stdout
+        assert any((cache / "twin" / "ray").glob("session_*"))
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)

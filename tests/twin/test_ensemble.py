@@ -130,3 +130,18 @@ def test_a_member_of_another_layout_is_refused(template, tmp_path):
     other = twin.run(small_scenario(hours=2, step="120s"), tmp_path / "two.zarr", progress=False)
     with pytest.raises(RuntimeError, match="share the store layout"):
         es.write_member(2, other.store, other.kpis, 0.0)
+
+
+def test_viz_source_picks_a_member(template):
+    from viz.source import Source
+
+    path, members, es = template
+    if es.status()[1] != COMPLETE:
+        run_member(path, 1, members[1])
+    with pytest.raises(InputError, match="--member 0..2"):
+        Source.open(path)
+    with pytest.raises(InputError, match="got 3"):
+        Source.open(path, member=3)
+    source = Source.open(path, member=1)
+    pm25 = source.variable("pm25").values(0)
+    assert np.array_equal(pm25, zarr.open_group(path)["state/air/pm25"][1, 0].astype(np.float64))
