@@ -138,7 +138,7 @@ def test_viz_source_picks_a_member(template):
     path, members, es = template
     if es.status()[1] != COMPLETE:
         run_member(path, 1, members[1])
-    with pytest.raises(InputError, match="--member 0..2"):
+    with pytest.raises(InputError, match=r"--member 0\.\.2"):
         Source.open(path)
     with pytest.raises(InputError, match="got 3"):
         Source.open(path, member=3)
