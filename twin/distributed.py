@@ -195,8 +195,8 @@ def run_members(
                 es.write_failure(i, error)
                 result = MemberResult(i, "failed", error=error)
             if measuring:
-                share = _measured_share(result)
-                options = options | {"num_gpus": share} if share else {"num_cpus": 1}
+                share = _measured_share(result)  # None (it failed, or ran on no GPU):
+                options |= {"num_gpus": share or options["num_gpus"]}  # keep a whole GPU
                 measuring = False
             done += 1
             if on_member is not None:

@@ -295,3 +295,15 @@ def test_local_ray_without_address(tmp_path):
         assert any((cache / "twin" / "ray").glob("session_*"))
     finally:
         shutil.rmtree(cache, ignore_errors=True)
+
+
+def test_gpu_share_from_measured_memory():
+    from twin.distributed import _measured_share
+    from twin.ensemble import MemberResult
+
+    gib = 2**30
+    assert _measured_share(MemberResult(0, "complete", device_bytes=None)) is None
+    # 1.25 x 10 GiB of 80 GiB = 0.156 -> 3/16; tiny uses get 1/16; huge ones a whole GPU
+    assert _measured_share(MemberResult(0, "complete", device_bytes=(10 * gib, 80 * gib))) == 3 / 16
+    assert _measured_share(MemberResult(0, "complete", device_bytes=(1, 80 * gib))) == 1 / 16
+    assert _measured_share(MemberResult(0, "complete", device_bytes=(79 * gib, 80 * gib))) == 1.0
