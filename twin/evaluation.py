@@ -226,7 +226,7 @@ def _one_by_one(scenario, arms, seeds, root, stores, device, progress) -> xr.Dat
             path = root / arm / f"seed{seed}.zarr"
             path.parent.mkdir(parents=True, exist_ok=True)
             result = run(sc, path, services=[make()], device=device, progress=progress)
-            rows[arm].append(result.kpis)
+            rows[arm].append(result.kpis.reset_coords(drop=True))  # not the period
             stores[arm].append(path)
     return xr.concat(
         [xr.concat(rows[arm], dim="seed") for arm in arms], dim=xr.Variable("arm", list(arms))
