@@ -191,15 +191,13 @@ def sweep_members(
 
 
 # ------------------------------------------------------------------ the store
-def _label_coords(members: Sequence[Member]) -> dict[str, np.ndarray]:
-    coords = {"member": np.arange(len(members), dtype=np.int64)}
+def _label_coords(members: Sequence[Member]) -> dict[str, tuple]:
+    """``member`` and the swept values, as ``{name: (dims, values, attrs)}``."""
+    coords = {"member": (("member",), np.arange(len(members)), {"long_name": "ensemble member"})}
     for name in members[0].labels:
         values = [m.labels[name] for m in members]
-        coords[name] = (
-            np.asarray(values, dtype=object)
-            if any(isinstance(v, str) for v in values)
-            else np.asarray(values)
-        )
+        kind = object if any(isinstance(v, str) for v in values) else None
+        coords[name] = (("member",), np.asarray(values, dtype=kind), {"long_name": name})
     return coords
 
 
@@ -253,14 +251,14 @@ class EnsembleStore:
         ``layouts`` and ``coords`` are those of :meth:`twin.coupling.Coupler.layouts`
         (one member's; every member has the same)."""
         from twin.schema import GROUPS
-        from twin.store import _encoding
+        from twin.store import _encoding, _labels, _times, _write_coords, time_attrs, with_labels
 
         path = Path(path)
         _replaceable(path, RUN_KIND)
         root = zarr.open_group(path, mode="w", zarr_format=3)
         root.attrs.update({"kind": RUN_KIND, "layout_complete": False})
         for g in GROUPS:
-            ds = city[g].to_dataset()
+            ds = with_labels(city[g].to_dataset())
             ds.to_zarr(
                 path,
                 group=f"city/{g}",
@@ -272,36 +270,16 @@ class EnsembleStore:
         zarr.open_group(path / "city", mode="r+", zarr_format=3).attrs.update(dict(city.attrs))
         n_members, sc = len(members), members[0].scenario
         labels = _label_coords(members)
-        on_member = {"coordinates": " ".join(n for n in labels if n != "member")}
         step_s = sc.output_interval.total_seconds()
         times = (np.arange(1, sc.n_outputs + 1) * step_s).astype(np.int64)
+        clock = time_attrs(f"seconds since {sc.start.isoformat()}", attrs.get("utc_offset_hours"))
         state = root.require_group("state")
-        time = state.create_array(
-            "time",
-            shape=times.shape,
-            dtype="int64",
-            chunks=times.shape,
-            dimension_names=("time",),
-            attributes={
-                "units": f"seconds since {sc.start.isoformat()}",
-                "calendar": "proleptic_gregorian",
-                "long_name": "time",
-                "standard_name": "time",
-            },
-        )
-        time[:] = times
         for model, variables in layouts.items():
             grp = state.require_group(model)
-            _write_labels(grp, labels)
-            for name, (dims, values, attrs_) in coords.get(model, {}).items():
-                arr = grp.create_array(
-                    name,
-                    shape=values.shape,
-                    dtype=values.dtype,
-                    dimension_names=dims,
-                    attributes=attrs_,
-                )
-                arr[...] = values
+            dims = {d for dims, _, _ in variables.values() for d in dims}
+            _write_coords(
+                grp, labels | _times(times, clock) | _labels(city, dims) | coords.get(model, {})
+            )
             for name, (dims, shape, attrs_) in variables.items():
                 grp.create_array(
                     name,
@@ -310,11 +288,11 @@ class EnsembleStore:
                     dtype="float32",
                     fill_value=np.nan,
                     dimension_names=("member", "time", *dims),
-                    attributes=attrs_ | on_member,
+                    attributes=attrs_,
                     compressors=_COMPRESSORS,
                 )
         kpi = root.require_group("kpi")
-        _write_labels(kpi, labels)
+        _write_coords(kpi, labels)
         for name, k in KPIS.items():
             kpi.create_array(
                 name,
@@ -328,11 +306,10 @@ class EnsembleStore:
                     "long_name": k.long_name,
                     "model": k.model,
                     "better": k.better,
-                }
-                | on_member,
+                },
             )
         mem = root.require_group("members")
-        _write_labels(mem, labels)
+        _write_coords(mem, labels)
         mem.create_array(
             "status",
             shape=(n_members,),
@@ -344,8 +321,7 @@ class EnsembleStore:
                 "long_name": "member status (its completion marker)",
                 "flag_values": list(STATUS),
                 "flag_meanings": " ".join(STATUS.values()),
-            }
-            | on_member,
+            },
         )
         mem.create_array(
             "wall_seconds",
@@ -354,7 +330,7 @@ class EnsembleStore:
             dtype="float64",
             fill_value=np.nan,
             dimension_names=("member",),
-            attributes={"units": "s", "long_name": "wall time of the member's run"} | on_member,
+            attributes={"units": "s", "long_name": "wall time of the member's run"},
         )
         for name, long_name in (
             ("error", "error of a failed member"),
@@ -366,7 +342,7 @@ class EnsembleStore:
                 chunks=(1,),
                 dtype=str,
                 dimension_names=("member",),
-                attributes={"long_name": long_name} | on_member,
+                attributes={"long_name": long_name},
             )
         mem["scenario"][:] = np.asarray([m.scenario.to_toml() for m in members], dtype=object)
         root.attrs.update(
@@ -460,19 +436,6 @@ def open_or_create(
         }
         | (attrs or {}),
     )
-
-
-def _write_labels(grp: zarr.Group, labels: dict[str, np.ndarray]) -> None:
-    for name, values in labels.items():
-        arr = grp.create_array(
-            name,
-            shape=values.shape,
-            chunks=values.shape,
-            dtype=str if values.dtype == object else values.dtype,
-            dimension_names=("member",),
-            attributes={"long_name": "ensemble member" if name == "member" else name},
-        )
-        arr[...] = values
 
 
 def run_member(path: str | Path, index: int, member: Member, device: str | None = None):
