@@ -34,10 +34,12 @@ temporary stores are removed); ``/members/error`` holds each failed member's err
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import math
 import tempfile
 import time as wallclock
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +52,14 @@ import zarr
 from twin.errors import InputError
 from twin.kpi import KPIS
 from twin.scenario import Scenario
-from twin.store import _COMPRESSORS, RUN_KIND, _chunks, _replaceable, check_store
+from twin.store import (
+    _COMPRESSORS,
+    RUN_KIND,
+    _atomic_write_json,
+    _chunks,
+    _replaceable,
+    check_store,
+)
 from twin.store import _root_attrs as root_attrs
 
 log = logging.getLogger(__name__)
@@ -390,6 +399,21 @@ class EnsembleStore:
 
     def update_attrs(self, **changes) -> None:
         self.group.attrs.update(changes)
+
+    def reopen(self) -> None:
+        """Before members write again: drop the consolidated metadata (members' writes
+        keep every array's metadata, but a reader must not trust a stale root)."""
+        meta = self.path / "zarr.json"
+        doc = json.loads(meta.read_text(encoding="utf-8"))
+        if doc.pop("consolidated_metadata", None) is not None:
+            _atomic_write_json(meta, doc)
+        self.group = zarr.open_group(self.path, mode="r+", zarr_format=3)
+
+    def finish(self) -> None:
+        """Every member is complete: consolidate the metadata (see RunStore.finish)."""
+        with warnings.catch_warnings():  # zarr: "not part of the v3 specification" (yet)
+            warnings.simplefilter("ignore", UserWarning)
+            zarr.consolidate_metadata(self.path, zarr_format=3)
 
 
 def open_or_create(
