@@ -99,6 +99,7 @@ class MemberResult:
     status: str
     error: str = ""
     wall_s: float = 0.0
+    cpu_s: float = 0.0  # CPU time of the member's process over its task (all threads)
     kpis: dict[str, float] = field(default_factory=dict)
     device_bytes: tuple[int, int] | None = None  # GPU pool bytes after the run, device total
 
@@ -474,7 +475,7 @@ def run_member(path: str | Path, index: int, member: Member, device: str | None 
     store = EnsembleStore(path)
     sc = member.scenario
     sc = sc.with_updates(city=sc.city.model_dump() | {"store": str(store.path)})
-    t0 = wallclock.perf_counter()
+    t0, c0 = wallclock.perf_counter(), wallclock.process_time()
     with tempfile.TemporaryDirectory(prefix=f"twin-member{index}-") as tmp:
         try:
             result = run(
@@ -492,7 +493,10 @@ def run_member(path: str | Path, index: int, member: Member, device: str | None 
         wall = wallclock.perf_counter() - t0
         store.write_member(index, result.store, result.kpis, wall)
     kpis = {name: float(var) for name, var in result.kpis.data_vars.items()}
-    return MemberResult(index, "complete", wall_s=wall, kpis=kpis, device_bytes=device_memory())
+    cpu = wallclock.process_time() - c0
+    return MemberResult(
+        index, "complete", wall_s=wall, cpu_s=cpu, kpis=kpis, device_bytes=device_memory()
+    )
 
 
 # ------------------------------------------------------------------ reading
