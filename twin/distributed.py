@@ -174,7 +174,6 @@ def run_members(
     done = len(members) - len(todo)
     if done:
         log.info("%s: %d of %d members complete; running the rest.", store, done, len(members))
-    es.reopen()
     es.update_attrs(status="running")
     options = _resources(ray, device or members[0].scenario.device, gpu_share)
     task = ray.remote(max_retries=retries, retry_exceptions=False)(run_member)
@@ -204,8 +203,6 @@ def run_members(
                 on_member(result, done, len(members))
     complete = all(es.status() == COMPLETE)
     es.update_attrs(status="complete" if complete else "partial")
-    if complete:
-        es.finish()
     return read_ensemble(es.path)
 
 

@@ -34,7 +34,6 @@ temporary stores are removed); ``/members/error`` holds each failed member's err
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import math
 import tempfile
@@ -55,7 +54,6 @@ from twin.scenario import Scenario
 from twin.store import (
     _COMPRESSORS,
     RUN_KIND,
-    _atomic_write_json,
     _chunks,
     _replaceable,
     check_store,
@@ -221,7 +219,9 @@ class EnsembleStore:
             raise InputError(f"{self.path} is not an ensemble store (no 'ensemble' attribute)")
         if not attrs.get("layout_complete"):
             raise InputError(f"{self.path} was interrupted while it was being created")
-        self.group = zarr.open_group(self.path, mode="r+", zarr_format=3)
+        # the arrays' own metadata, not the consolidated copy: the checks below and the
+        # writes must see what is on disk
+        self.group = zarr.open_group(self.path, mode="r+", zarr_format=3, use_consolidated=False)
         self.size = int(attrs["ensemble"]["members"])
         self.labels = ["member", *attrs["ensemble"]["labels"]]
         self.slabs = self._slabs(self.labels)
@@ -365,7 +365,9 @@ class EnsembleStore:
                 "layout_complete": True,
             }
         )
-        return cls(path)
+        store = cls(path)
+        store.consolidate()
+        return store
 
     # -- per member
     def status(self) -> np.ndarray:
@@ -399,19 +401,13 @@ class EnsembleStore:
         self.group["members/status"][index] = FAILED
 
     def update_attrs(self, **changes) -> None:
-        self.group.attrs.update(changes)
+        """Change root attributes (through the consolidated view, which keeps it)."""
+        zarr.open_group(self.path, mode="r+", zarr_format=3).attrs.update(changes)
 
-    def reopen(self) -> None:
-        """Before members write again: drop the consolidated metadata (members' writes
-        keep every array's metadata, but a reader must not trust a stale root)."""
-        meta = self.path / "zarr.json"
-        doc = json.loads(meta.read_text(encoding="utf-8"))
-        if doc.pop("consolidated_metadata", None) is not None:
-            _atomic_write_json(meta, doc)
-        self.group = zarr.open_group(self.path, mode="r+", zarr_format=3)
-
-    def finish(self) -> None:
-        """Every member is complete: consolidate the metadata (see RunStore.finish)."""
+    def consolidate(self) -> None:
+        """Consolidate the metadata into the root (as a complete run store has it). Done
+        once, with the template: members write chunks and attributes only, so no
+        array's metadata changes afterwards."""
         with warnings.catch_warnings():  # zarr: "not part of the v3 specification" (yet)
             warnings.simplefilter("ignore", UserWarning)
             zarr.consolidate_metadata(self.path, zarr_format=3)

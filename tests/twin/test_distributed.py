@@ -116,6 +116,9 @@ def test_ensemble_equals_separate_runs(reference, tmp_path):
         kpis = read_kpis(run.store)
         for name, var in kpis.data_vars.items():
             assert table[name].values[i].tobytes() == var.values.tobytes(), (i, name)
+    import json
+
+    assert "consolidated_metadata" in json.loads((path / "zarr.json").read_text())
     # the members differ (the sweep reached them)
     assert not np.array_equal(store["state/traffic/flow"][0], store["state/traffic/flow"][2])
 

@@ -145,3 +145,16 @@ def test_viz_source_picks_a_member(template):
     source = Source.open(path, member=1)
     pm25 = source.variable("pm25").values(0)
     assert np.array_equal(pm25, zarr.open_group(path)["state/air/pm25"][1, 0].astype(np.float64))
+
+
+def test_plain_xarray_opens_a_group_alone(template):
+    import warnings
+
+    import xarray as xr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # consolidated: no fallback warning
+        air = xr.open_dataset(template[0], group="state/air", engine="zarr")
+    assert air["pm25"].dims[:2] == ("member", "time")
+    assert list(air["traffic_demand_scale"].values) == [0.8, 1.2, 1.0]
+    assert "time" in air.coords and "local_time" in air.coords
