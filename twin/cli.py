@@ -368,10 +368,14 @@ def _print_kpis(kpis, title: str = "KPIs") -> None:
 
 @app.command("kpi")
 def kpi_cmd(path: Annotated[Path, typer.Argument(help="A run store.")]) -> None:
-    """Print the KPI table of a finished run."""
+    """Print the KPI table of a finished run (of an ensemble: the summary over members)."""
+    from twin.ensemble import ensemble_summary, read_ensemble
     from twin.store import read_kpis
 
     try:
+        if ensemble_summary(path):
+            _print_ensemble(read_ensemble(path), path)
+            return
         kpis = read_kpis(path)
     except InputError as err:
         raise fail(err) from None

@@ -257,6 +257,8 @@ def test_cli_sweep_and_info(cluster, tmp_path):
     result = cli.invoke(app, ["info", str(store)])
     assert result.exit_code == 0, result.output
     assert "ensemble" in result.output and "2 (0 pending, 2 complete, 0 failed)" in result.output
+    result = cli.invoke(app, ["kpi", str(store)])
+    assert result.exit_code == 0 and "2 of 2 members complete" in result.output, result.output
     bad = cli.invoke(app, [*args[:3], "traffic.demand_scale", *args[4:]])
     assert bad.exit_code == 2 and "KEY=V1,V2" in bad.output and "Traceback" not in bad.output
 
