@@ -291,69 +291,25 @@ class EnsembleStore:
                 grp, labels | _times(times, clock) | _labels(city, dims) | coords.get(model, {})
             )
             for name, (dims, shape, attrs_) in variables.items():
-                grp.create_array(
-                    name,
-                    shape=(n_members, times.size, *shape),
-                    chunks=(1, 1, *_chunks(dims, shape)),
-                    dtype="float32",
-                    fill_value=np.nan,
-                    dimension_names=("member", "time", *dims),
-                    attributes=attrs_,
-                    compressors=_COMPRESSORS,
-                )
+                _full(grp, name, (n_members, times.size, *shape), (1, 1, *_chunks(dims, shape)),
+                      "float32", np.nan, ("member", "time", *dims), attrs_)  # fmt: skip
         kpi = root.require_group("kpi")
         _write_coords(kpi, labels)
         for name, k in KPIS.items():
-            kpi.create_array(
-                name,
-                shape=(n_members,),
-                chunks=(1,),
-                dtype="float64",
-                fill_value=np.nan,
-                dimension_names=("member",),
-                attributes={
-                    "units": k.units,
-                    "long_name": k.long_name,
-                    "model": k.model,
-                    "better": k.better,
-                },
-            )
+            about = {"units": k.units, "long_name": k.long_name, "model": k.model,
+                     "better": k.better}  # fmt: skip
+            _full(kpi, name, (n_members,), (1,), "float64", np.nan, ("member",), about)
         mem = root.require_group("members")
         _write_coords(mem, labels)
-        mem.create_array(
-            "status",
-            shape=(n_members,),
-            chunks=(1,),
-            dtype="int8",
-            fill_value=0,
-            dimension_names=("member",),
-            attributes={
-                "long_name": "member status (its completion marker)",
-                "flag_values": list(STATUS),
-                "flag_meanings": " ".join(STATUS.values()),
-            },
-        )
-        mem.create_array(
-            "wall_seconds",
-            shape=(n_members,),
-            chunks=(1,),
-            dtype="float64",
-            fill_value=np.nan,
-            dimension_names=("member",),
-            attributes={"units": "s", "long_name": "wall time of the member's run"},
-        )
-        for name, long_name in (
-            ("error", "error of a failed member"),
-            ("scenario", "the member's scenario as TOML"),
-        ):
-            mem.create_array(
-                name,
-                shape=(n_members,),
-                chunks=(1,),
-                dtype=str,
-                dimension_names=("member",),
-                attributes={"long_name": long_name},
-            )
+        for name, dtype, fill, about in (
+            ("status", "int8", PENDING, {"long_name": "member status (its completion marker)",
+             "flag_values": list(STATUS), "flag_meanings": " ".join(STATUS.values())}),
+            ("wall_seconds", "float64", np.nan,
+             {"units": "s", "long_name": "wall time of the member's run"}),
+            ("error", str, "", {"long_name": "error of a failed member"}),
+            ("scenario", str, "", {"long_name": "the member's scenario as TOML"}),
+        ):  # fmt: skip
+            _full(mem, name, (n_members,), (1,), dtype, fill, ("member",), about)
         mem["scenario"][:] = np.asarray([m.scenario.to_toml() for m in members], dtype=object)
         root.attrs.update(
             attrs
@@ -381,7 +337,7 @@ class EnsembleStore:
         """Copy member ``index``'s run store into its slabs, then mark it complete."""
         source = zarr.open_group(run_store, mode="r", zarr_format=3)
         for path in self.slabs:
-            target = self.group[path]
+            target = self._array(path)
             values = source[path][...]
             if values.shape != target.shape[1:]:
                 raise RuntimeError(
@@ -390,15 +346,20 @@ class EnsembleStore:
                 )
             target[index] = values
         for name, var in kpis.data_vars.items():
-            self.group[f"kpi/{name}"][index] = var.values
-        self.group["members/wall_seconds"][index] = wall_s
-        self.group["members/error"][index] = ""
-        self.group["members/status"][index] = COMPLETE
+            self._array(f"kpi/{name}")[index] = var.values
+        self._array("members/wall_seconds")[index] = wall_s
+        self._array("members/error")[index] = ""
+        self._array("members/status")[index] = COMPLETE
 
     def write_failure(self, index: int, error: str) -> None:
         """Record member ``index``'s error and mark it failed (its outputs stay NaN)."""
-        self.group["members/error"][index] = error
-        self.group["members/status"][index] = FAILED
+        self._array("members/error")[index] = error
+        self._array("members/status")[index] = FAILED
+
+    def _array(self, path: str) -> zarr.Array:
+        """An array to write: every chunk is written, even one equal to the fill value
+        (a chunk left out would read as damage)."""
+        return self.group[path].with_config({"write_empty_chunks": True})
 
     def update_attrs(self, **changes) -> None:
         """Change root attributes (through the consolidated view, which keeps it)."""
@@ -411,6 +372,24 @@ class EnsembleStore:
         with warnings.catch_warnings():  # zarr: "not part of the v3 specification" (yet)
             warnings.simplefilter("ignore", UserWarning)
             zarr.consolidate_metadata(self.path, zarr_format=3)
+
+
+def _full(grp: zarr.Group, name, shape, chunks, dtype, fill, dims, attrs) -> None:
+    """An array along ``member`` with every chunk written (the fill value until a member
+    writes its own), so a reader never meets a missing chunk."""
+    text = dtype is str
+    arr = grp.create_array(
+        name,
+        shape=shape,
+        chunks=chunks,
+        dtype=dtype,
+        fill_value=None if text else fill,
+        dimension_names=dims,
+        attributes=attrs,
+        compressors="auto" if text else _COMPRESSORS,
+        config={"write_empty_chunks": True},
+    )
+    arr[...] = np.full(shape, fill, dtype=object if text else dtype)
 
 
 def open_or_create(
