@@ -93,8 +93,9 @@ class Evaluation:
             v = {s: float(var.sel(stat=s)) for s in var["stat"].values}
             rows.append(
                 f"  {name}: {v['baseline']:.4g} -> {v['service']:.4g} {var.attrs['units']} "
-                f"({100 * v['relative']:+.1f} %, 95 % CI {100 * v['relative_low']:+.1f} to "
-                f"{100 * v['relative_high']:+.1f} %)"
+                f"(difference {v['difference']:+.4g}, {100 * v['relative']:+.1f} %, 95 % CI "
+                f"{100 * v['relative_low']:+.1f} to {100 * v['relative_high']:+.1f} %; "
+                f"ratio {v['ratio']:.3f})"
             )
         return "\n".join(rows)
 

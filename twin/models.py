@@ -26,6 +26,7 @@ from sim.energy import EnergyModel, heating
 from sim.protocol import Model
 from sim.traffic import Demand, Detectors, Network, TrafficModel, gravity_od
 from sim.weather import Weather
+from twin import tariffs
 from twin.city import City
 from twin.errors import InputError
 from twin.kpi import KpiModel, traffic_kpis
@@ -269,10 +270,14 @@ _WEATHER_TO_ENERGY = (
 def energy(a: Assembly) -> Component:
     e, xp, city = a.scenario.energy, a.xp, a.city
     b, g = city["buildings"], city.grid
+    price, co2 = tariffs.scenario_tables(e)
     model = EnergyModel(
         pv_coverage=e.pv_coverage,
         ev_share=e.ev_share,
         electric_heating_share=e.electric_heating_share,
+        ev_deadlines=e.ev_deadlines,
+        tou_price_krw_per_kwh=price,
+        grid_co2_hourly_t_per_mwh=co2,
     )
     n_districts = city["districts"].sizes["district"]
     ev = EvArrivals(a.zones[3], n_districts, xp)
@@ -307,6 +312,8 @@ def kpi(a: Assembly) -> Component:
         link_length=xp.asarray(city["roads"]["length"].values, dtype=xp.float64),
         gas_gj_per_kw_s=heating.fuel_gj_per_kw_s(a.scenario.energy.electric_heating_share),
         species=a.scenario.air.species,
+        cell_district=xp.asarray(g["district"].values.astype(np.int64)),
+        n_districts=city["districts"].sizes["district"],
     )
 
     def forcing(ex: Exchange) -> dict:

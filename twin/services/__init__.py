@@ -8,7 +8,7 @@ steps and records them in ``/services/<name>`` of the run store, and
 (:data:`BUILTINS`) are reference baselines from the literature.
 """
 
-from twin.services import signals  # noqa: F401  (registers the built-ins)
+from twin.services import air, energy, signals  # noqa: F401  (registers the built-ins)
 from twin.services.actions import (
     Alert,
     ChargingLimit,

@@ -64,7 +64,8 @@ class SetpointOffset:
 
 @dataclass(frozen=True)
 class Alert:
-    """Warn the people of ``area`` (a district name, or ``"city"``) at ``level``."""
+    """Warn the people of ``area`` (a district name, or ``"city"``) at ``level`` for the
+    next hour (``twin.kpi.ALERT_HOURS``); reissue it to keep the alert on."""
 
     area: str
     level: str
@@ -212,11 +213,16 @@ def _setpoint_offset(coupler: Coupler, a: SetpointOffset) -> None:
 
 
 def _alert(coupler: Coupler, a: Alert) -> None:
-    areas = ["city", *(str(n) for n in coupler.city["districts"]["name"].values)]
+    """Warn ``area`` for the next hour (``twin.kpi.ALERT_HOURS``; reissue to extend): the
+    KPI model scores the warned person-hours against the true PM2.5."""
+    names = [str(n) for n in coupler.city["districts"]["name"].values]
+    areas = ["city", *names]
     if a.area not in areas:
         raise Rejected(f"Alert: area {a.area!r} is not one of {', '.join(areas)}")
     if a.level not in ALERT_LEVELS:
         raise Rejected(f"Alert: level {a.level!r} is not one of {', '.join(ALERT_LEVELS)}")
+    rows = np.arange(len(names)) if a.area == "city" else np.asarray([names.index(a.area)])
+    coupler.apply("kpi", lambda m, s: m.set_alert(s, rows))
 
 
 _APPLY = {

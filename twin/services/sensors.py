@@ -39,10 +39,11 @@ KINDS = ("detectors", "monitors", "meters", "chargers", "forecast")
 
 @dataclass(frozen=True)
 class Readings:
-    """One kind of sensor at one time: ``ids`` and each quantity's values (host arrays,
-    NaN where a reading was lost), with ``units``; ``time`` is the end of the interval the
-    values describe; ``sites`` says where each sensor is (e.g. the ``link`` a detector
-    watches and its downstream ``node``: city data, not readings)."""
+    """One kind of sensor at one time: ``ids`` and each quantity's values (host arrays
+    with one row per sensor, NaN where a reading was lost), with ``units``; ``time`` is
+    the end of the interval the values describe; ``sites`` says where each sensor is
+    (e.g. the ``link`` a detector watches and its downstream ``node``: city data, not
+    readings)."""
 
     time: datetime
     ids: tuple[str, ...]
@@ -67,7 +68,11 @@ class Observation:
     monitors : air monitors, ``pm25`` and ``no2`` [ug m-3], last hourly mean.
     meters : smart meters on buildings, ``load`` [kW], last interval's mean.
     chargers : EV chargers per district, ``occupancy`` [1] (share of chargers in use)
-        and ``energy`` [kWh] delivered in the last meter interval.
+        and ``energy`` [kWh] delivered in the last meter interval; with
+        ``[energy] ev_deadlines``, what the plugged vehicles ask for, as ISO 15118 / OCPP
+        2.0.1 charging needs (departure time and energy requested): ``owed_by_departure``
+        [kWh] and ``plugged_by_departure`` [1], (district, 24) by local departure hour
+        (zeros without deadlines).
     forecast : ``air_temperature`` [degC], ``wind_speed`` [m s-1], ``ghi`` [W m-2] per
         hour ahead (ids are the lead times in hours).
     signals : what this service commanded: ``phase`` per signalized node (-1 none yet).
@@ -290,8 +295,18 @@ def observe(coupler, noise: Noise, commanded: Mapping[int, int], step: int) -> O
     chargers_readings = Readings(
         last_end(interval["meter"]),
         tuple(str(n) for n in city["districts"]["name"].values),
-        {"occupancy": occupancy, "energy": reported(st["charger_energy"], interval["meter"])},
-        {"occupancy": "1", "energy": "kW h"},
+        {
+            "occupancy": occupancy,
+            "energy": reported(st["charger_energy"], interval["meter"]),
+            "owed_by_departure": np.array(gpu.to_host(e_state["ev_owed"]), copy=True),
+            "plugged_by_departure": np.array(gpu.to_host(e_state["ev_plugged"]), copy=True),
+        },
+        {
+            "occupancy": "1",
+            "energy": "kW h",
+            "owed_by_departure": "kW h",
+            "plugged_by_departure": "1",
+        },
     )
     traffic = ex.models["traffic"]
     nodes = traffic.signal_nodes
