@@ -55,7 +55,6 @@ from twin.store import (
     _COMPRESSORS,
     RUN_KIND,
     _chunks,
-    _replaceable,
     check_store,
 )
 from twin.store import _root_attrs as root_attrs
@@ -260,24 +259,10 @@ class EnsembleStore:
 
         ``layouts`` and ``coords`` are those of :meth:`twin.coupling.Coupler.layouts`
         (one member's; every member has the same)."""
-        from twin.schema import GROUPS
-        from twin.store import _encoding, _labels, _times, _write_coords, time_attrs, with_labels
+        from twin.store import _labels, _times, _write_coords, start_run_store, time_attrs
 
         path = Path(path)
-        _replaceable(path, RUN_KIND)
-        root = zarr.open_group(path, mode="w", zarr_format=3)
-        root.attrs.update({"kind": RUN_KIND, "layout_complete": False})
-        for g in GROUPS:
-            ds = with_labels(city[g].to_dataset())
-            ds.to_zarr(
-                path,
-                group=f"city/{g}",
-                mode="w",
-                zarr_format=3,
-                consolidated=False,
-                encoding=_encoding(ds),
-            )
-        zarr.open_group(path / "city", mode="r+", zarr_format=3).attrs.update(dict(city.attrs))
+        root = start_run_store(path, city)
         n_members, sc = len(members), members[0].scenario
         labels = _label_coords(members)
         step_s = sc.output_interval.total_seconds()

@@ -294,6 +294,27 @@ def _labels(city: xr.DataTree, dims: set[str]) -> dict[str, tuple]:
     return coords
 
 
+def start_run_store(path: Path, city: xr.DataTree) -> zarr.Group:
+    """A new run store at ``path`` (replacing only a run store) holding the static city,
+    its root marked ``layout_complete = False`` until the caller has written the rest."""
+    _replaceable(path, RUN_KIND)
+    root = zarr.open_group(path, mode="w", zarr_format=3)
+    # kind first (so a half-made store can be replaced), layout_complete last
+    root.attrs.update({"kind": RUN_KIND, "layout_complete": False})
+    for g in GROUPS:
+        ds = with_labels(city[g].to_dataset())
+        ds.to_zarr(
+            path,
+            group=f"city/{g}",
+            mode="w",
+            zarr_format=3,
+            consolidated=False,
+            encoding=_encoding(ds),
+        )
+    zarr.open_group(path / "city", mode="r+", zarr_format=3).attrs.update(dict(city.attrs))
+    return root
+
+
 class RunStore:
     """The Zarr v3 store of one run (the layout is documented in ``docs/store.md``).
 
@@ -352,21 +373,7 @@ class RunStore:
         ``attrs`` may give ``utc_offset_hours``, the city's clock (default: the start's).
         """
         path = Path(path)
-        _replaceable(path, RUN_KIND)
-        root = zarr.open_group(path, mode="w", zarr_format=3)
-        # kind first (so a half-made store can be replaced), layout_complete last
-        root.attrs.update({"kind": RUN_KIND, "layout_complete": False})
-        for g in GROUPS:
-            ds = with_labels(city[g].to_dataset())
-            ds.to_zarr(
-                path,
-                group=f"city/{g}",
-                mode="w",
-                zarr_format=3,
-                consolidated=False,
-                encoding=_encoding(ds),
-            )
-        zarr.open_group(path / "city", mode="r+", zarr_format=3).attrs.update(dict(city.attrs))
+        root = start_run_store(path, city)
         clock = time_attrs(time_units, attrs.get("utc_offset_hours"))
         state = root.require_group("state")
         n = times_s.size
