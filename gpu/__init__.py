@@ -11,7 +11,7 @@ in :mod:`gpu.transfer` (:class:`HostCopier`).
 from gpu.backend import Backend, GPUUnavailableError, array_namespace, select, to_host
 from gpu.graphs import capture
 from gpu.kernels.air import for_namespace as fused_air_substep
-from gpu.ops import bincount
+from gpu.ops import bincount, fuse
 from gpu.transfer import HostCopier
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "array_namespace",
     "bincount",
     "capture",
+    "fuse",
     "fused_air_substep",
     "select",
     "to_host",

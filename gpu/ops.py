@@ -4,10 +4,15 @@
 reads ``max(x) + 1`` to size its output), so a time loop that bins with it stalls the GPU;
 :func:`bincount` here takes the output length from the caller and scatter-adds on the
 device instead.
+
+:func:`fuse` turns an elementwise function into one kernel on CuPy (``cupy.fuse``) and
+leaves it as it is on NumPy.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from gpu.backend import array_namespace
@@ -41,3 +46,37 @@ def bincount(index: Any, weights: Any, length: int) -> Any:
     out = xp.zeros(length, dtype=xp.float64)
     xp.add.at(out, index, weights)
     return out
+
+
+def fuse(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """One kernel for an elementwise function ``fn(xp, *arrays_or_scalars)``.
+
+    ``fn`` may use only elementwise ``xp`` operations (ufuncs, ``xp.where``; no indexing,
+    no reductions, no ``out=``) and returns an array or a tuple of arrays. On CuPy the
+    call is :func:`cupy.fuse` of ``fn`` (one kernel launch instead of one per
+    operation, compiled once per argument types and cached by CuPy); on NumPy it is
+    ``fn(numpy, ...)``, the same operations in the same order, so results are bitwise
+    those of the unfused code; on the counting backend (:mod:`gpu.counting`) the same,
+    counted as one launch.
+    """
+    compiled: list = []
+
+    @functools.wraps(fn)
+    def call(*args: Any) -> Any:
+        xp = array_namespace(*args)
+        name = xp.__name__
+        if name == "numpy":  # 0-d results as 0-d arrays (not NumPy scalars), as on CuPy
+            out = fn(xp, *args)
+            if isinstance(out, tuple):
+                return tuple(xp.asarray(o) for o in out)
+            return xp.asarray(out)
+        if name == "cupy":
+            if not compiled:
+                compiled.append(xp.fuse(lambda *a: fn(xp, *a)))
+            return compiled[0](*args)
+        from gpu import counting
+
+        with counting.one_launch():
+            return fn(xp, *args)
+
+    return call
