@@ -233,6 +233,11 @@ def _send_receive(xp, n, speed, capacity, jam, wave):
 
 
 @gpu.fuse
+def _moved(xp, n, inflow, outflow):
+    return n + inflow - outflow
+
+
+@gpu.fuse
 def _shortfall(xp, supply, demand):
     """``1 - ratio``, ratio the share of its demand an out-link admits (1 if not short)."""
     return 1.0 - xp.where(demand > supply, supply / xp.maximum(demand, _TINY), 1.0)
@@ -350,9 +355,7 @@ def substep(xp, a: Static, c: StepConstants, st: dict, w: dict, green, uses) -> 
     inflow = w["inflow"]
     inflow[1:] = flow[:-1]
     inflow[a.first] = link_in
-    n = st["vehicles"]
-    n += inflow
-    n -= flow
+    st["vehicles"] = _moved(st["vehicles"], inflow, flow)
 
     # vehicle ages, moved with the vehicles and mixed at nodes
     age_out = _scaled_share(st["link_age"], link_out, on_link)
