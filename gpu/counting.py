@@ -18,7 +18,8 @@ indexing, ...) and ``bincount`` (CuPy reads ``max(x)`` to size it, even with
 ``minlength``) count as syncs too, as they are on CuPy.
 
 Counts go to the module's :data:`counts`; :func:`reset` zeroes them, :func:`one_launch`
-counts a block as one launch (a fused kernel) and :func:`traced` also records where each sync or host array came from (file:line, for messages).
+counts a block as one launch (a fused kernel) and :func:`traced` also records where each
+sync or host array came from (file:line, for messages).
 """
 
 from __future__ import annotations

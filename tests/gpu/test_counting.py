@@ -54,3 +54,24 @@ def test_gpu_bincount_is_sync_free_and_equals_numpy():
     expected = np.bincount(index, weights=weights, minlength=6)
     np.testing.assert_array_equal(gpu.to_host(dev), expected)
     np.testing.assert_array_equal(gpu.bincount(index, weights, 6), expected)
+
+
+@gpu.fuse
+def _fused(xp, a, b, c):
+    return xp.minimum(a * b, c) + 1.0, xp.where(a > b, a, b)
+
+
+def test_a_fused_function_is_one_launch_and_equals_its_numpy_ops():
+    xp = counting.xp
+    a, b = np.linspace(-1.0, 2.0, 7), np.full(7, 0.5)
+    dev = xp.asarray(a), xp.asarray(b)
+    counting.reset()
+    first, second = _fused(*dev, 0.25)
+    assert counting.counts["launches"] == 1
+    assert isinstance(first, counting.CountingArray)
+    host = _fused(a, b, 0.25)
+    np.testing.assert_array_equal(host[0], np.minimum(a * b, 0.25) + 1.0)
+    np.testing.assert_array_equal(gpu.to_host(first), host[0])
+    np.testing.assert_array_equal(gpu.to_host(second), np.where(a > b, a, b))
+    total = _fused(np.asarray(2.0), np.asarray(3.0), 9.0)[0]  # 0-d stays an array
+    assert isinstance(total, np.ndarray) and total.shape == () and total == 7.0
