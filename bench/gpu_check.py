@@ -109,17 +109,18 @@ def air_launches_100m() -> str:
 
 # ---------------------------------------------------------------------------------- HOOKS
 # Each hook runs when its code exists and otherwise says what is missing; the rows it
-# returns join the table. Traffic and energy: define ``gpu_check(backend) -> list[Row]``
-# in bench/traffic.py (a 1,000,000-cell road network, with UXsim's C++ engine on the
-# same network on CPU) and bench/energy.py (1,000,000 buildings, NumPy in the same run).
-def bench_hook(name: str, backend) -> list[Row]:
+# returns join the table. Traffic and energy: ``gpu_check(backend, size) -> list[Row]``
+# in bench/traffic.py (``size`` road cells) and bench/energy.py (``size`` buildings), each
+# with NumPy on a smaller case in the same run. UXsim's C++ engine on the same network is
+# not part of it (not installed on the GPU machine): bench/traffic.py's grid table, CPU.
+def bench_hook(name: str, backend, size: int) -> list[Row]:
     try:
         hook = getattr(importlib.import_module(f"bench.{name}"), "gpu_check", None)
     except ImportError as err:  # e.g. UXsim is not installed on the GPU machine
         return [(name, "-", "not run", f"bench/{name}.py does not import: {err}")]
     if hook is None:
-        return [(name, "-", "not run", f"HOOK: define gpu_check(backend) in bench/{name}.py")]
-    return list(hook(backend))
+        return [(name, "-", "not run", f"HOOK: define gpu_check(backend, size) in bench/{name}.py")]
+    return list(hook(backend, size))
 
 
 # The coupled Gwangju day (scenarios/june_weekday.toml at the resolution, on the GPU):
@@ -176,8 +177,8 @@ def main(argv=None) -> int:
     rows.append(("air device memory", "10^6 cells", f"{state:.0f} MB state",
                  f"{working:.0f} MB with a fused step's buffers"))  # fmt: skip
     rows.append(("air launches per coupling step", "100 m demo", air_launches_100m(), ""))
-    for name in ("traffic", "energy"):
-        rows += bench_hook(name, backend)
+    for name in ("traffic", "energy"):  # 10^6 road cells, 10^6 buildings
+        rows += bench_hook(name, backend, 100_000 if args.quick else 1_000_000)
     for res in (25.0, 10.0):
         rows += coupled_day(res, args.coupled)
     width = [max(len(r[i]) for r in rows) for i in range(4)]
