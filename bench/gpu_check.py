@@ -7,7 +7,9 @@ the gain, read the wind factor, write every species: 28 bytes per cell for two f
 species); NumPy on the same model at 4096^2 in the same run and the speed-up per
 cell-sub-step; the air model's device memory per million cells; launches per coupling
 step of the air model at the demo's 100 m (counting backend). Then the HOOKS: traffic,
-energy and the coupled Gwangju day at 25 m and 10 m, each run when its code exists.
+energy (``gpu_check`` of bench/traffic.py and bench/energy.py: 10^6 road cells, 10^6
+buildings, NumPy on a smaller case, device memory per million) and, with ``--coupled``, the
+coupled Gwangju day at 25 m and 10 m.
 
 Prints the table and writes it to ``$OUT/gpu_check_table.txt`` when ``OUT`` is set.
 ``python bench/gpu_check.py --quick`` runs small sizes (for a try on any CuPy device).
@@ -133,7 +135,7 @@ def coupled_day(resolution_m: float, enabled: bool) -> list[Row]:
     if not lo <= resolution_m <= hi:
         return [(what, "-", "not run", f"HOOK: cities build at {lo:g}-{hi:g} m only")]
     if not enabled:
-        return [(what, "-", "not run", "HOOK: pass --coupled (once traffic launches are cut)")]
+        return [(what, "-", "not run", "pass --coupled (a simulated day each, 10 m: city build ~2 min)")]
     import tempfile
 
     import twin

@@ -56,7 +56,7 @@ def test_check_parts_on_numpy():
     # ping-pong fields, the gain and the new state of both species (32 bytes).
     assert gpu_check.air_memory_mb_per_mcell(AirModel(10.0)) == (12.0, 44.0)
     assert "HOOK" in gpu_check.bench_hook("timing", numpy, 10)[0][3]  # no gpu_check there
-    assert "25-500 m only" in gpu_check.coupled_day(10.0, True)[0][3]
+    assert "10-500 m only" in gpu_check.coupled_day(5.0, True)[0][3]
     assert "--coupled" in gpu_check.coupled_day(25.0, False)[0][3]
 
 
