@@ -135,7 +135,7 @@ def coupled_day(resolution_m: float, enabled: bool) -> list[Row]:
     if not lo <= resolution_m <= hi:
         return [(what, "-", "not run", f"HOOK: cities build at {lo:g}-{hi:g} m only")]
     if not enabled:
-        return [(what, "-", "not run", "pass --coupled (a simulated day each, 10 m: city build ~2 min)")]
+        return [(what, "-", "not run", "pass --coupled (a simulated day each)")]
     import tempfile
 
     import twin
