@@ -15,8 +15,8 @@ from sim.traffic.synthetic import grid_network, random_od
 # operations (fewer with no detectors); fused elementwise chains (gpu.fuse, one kernel
 # each on CuPy) and origins as one more slot of the node tables make it 74. The set-up
 # of a coupling step (signal green fractions of all its sub-steps, route uses, the
-# accumulators) and the outputs take SETUP (not reduced yet).
-SETUP, PER_SUBSTEP = 144, 74
+# accumulators) and the outputs take SETUP (was 144; the signal windows are fused).
+SETUP, PER_SUBSTEP = 122, 74
 
 
 def _model():
