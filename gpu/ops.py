@@ -12,10 +12,13 @@ leaves it as it is on NumPy.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from gpu.backend import array_namespace
+
+log = logging.getLogger(__name__)
 
 
 def bincount(index: Any, weights: Any, length: int) -> Any:
@@ -57,9 +60,10 @@ def fuse(fn: Callable[..., Any]) -> Callable[..., Any]:
     operation, compiled once per argument types and cached by CuPy); on NumPy it is
     ``fn(numpy, ...)``, the same operations in the same order, so results are bitwise
     those of the unfused code; on the counting backend (:mod:`gpu.counting`) the same,
-    counted as one launch.
+    counted as one launch. Where ``cupy.fuse`` fails (an operation it does not support)
+    the wrapper logs one line and runs ``fn`` unfused from then on.
     """
-    compiled: list = []
+    compiled: list = []  # [cupy.fuse of fn], or [None] once fusing failed
 
     @functools.wraps(fn)
     def call(*args: Any) -> Any:
@@ -73,7 +77,15 @@ def fuse(fn: Callable[..., Any]) -> Callable[..., Any]:
         if name == "cupy":
             if not compiled:
                 compiled.append(xp.fuse(lambda *a: fn(xp, *a)))
-            return compiled[0](*args)
+            if compiled[0] is not None:
+                try:
+                    return compiled[0](*args)
+                except Exception as err:  # an operation cupy.fuse does not support, ...
+                    compiled[0] = None
+                    log.warning("cupy.fuse of %s failed (%s: %s); one kernel per "
+                                "operation from now on.", fn.__qualname__,
+                                type(err).__name__, err)  # fmt: skip
+            return fn(xp, *args)
         from gpu import counting
 
         with counting.one_launch():
