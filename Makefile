@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[test,viz,geo]"
+	$(BIN)/python -m pip install -q -e ".[test,viz,geo,ray]"
 	touch $(STAMP)
 
 demo: $(STAMP)

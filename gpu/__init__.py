@@ -8,7 +8,14 @@ capture in :mod:`gpu.graphs` (:func:`capture`), copies to the host off the criti
 in :mod:`gpu.transfer` (:class:`HostCopier`).
 """
 
-from gpu.backend import Backend, GPUUnavailableError, array_namespace, select, to_host
+from gpu.backend import (
+    Backend,
+    GPUUnavailableError,
+    array_namespace,
+    device_memory,
+    select,
+    to_host,
+)
 from gpu.graphs import capture
 from gpu.kernels.air import for_namespace as fused_air_substep
 from gpu.ops import bincount, fuse
@@ -21,6 +28,7 @@ __all__ = [
     "array_namespace",
     "bincount",
     "capture",
+    "device_memory",
     "fuse",
     "fused_air_substep",
     "select",

@@ -149,3 +149,21 @@ def select(device: str | None = None) -> Backend:
         )
     log.info("Using NumPy on the CPU: %s.", description)
     return NUMPY
+
+
+def device_memory() -> tuple[int, int] | None:
+    """``(bytes held by CuPy's memory pool, total bytes of the device)`` of the current
+    CUDA device, or None where CuPy has not been imported (a NumPy run).
+
+    The pool keeps freed blocks for reuse, so the bytes it holds after a run are that
+    run's peak use (what an ensemble sizes its fractional GPU requests from)."""
+    import sys
+
+    cupy = sys.modules.get("cupy")
+    if cupy is None:
+        return None
+    try:
+        total = cupy.cuda.Device().mem_info[1]
+    except Exception:  # no usable device: the run was a NumPy run
+        return None
+    return int(cupy.get_default_memory_pool().total_bytes()), int(total)

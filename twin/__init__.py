@@ -23,6 +23,7 @@ __all__ = [
     "evaluate",
     "open_city",
     "run",
+    "run_ensemble",
 ]
 
 
@@ -36,4 +37,8 @@ def __getattr__(name: str):
         from twin import evaluation
 
         return getattr(evaluation, name)
+    if name == "run_ensemble":  # imports ray (extra "ray") only when called for
+        from twin import distributed
+
+        return distributed.run_ensemble
     raise AttributeError(f"module 'twin' has no attribute {name!r}")

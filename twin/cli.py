@@ -161,21 +161,24 @@ def city_import_osm(
 @app.command("info")
 def info(path: Annotated[Path, typer.Argument(help="A city or run store.")]) -> None:
     """Print a readable summary of a city store, or of a run store and its city."""
+    from twin.ensemble import ensemble_summary
     from twin.store import run_summary
 
     try:
         city = twin.open_city(path)
         run = run_summary(path)
+        ensemble = ensemble_summary(path)
     except InputError as err:
         raise fail(err) from None
     _print_summary(city.summary(), title=str(path))
-    if run:
-        table = Table(title="run", show_header=False, title_justify="left")
-        table.add_column(style="bold")
-        table.add_column()
-        for key, value in run.items():
-            table.add_row(key, str(value))
-        console.print(table)
+    for title, lines in (("run", run), ("ensemble", ensemble)):
+        if lines:
+            table = Table(title=title, show_header=False, title_justify="left")
+            table.add_column(style="bold")
+            table.add_column()
+            for key, value in lines.items():
+                table.add_row(key, escape(str(value)))
+            console.print(table)
 
 
 def _print_summary(s: dict, title: str | None = None) -> None:
@@ -365,10 +368,14 @@ def _print_kpis(kpis, title: str = "KPIs") -> None:
 
 @app.command("kpi")
 def kpi_cmd(path: Annotated[Path, typer.Argument(help="A run store.")]) -> None:
-    """Print the KPI table of a finished run."""
+    """Print the KPI table of a finished run (of an ensemble: the summary over members)."""
+    from twin.ensemble import ensemble_summary, read_ensemble
     from twin.store import read_kpis
 
     try:
+        if ensemble_summary(path):
+            _print_ensemble(read_ensemble(path), path)
+            return
         kpis = read_kpis(path)
     except InputError as err:
         raise fail(err) from None
@@ -412,6 +419,77 @@ def demo(
     console.print(f"Rendered [bold]{escape(str(picture))}[/]")
 
 
+@app.command("sweep")
+def sweep_cmd(
+    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
+    param: Annotated[
+        list[str],
+        typer.Option(
+            "--param",
+            "-p",
+            help="FIELD=V1,V2,... or FIELD=A..B (whole numbers), e.g. weather.seed=0..7; "
+            "repeat for a product.",
+        ),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Ensemble store to write.")],
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="Ray cluster HOST:PORT (default: RAY_ADDRESS or local)."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", "-w", help="Members in flight at once.")
+    ] = None,
+    device: Annotated[str | None, typer.Option("--device", "-d", help="auto, cpu or gpu.")] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a store holding another ensemble.")
+    ] = False,
+) -> None:
+    """Run a sweep of a scenario as Ray tasks into ONE store (a member dimension); a
+    re-run on the same store skips the complete members."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from twin.ensemble import parse_param
+
+    try:
+        sweep = dict(parse_param(p) for p in param)
+        from twin.distributed import run_ensemble
+
+        with Progress(
+            TextColumn("[bold]members"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[last]}"), console=console,
+        ) as bar:  # fmt: skip
+            task = bar.add_task("members", total=None, last="")
+
+            def advance(result, done, total):
+                bar.update(task, completed=done, total=total,
+                           last=f"member {result.index} {result.status}")  # fmt: skip
+
+            table = run_ensemble(scenario, sweep, output, address=address, workers=workers,
+                                 device=device, overwrite=overwrite, on_member=advance)  # fmt: skip
+    except (InputError, RuntimeError, OSError) as err:
+        raise fail(err) from None
+    _print_ensemble(table, output)
+
+
+def _print_ensemble(table, output: Path) -> None:
+    from twin.ensemble import kpi_summary
+
+    status = list(table["status"].values)
+    console.print(
+        f"Wrote [bold]{escape(str(output))}[/]: {status.count('complete')} of {len(status)} "
+        f"members complete, {status.count('failed')} failed"
+    )
+    summary = Table(title="KPIs over the complete members", title_justify="left")
+    for col in ("KPI", "units", "mean", "min", "max", "spread (sd)"):
+        summary.add_column(col, justify="left" if col in ("KPI", "units") else "right")
+    for name, v in kpi_summary(table).items():
+        summary.add_row(name, table[name].attrs.get("units", ""),
+                        *(f"{v[s]:,.4g}" for s in ("mean", "min", "max", "spread")))  # fmt: skip
+    console.print(summary)
+    for i in (i for i, s in enumerate(status) if s == "failed"):
+        console.print(f"[red]member {i} failed:[/] {escape(str(table['error'].values[i]))}")
+
+
 @app.command("evaluate")
 def evaluate_cmd(
     scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
@@ -427,18 +505,27 @@ def evaluate_cmd(
     var: Annotated[
         str, typer.Option("--var", help="Variable of the comparison picture (with -o).")
     ] = "speed",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--address", help="Run the seeds as Ray ensemble members: HOST:PORT, auto or local."
+        ),
+    ] = None,
 ) -> None:
     """Score a service against a baseline over seeds: KPI means, paired differences, 95 % CIs."""
     from twin.evaluation import evaluate
 
     try:
         with console.status(f"Evaluating {service} against {baseline} over {seeds} seed(s)..."):
-            ev = evaluate(scenario, service, baseline, seeds=seeds, store_dir=output, device=device)
+            ev = evaluate(scenario, service, baseline, seeds=seeds, store_dir=output,
+                          device=device, address=address)  # fmt: skip
     except (InputError, RuntimeError, OSError) as err:
         raise fail(err) from None
     _print_evaluation(ev)
-    if output is not None:
+    if output is not None and ev.stores:
         _compare_picture(ev, output, var)
+    elif ev.ensemble is not None:
+        console.print(f"Ensemble store [bold]{escape(str(ev.ensemble))}[/] (arm, seed members)")
 
 
 def _print_evaluation(ev) -> None:

@@ -65,7 +65,9 @@ class Evaluation:
         ``relative`` (difference over the baseline mean), ``relative_low``,
         ``relative_high``, ``ratio`` (service mean over baseline mean); attrs ``units``,
         ``better``.
-    stores : run store paths, ``{arm: [per seed]}`` (empty if not kept).
+    stores : run store paths, ``{arm: [per seed]}`` (empty if not kept, or on Ray).
+    ensemble : the ensemble store of an evaluation on Ray (members ``arm`` x ``seed``),
+        None otherwise or if not kept.
     """
 
     service: str
@@ -73,6 +75,7 @@ class Evaluation:
     members: xr.Dataset
     table: xr.Dataset
     stores: dict[str, list[Path]] = field(default_factory=dict)
+    ensemble: Path | None = None
 
     def improves(self, kpi: str, by: float = 0.0) -> bool:
         """Whether the whole 95 % interval of the relative difference shows at least
@@ -90,8 +93,9 @@ class Evaluation:
             v = {s: float(var.sel(stat=s)) for s in var["stat"].values}
             rows.append(
                 f"  {name}: {v['baseline']:.4g} -> {v['service']:.4g} {var.attrs['units']} "
-                f"({100 * v['relative']:+.1f} %, 95 % CI {100 * v['relative_low']:+.1f} to "
-                f"{100 * v['relative_high']:+.1f} %)"
+                f"(difference {v['difference']:+.4g}, {100 * v['relative']:+.1f} %, 95 % CI "
+                f"{100 * v['relative_low']:+.1f} to {100 * v['relative_high']:+.1f} %; "
+                f"ratio {v['ratio']:.3f})"
             )
         return "\n".join(rows)
 
@@ -154,6 +158,7 @@ def evaluate(
     store_dir: str | Path | None = None,
     device: str | None = None,
     progress: bool = False,
+    address: str | None = None,
 ) -> Evaluation:
     """Run ``service`` and ``baseline`` under identical conditions per seed and compare.
 
@@ -168,13 +173,15 @@ def evaluate(
         temporary folder, removed afterwards.
     device : the backend (default: the scenario's).
     progress : a progress bar per run.
+    address : run the ``2 x seeds`` runs as members of one Ray ensemble (extra ``ray``,
+        see :func:`twin.distributed.run_ensemble`) on the cluster at this address
+        (``"local"``: a local Ray; ``"auto"``: ``RAY_ADDRESS``); its store is
+        ``<store_dir>/evaluation.zarr``. None: one run after the other here.
 
     Returns
     -------
     Evaluation
     """
-    from twin.runner import run
-
     if not isinstance(scenario, Scenario):
         scenario = Scenario.from_toml(scenario)
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
@@ -185,24 +192,16 @@ def evaluate(
     keep = store_dir is not None
     root = Path(store_dir) if keep else Path(tempfile.mkdtemp(prefix="twin-evaluate-"))
     stores: dict[str, list[Path]] = {arm: [] for arm in arms}
-    rows: dict[str, list[xr.Dataset]] = {arm: [] for arm in arms}
     try:
-        for seed in range(seeds):
-            sc = member_scenario(scenario, seed)
-            for arm, (_, make) in arms.items():
-                path = root / arm / f"seed{seed}.zarr"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                result = run(sc, path, services=[make()], device=device, progress=progress)
-                rows[arm].append(result.kpis.reset_coords(drop=True))  # not the period
-                stores[arm].append(path)
+        if address is not None:
+            members = _on_ray(scenario, arms, seeds, root / "evaluation.zarr", address, device)
+        else:
+            members = _one_by_one(scenario, arms, seeds, root, stores, device, progress)
     finally:
         if not keep:
             import shutil
 
             shutil.rmtree(root, ignore_errors=True)
-    members = xr.concat(
-        [xr.concat(rows[arm], dim="seed") for arm in arms], dim=xr.Variable("arm", list(arms))
-    )
     members = members.assign_coords(seed=np.arange(seeds))
     for name in members.data_vars:
         if name in KPIS:
@@ -212,5 +211,51 @@ def evaluate(
         baseline=arms["baseline"][0],
         members=members,
         table=paired_table(members),
-        stores=stores if keep else {},
+        stores=stores if keep and address is None else {},
+        ensemble=root / "evaluation.zarr" if keep and address is not None else None,
+    )
+
+
+def _one_by_one(scenario, arms, seeds, root, stores, device, progress) -> xr.Dataset:
+    """``(arm, seed)`` KPIs of the runs made here, one after the other."""
+    from twin.runner import run
+
+    rows: dict[str, list[xr.Dataset]] = {arm: [] for arm in arms}
+    for seed in range(seeds):
+        sc = member_scenario(scenario, seed)
+        for arm, (_, make) in arms.items():
+            path = root / arm / f"seed{seed}.zarr"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            result = run(sc, path, services=[make()], device=device, progress=progress)
+            rows[arm].append(result.kpis.reset_coords(drop=True))  # not the period
+            stores[arm].append(path)
+    return xr.concat(
+        [xr.concat(rows[arm], dim="seed") for arm in arms], dim=xr.Variable("arm", list(arms))
+    )
+
+
+def _on_ray(scenario, arms, seeds, store, address, device) -> xr.Dataset:
+    """``(arm, seed)`` KPIs of the runs as members of one Ray ensemble."""
+    from twin.distributed import run_members
+    from twin.ensemble import Member
+
+    members = [
+        Member({"arm": arm, "seed": seed}, member_scenario(scenario, seed), (make,))
+        for arm, (_, make) in arms.items()
+        for seed in range(seeds)
+    ]
+    table = run_members(members, store, address=address, device=device, overwrite=True)
+    failed = [i for i, s in enumerate(table["status"].values) if s != "complete"]
+    if failed:
+        raise RuntimeError(
+            "evaluation runs failed: "
+            + "; ".join(f"{members[i].labels}: {table['error'].values[i]}" for i in failed)
+        )
+    kpis = table.drop_vars(["status", "error", "wall_seconds", *table.coords])
+    return xr.concat(
+        [
+            kpis.isel(member=slice(a * seeds, (a + 1) * seeds)).rename(member="seed")
+            for a in range(len(arms))
+        ],
+        dim=xr.Variable("arm", list(arms)),
     )

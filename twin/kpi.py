@@ -25,6 +25,12 @@ from sim.protocol import Var
 from sim.traffic.emissions import VEHICLE_CO2_KG_PER_KM
 
 PM25_STANDARD_UGM3 = 35.0  # Korean 24-h PM2.5 standard (Ministry of Environment, 2018)
+# Upper end of the "moderate" band of the Korean PM2.5 forecast grades and of the
+# Comprehensive Air-quality Index (CAI): hourly PM2.5 above it is "bad" (36-75 ug m-3)
+# or "very bad" (> 75) (AirKorea, "Air quality index", airkorea.or.kr; Ministry of
+# Environment grades since 2018). Alerts are scored against it.
+PM25_BAD_UGM3 = 35.0
+ALERT_HOURS = 1.0  # an Alert holds for an hour after it was issued (reissue to extend)
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,30 @@ KPIS: dict[str, Kpi] = {
         "air",
         "lower",
     ),
+    "pm25_person_hours_warned": Kpi(
+        "h",
+        f"person-hours above {PM25_BAD_UGM3:g} ug m-3 PM2.5 (CAI bad) under an alert",
+        "air",
+        "higher",
+    ),
+    "pm25_person_hours_not_warned": Kpi(
+        "h", f"person-hours above {PM25_BAD_UGM3:g} ug m-3 PM2.5 without an alert", "air", "lower"
+    ),
+    "pm25_person_hours_false_alarm": Kpi(
+        "h", f"person-hours under an alert at or below {PM25_BAD_UGM3:g} ug m-3", "air", "lower"
+    ),
+    "pm25_alert_hit_rate": Kpi(
+        "1",
+        "share of the person-hours above the bad band that were warned (1 without any)",
+        "air",
+        "higher",
+    ),
+    "pm25_alert_false_alarm_ratio": Kpi(
+        "1",
+        "share of the warned person-hours at or below the bad band (0 without alerts)",
+        "air",
+        "lower",
+    ),
     "energy_use": _energy("energy_use", "lower"),
     "pv_generation": _energy("pv_generation", "higher"),
     "grid_import": _energy("grid_import", "lower"),
@@ -73,6 +103,12 @@ KPIS: dict[str, Kpi] = {
     "transformer_utilization": _energy("transformer_utilization", "lower"),
     "grid_co2_emissions": _energy("grid_co2_emissions", "lower"),
     "electricity_cost": _energy("electricity_cost", "lower"),
+    "daily_peak_load": _energy("daily_peak_load", "lower"),
+    "ramping": _energy("ramping", "lower"),
+    "daily_one_minus_load_factor": _energy("daily_one_minus_load_factor", "lower"),
+    "pv_self_sufficiency": _energy("pv_self_sufficiency", "higher"),
+    "ev_unserved_energy": _energy("ev_unserved_energy", "lower"),
+    "thermal_discomfort": _energy("thermal_discomfort", "lower"),
     "co2_emissions": Kpi(
         "t", "CO2 from grid electricity, road traffic and gas heating", "twin", "lower"
     ),
@@ -108,6 +144,11 @@ def kpi_dataset(values: Mapping[str, float]) -> xr.Dataset:
 class KpiModel:
     """The running sums of the cross-model KPIs, stepped like a model after the others.
 
+    Alerts (:class:`twin.services.Alert`, set with :meth:`set_alert`) are scored per step
+    against the true PM2.5 of each populated cell: person-hours above ``PM25_BAD_UGM3``
+    with and without an alert over the cell's district, and warned person-hours at or
+    below it (false alarms).
+
     Forcing of a step (from :func:`twin.stages.kpi_forcing`): ``pm25`` and ``no2`` grids
     (when modelled), ``density`` and ``speed`` per link, ``heating_power`` per building, and
     ``hour_done`` (host bool: this step completes an hour of the run).
@@ -120,6 +161,8 @@ class KpiModel:
     link_length : (link,) [m].
     gas_gj_per_kw_s : see :func:`sim.energy.heating.fuel_gj_per_kw_s`.
     species : modelled air species.
+    cell_district : (y, x) district index of each cell, on the backend.
+    n_districts : number of districts.
     """
 
     OUTPUTS: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
@@ -130,12 +173,17 @@ class KpiModel:
         "exceed_h": ("h", "monitor-mean hours above the 24-h PM2.5 standard"),
         "vehicle_m": ("m", "vehicle distance driven"),
         "gas_gj": ("GJ", "city gas burnt for heating"),
+        "exposed_ph": ("h", "person-hours above the bad band"),
+        "warned_exposed_ph": ("h", "person-hours above the bad band under an alert"),
+        "warned_ph": ("h", "person-hours under an alert"),
     }
 
     def __init__(
-        self, population, population_total, monitor_cells, link_length, gas_gj_per_kw_s, species
-    ):
+        self, population, population_total, monitor_cells, link_length, gas_gj_per_kw_s, species,
+        cell_district, n_districts,
+    ):  # fmt: skip
         self.population, self.population_total = population, population_total
+        self.cell_district, self.n_districts = cell_district, int(n_districts)
         self.monitor_cells = monitor_cells
         self.link_length, self.gas_gj_per_kw_s = link_length, gas_gj_per_kw_s
         self.species = tuple(species)
@@ -149,6 +197,9 @@ class KpiModel:
                 "ug m-3",
                 "the last 24 hourly means at the monitors",
             ),
+            "alert_until_s": Var(
+                ("district",), "float64", "s", "run time an alert over the district ends"
+            ),
         }
 
     def init(self, inputs: Mapping[str, Any], xp) -> dict[str, Any]:
@@ -159,12 +210,20 @@ class KpiModel:
             "hours": np.asarray(0.0),
             "pm25_hour_sum": xp.zeros(n, dtype=xp.float64),
             "pm25_hourly": xp.zeros((24, n), dtype=xp.float64),
+            "alert_until_s": xp.zeros(self.n_districts, dtype=xp.float64),
         }
         return state
 
     def step(self, state: Mapping[str, Any], forcing: Mapping[str, Any], dt: float) -> dict:
         xp = gpu.array_namespace(state["pm25_hourly"])
         k = dict(state)
+        if "pm25" in forcing:
+            warned = (state["seconds"] < state["alert_until_s"])[self.cell_district]
+            people_h = self.population * (dt / 3600.0)
+            exposed = xp.where(forcing["pm25"] > PM25_BAD_UGM3, people_h, 0.0)
+            k["exposed_ph"] = k["exposed_ph"] + exposed.sum()
+            k["warned_exposed_ph"] = k["warned_exposed_ph"] + xp.where(warned, exposed, 0.0).sum()
+            k["warned_ph"] = k["warned_ph"] + xp.where(warned, people_h, 0.0).sum()
         k["seconds"] = k["seconds"] + dt
         for s, key in (("pm25", "pm25_exposure"), ("no2", "no2_exposure")):
             if s in forcing:
@@ -201,6 +260,20 @@ class KpiModel:
     def outputs(self, state: Mapping[str, Any]) -> dict:
         return {}
 
+    def set_alert(self, state: Mapping[str, Any], districts, hours: float = ALERT_HOURS) -> dict:
+        """A new state with an alert over ``districts`` (indices) for the next ``hours``
+        [h] of the run (on the device: no sync)."""
+        rows = np.atleast_1d(np.asarray(districts))
+        if rows.dtype.kind not in "iu" or np.any((rows < 0) | (rows >= self.n_districts)):
+            last = self.n_districts - 1
+            raise ValueError(f"districts {districts!r} must be indices in 0..{last}")
+        xp = gpu.array_namespace(state["alert_until_s"])
+        new = dict(state)
+        until = state["alert_until_s"].copy()
+        until[xp.asarray(rows)] = state["seconds"] + hours * 3600.0
+        new["alert_until_s"] = until
+        return new
+
     def values(self, state: Mapping[str, Any]) -> dict[str, float]:
         """The KPIs of these sums so far (host floats; a sync)."""
         k = {name: float(gpu.to_host(state[name])) for name in self._SUMS}
@@ -215,6 +288,16 @@ class KpiModel:
             values["pm25_exposure"] = k["pm25_exposure"] / seconds
         if "nox" in self.species:
             values["no2_exposure"] = k["no2_exposure"] / seconds
+        if "pm25" in self.species:
+            hit, warned, exposed = k["warned_exposed_ph"], k["warned_ph"], k["exposed_ph"]
+            values |= {
+                "pm25_person_hours_warned": hit,
+                "pm25_person_hours_not_warned": exposed - hit,
+                "pm25_person_hours_false_alarm": warned - hit,
+                # nothing to warn of: nothing missed; no alert: no false alarm
+                "pm25_alert_hit_rate": hit / exposed if exposed > 0 else 1.0,
+                "pm25_alert_false_alarm_ratio": (warned - hit) / warned if warned > 0 else 0.0,
+            }
         return values
 
 

@@ -26,6 +26,7 @@ from sim.energy import EnergyModel, heating
 from sim.protocol import Model
 from sim.traffic import Demand, Detectors, Network, TrafficModel, gravity_od
 from sim.weather import Weather
+from twin import tariffs
 from twin.city import City
 from twin.errors import InputError
 from twin.kpi import KpiModel, traffic_kpis
@@ -166,7 +167,7 @@ def loop_detectors(a: Assembly) -> Detectors:
 
 def traffic(a: Assembly) -> Component:
     ts = a.scenario.traffic
-    nodes, people, xy, _ = a.zones
+    nodes = a.zones[0]
     if nodes.size < 2:
         extent = [float(v.max() - v.min()) / 1e3 for v in (a.city.grid["x"], a.city.grid["y"])]
         raise InputError(
@@ -175,9 +176,8 @@ def traffic(a: Assembly) -> Component:
             "more: set [traffic] zone_size_m smaller (100 m at least)"
         )
     signal_nodes = np.flatnonzero(a.network.signalized)
-    control = dict.fromkeys(signal_nodes.tolist(), ts.signal_control) | ts.signal_control_nodes
     try:
-        model = _traffic_model(a, nodes, people, xy, control)
+        model = traffic_model(a, traffic_parts(a))
     except ValueError as err:  # settings that do not fit this city's roads or sensors
         raise InputError(f"scenario [traffic] on city {a.city.name!r}: {err}") from None
 
@@ -210,23 +210,41 @@ def traffic(a: Assembly) -> Component:
     )
 
 
-def _traffic_model(a: Assembly, nodes, people, xy, control) -> TrafficModel:
+def traffic_parts(a: Assembly) -> dict[str, Any]:
+    """What the traffic model of ``a`` is built on: ``network``, ``demand`` (the zones'
+    gravity OD matrix), ``detectors``, ``signal_control`` ({node: mode}) and
+    ``signal_phases`` ({node: phases}) (the learning environments join copies of them)."""
+    ts = a.scenario.traffic
+    nodes, people, xy, _ = a.zones
+    signal_nodes = np.flatnonzero(a.network.signalized)
+    return {
+        "network": a.network,
+        "demand": Demand(nodes, gravity_od(people, xy, ts.trips_per_day)),
+        "detectors": loop_detectors(a),
+        "signal_control": dict.fromkeys(signal_nodes.tolist(), ts.signal_control)
+        | ts.signal_control_nodes,
+        "signal_phases": ts.signal_phases,
+    }
+
+
+def traffic_model(a: Assembly, parts: Mapping[str, Any]) -> TrafficModel:
+    """The traffic model of ``a``'s scenario settings on ``parts`` (:func:`traffic_parts`)."""
     ts = a.scenario.traffic
     return TrafficModel(
-        a.network,
-        Demand(nodes, gravity_od(people, xy, ts.trips_per_day)),
+        parts["network"],
+        parts["demand"],
         route_interval_s=ts.route_interval_s,
         route_spread_s=ts.route_spread_s,
         route_band_s=ts.route_band_s,
         green_s=ts.signal_cycle_s / 2 - ts.amber_s - ts.all_red_s,
         amber_s=ts.amber_s,
         all_red_s=ts.all_red_s,
-        signal_phases=ts.signal_phases,
-        signal_control=control,
+        signal_phases=parts["signal_phases"],
+        signal_control=parts["signal_control"],
         min_green_s=ts.min_green_s,
         max_green_s=ts.max_green_s,
         passage_s=ts.passage_s,
-        detectors=loop_detectors(a),
+        detectors=parts["detectors"],
         demand_noise=ts.demand_noise,
         seed=ts.seed,
         exit_before_signal=ts.exit_before_signal,
@@ -269,10 +287,14 @@ _WEATHER_TO_ENERGY = (
 def energy(a: Assembly) -> Component:
     e, xp, city = a.scenario.energy, a.xp, a.city
     b, g = city["buildings"], city.grid
+    price, co2 = tariffs.scenario_tables(e)
     model = EnergyModel(
         pv_coverage=e.pv_coverage,
         ev_share=e.ev_share,
         electric_heating_share=e.electric_heating_share,
+        ev_deadlines=e.ev_deadlines,
+        tou_price_krw_per_kwh=price,
+        grid_co2_hourly_t_per_mwh=co2,
     )
     n_districts = city["districts"].sizes["district"]
     ev = EvArrivals(a.zones[3], n_districts, xp)
@@ -307,6 +329,8 @@ def kpi(a: Assembly) -> Component:
         link_length=xp.asarray(city["roads"]["length"].values, dtype=xp.float64),
         gas_gj_per_kw_s=heating.fuel_gj_per_kw_s(a.scenario.energy.electric_heating_share),
         species=a.scenario.air.species,
+        cell_district=xp.asarray(g["district"].values.astype(np.int64)),
+        n_districts=city["districts"].sizes["district"],
     )
 
     def forcing(ex: Exchange) -> dict:

@@ -176,6 +176,8 @@ def _relative_to(raw: dict, folder: Path) -> dict:
         ("city", "store", True),
         ("city", "dataset", False),
         ("weather", "source", True),
+        ("energy", "tariff_csv", True),
+        ("energy", "carbon_csv", True),
     ):
         if isinstance(raw.get(section), dict) and key in raw[section]:
             raw[section] = {**raw[section], key: resolve(raw[section][key], always)}
@@ -422,11 +424,25 @@ class EnergySettings(_Strict):
         Electric share of cars (their arrivals charge).
     electric_heating_share
         Share of heat from heat pumps (the rest burns city gas).
+    ev_deadlines
+        EV sessions leave at a departure hour (08 h for evening and night plug-ins, 18 h
+        for daytime ones), each vehicle charging at the charger power until done, so a
+        charging limit may leave energy unserved; false keeps the first-order backlog
+        queue without departures.
+    tariff_csv
+        CSV file replacing the KEPCO time-of-use tariff (``hour,price_krw_per_kwh``, 24
+        rows, or with ``month``, 288 rows; see :mod:`twin.tariffs`).
+    carbon_csv
+        CSV file replacing the constant GIR grid emission factor (``hour,co2_t_per_mwh``,
+        24 rows).
     """
 
     pv_coverage: Annotated[float, Field(ge=0, le=1)] = _ENERGY.pv_coverage
     ev_share: Annotated[float, Field(ge=0, le=1)] = _ENERGY.ev_share
     electric_heating_share: Annotated[float, Field(ge=0, le=1)] = _ENERGY.electric_heating_share
+    ev_deadlines: bool = _ENERGY.ev_deadlines
+    tariff_csv: str | None = None
+    carbon_csv: str | None = None
 
 
 class WeatherSettings(_Strict):

@@ -78,6 +78,10 @@ def render(
         bool,
         typer.Option("--side-by-side", help="With --compare: two panels instead of B - A."),
     ] = False,
+    member: Annotated[
+        int | None,
+        typer.Option("--member", help="Member of an ensemble store (twin sweep) to draw."),
+    ] = None,
 ) -> None:
     """Render a city or a run in 3D, off screen: PNG, GIF/MP4 animation, comparison, HTML."""
     try:
@@ -92,7 +96,7 @@ def render(
         if output is None and (animate or compare is not None):
             raise InputError("--animate and --compare write to --output/-o")
         pixels = parse_size(size)
-        source = Source.open(path)
+        source = Source.open(path, member=member)
         if var is None and source.default_variable() is not None:
             var = source.default_variable()
             console.print(
@@ -109,7 +113,7 @@ def render(
                     warnings.simplefilter("always", viz.ComparisonWarning)
                     _, max_abs = viz.compare(
                         source,
-                        Source.open(compare),
+                        Source.open(compare, member=member),
                         output,
                         var=var,
                         time=time,

@@ -94,12 +94,23 @@ class Source:
         raise InputError(f"cannot draw a {type(obj).__name__}; give a store path or a twin.City")
 
     @classmethod
-    def open(cls, path: str | Path) -> Source:
-        """Open a city store or a run store (``kind="run"``) by path."""
+    def open(cls, path: str | Path, member: int | None = None) -> Source:
+        """Open a city store or a run store (``kind="run"``) by path; ``member``: the
+        member of an ensemble store to draw (one must be chosen there)."""
         path = Path(path)
         city = twin.open_city(path)
         run = open_run(path) if store_kind(path) == RUN_KIND else None
-        return cls(city=city, run=run, label=path.name)
+        size = (run.attrs.get("ensemble") or {}).get("members") if run is not None else None
+        if size is None:
+            if member is not None:
+                raise InputError(f"{path} is not an ensemble store; --member needs one")
+            return cls(city=city, run=run, label=path.name)
+        if member is None or not 0 <= member < size:
+            got = "" if member is None else f" (got {member})"
+            raise InputError(f"{path} is an ensemble of {size} members: choose one with "
+                             f"--member 0..{size - 1}{got}")  # fmt: skip
+        run = run.isel(member=member, missing_dims="ignore")
+        return cls(city=city, run=run, label=f"{path.name} member {member}")
 
     # ------------------------------------------------------------- variables
     @property

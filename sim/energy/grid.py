@@ -66,6 +66,24 @@ KPI_ATTRS = {
         "long_name": "CO2 of the electricity drawn from the grid",
     },
     "electricity_cost": {"units": "KRW", "long_name": "time-of-use energy charge of the import"},
+    "daily_peak_load": {"units": "MW", "long_name": "mean over days of the daily peak net load"},
+    "ramping": {
+        "units": "MW",
+        "long_name": "sum of the changes of city net load between consecutive hours",
+    },
+    "daily_one_minus_load_factor": {
+        "units": "1",
+        "long_name": "mean over days of 1 - daily mean / daily peak city net load",
+    },
+    "pv_self_sufficiency": {"units": "1", "long_name": "share of demand met by PV in its district"},
+    "ev_unserved_energy": {
+        "units": "MWh",
+        "long_name": "EV energy still owed when the vehicles left (ev_deadlines)",
+    },
+    "thermal_discomfort": {
+        "units": "K h",
+        "long_name": "mean per building of degree-hours outside the scheduled setpoint band",
+    },
 }
 
 
@@ -91,14 +109,37 @@ def ramp_block(dt_s) -> int:
     return max(1, round(3600.0 / dt_s))
 
 
-def max_ramp_rate(net_kw, dt_s):
-    """Largest change of the city net load between consecutive hourly means [kW h-1]."""
-    xp = gpu.array_namespace(net_kw)
+def hourly_means(net_kw, dt_s):
+    """City net load [kW] averaged over whole hourly blocks (see :func:`ramp_block`)."""
     block = ramp_block(dt_s)
     total = net_kw.sum(axis=1)
     n = total.shape[0] // block
-    means = total[: n * block].reshape(n, block).mean(axis=1)
-    return xp.abs(xp.diff(means)).max() / (block * dt_s / 3600.0)
+    return total[: n * block].reshape(n, block).mean(axis=1)
+
+
+def ramping(net_kw, dt_s):
+    """Sum of the absolute changes of the hourly mean city net load [kW] (CityLearn's
+    ramping, on hourly means)."""
+    xp = gpu.array_namespace(net_kw)
+    return xp.abs(xp.diff(hourly_means(net_kw, dt_s))).sum()
+
+
+def daily(net_kw, dt_s):
+    """Per day (blocks of a day's steps from the start; a last partial day counts too):
+    ``(peak [kW], 1 - mean / peak [1])`` of the city net load."""
+    xp = gpu.array_namespace(net_kw)
+    total = net_kw.sum(axis=1)
+    per_day = max(1, round(86400.0 / dt_s))
+    days = [total[i : i + per_day] for i in range(0, total.shape[0], per_day)]
+    peak = xp.asarray([d.max() for d in days])
+    return peak, _gap(xp.asarray([d.mean() for d in days]), peak)
+
+
+def max_ramp_rate(net_kw, dt_s):
+    """Largest change of the city net load between consecutive hourly means [kW h-1]."""
+    xp = gpu.array_namespace(net_kw)
+    means = hourly_means(net_kw, dt_s)
+    return xp.abs(xp.diff(means)).max() / (ramp_block(dt_s) * dt_s / 3600.0)
 
 
 def pv_self_consumption(load_kw, pv_kw):
@@ -130,13 +171,16 @@ def energy_cost(net_kw, dt_s, price_krw_per_kwh):
 _SCALARS = (
     "steps", "hours", "load_kwh", "pv_kwh", "pv_used_kwh", "import_kwh", "net_kwh", "peak_kw",
     "max_ramp_kw_per_h", "block_kwh", "block_steps", "blocks", "last_block_kw", "co2_t",
-    "cost_krw",
+    "cost_krw", "ramping_kw", "day_kwh", "day_steps", "day_peak_kw", "days", "day_peak_sum_kw",
+    "day_lf_gap_sum", "discomfort_kh", "unserved_kwh",
 )  # fmt: skip
 
 
 _UNITS = {"steps": "1", "hours": "h", "peak_kw": "kW", "max_ramp_kw_per_h": "kW h-1",
           "block_steps": "1", "blocks": "1", "last_block_kw": "kW", "co2_t": "t",
-          "cost_krw": "KRW"}  # fmt: skip
+          "cost_krw": "KRW", "ramping_kw": "kW", "day_steps": "1", "day_peak_kw": "kW",
+          "days": "1", "day_peak_sum_kw": "kW", "day_lf_gap_sum": "1",
+          "discomfort_kh": "K h"}  # fmt: skip
 ACCUMULATOR = {  # the running sums, for the energy model's STATE table
     **{
         name: Var((), "float64", _UNITS.get(name, "kW h"), f"running KPI sum {name}")
@@ -150,11 +194,15 @@ def accumulator(n_districts, xp):
     """Empty running KPI sums: a flat dict of ``xp`` arrays (0-d, and (district,))."""
     acc = {name: xp.zeros((), dtype=xp.float64) for name in _SCALARS}
     acc["peak_kw"] = xp.full((), -xp.inf)
+    acc["day_peak_kw"] = xp.full((), -xp.inf)
     acc["district_peak_kw"] = xp.zeros(n_districts, dtype=xp.float64)
     return acc
 
 
-def accumulate(acc, load_kw, pv_kw, dt_s, price_krw_per_kwh, t_per_mwh=CO2_T_PER_MWH):
+def accumulate(
+    acc, load_kw, pv_kw, dt_s, price_krw_per_kwh, t_per_mwh=CO2_T_PER_MWH, discomfort_kh=0.0,
+    unserved_kwh=0.0,
+):  # fmt: skip
     """Add one step to the running sums; returns a new dict (inputs untouched).
 
     Parameters
@@ -163,7 +211,12 @@ def accumulate(acc, load_kw, pv_kw, dt_s, price_krw_per_kwh, t_per_mwh=CO2_T_PER
     load_kw, pv_kw : arrays (district,) [kW], demand including EV charging, and PV.
     dt_s : float [s], step length.
     price_krw_per_kwh : float [KRW kWh-1], tariff for this step (e.g. ``TOU_PRICE``).
-    t_per_mwh : float [t MWh-1], grid emission factor.
+    t_per_mwh : float [t MWh-1], grid emission factor of this step.
+    discomfort_kh : [K h], degree-hours outside the comfort band this step (per building).
+    unserved_kwh : [kWh], EV energy owed to vehicles that left this step.
+
+    Days are blocks of a day's steps from the start of the run (local days when the run
+    starts at local midnight).
     """
     xp = gpu.array_namespace(load_kw, pv_kw)
     dt_h = dt_s / 3600.0
@@ -178,6 +231,10 @@ def accumulate(acc, load_kw, pv_kw, dt_s, price_krw_per_kwh, t_per_mwh=CO2_T_PER
     ramp = xp.where(
         full & (acc["blocks"] > 0), xp.abs(mean_kw - acc["last_block_kw"]) / (block * dt_h), 0.0
     )
+    day_kwh = acc["day_kwh"] + total * dt_h
+    day_peak = xp.maximum(acc["day_peak_kw"], total)
+    day_done = acc["day_steps"] + 1.0 >= max(1, round(86400.0 / dt_s))
+    day_mean = day_kwh / ((acc["day_steps"] + 1.0) * dt_h)
     return {
         "steps": acc["steps"] + 1.0,
         "hours": acc["hours"] + dt_h,
@@ -195,7 +252,22 @@ def accumulate(acc, load_kw, pv_kw, dt_s, price_krw_per_kwh, t_per_mwh=CO2_T_PER
         "co2_t": acc["co2_t"] + imported * dt_h / 1000.0 * t_per_mwh,
         "cost_krw": acc["cost_krw"] + imported * dt_h * price_krw_per_kwh,
         "district_peak_kw": xp.maximum(acc["district_peak_kw"], xp.abs(net)),
+        "ramping_kw": acc["ramping_kw"] + ramp * (block * dt_h),
+        "day_kwh": xp.where(day_done, 0.0, day_kwh),
+        "day_steps": xp.where(day_done, 0.0, acc["day_steps"] + 1.0),
+        "day_peak_kw": xp.where(day_done, -xp.inf, day_peak),
+        "days": acc["days"] + xp.where(day_done, 1.0, 0.0),
+        "day_peak_sum_kw": acc["day_peak_sum_kw"] + xp.where(day_done, day_peak, 0.0),
+        "day_lf_gap_sum": acc["day_lf_gap_sum"] + xp.where(day_done, _gap(day_mean, day_peak), 0.0),
+        "discomfort_kh": acc["discomfort_kh"] + discomfort_kh,
+        "unserved_kwh": acc["unserved_kwh"] + unserved_kwh,
     }
+
+
+def _gap(mean, peak):
+    """1 - mean / peak, 0 for a day without a positive peak (a net exporter all day)."""
+    xp = gpu.array_namespace(mean, peak)
+    return xp.where(peak > 0, 1.0 - mean / xp.where(peak > 0, peak, 1.0), 0.0)
 
 
 def kpis(acc, capacity_kw):
@@ -207,6 +279,15 @@ def kpis(acc, capacity_kw):
     peak = float(host["peak_kw"])
     mean = float(host["net_kwh"]) / float(host["hours"]) if host["hours"] > 0 else float("nan")
     pv = float(host["pv_kwh"])
+    # the open (partial) day counts as a day
+    days, day_peaks, gaps = (float(host[k]) for k in ("days", "day_peak_sum_kw", "day_lf_gap_sum"))
+    if host["day_steps"] > 0:
+        dt_h = float(host["hours"]) / float(host["steps"])
+        open_mean = float(host["day_kwh"]) / (float(host["day_steps"]) * dt_h)
+        open_peak = float(host["day_peak_kw"])
+        days, day_peaks = days + 1, day_peaks + open_peak
+        gaps += float(_gap(np.float64(open_mean), np.float64(open_peak)))
+    load = float(host["load_kwh"])
     return {
         "energy_use": float(host["load_kwh"]) / 1000.0,
         "pv_generation": pv / 1000.0,
@@ -220,4 +301,10 @@ def kpis(acc, capacity_kw):
         ),
         "grid_co2_emissions": float(host["co2_t"]),
         "electricity_cost": float(host["cost_krw"]),
+        "daily_peak_load": day_peaks / days / 1000.0 if days else float("nan"),
+        "ramping": float(host["ramping_kw"]) / 1000.0,
+        "daily_one_minus_load_factor": gaps / days if days else float("nan"),
+        "pv_self_sufficiency": float(host["pv_used_kwh"]) / load if load > 0 else float("nan"),
+        "ev_unserved_energy": float(host["unserved_kwh"]) / 1000.0,
+        "thermal_discomfort": float(host["discomfort_kh"]),
     }

@@ -53,6 +53,12 @@ class EnergyModel:
             for name, attrs in OUTPUTS.items()
         },
         "ev_backlog": Var(("district",), "float64", "kW h", "EV energy waiting to be charged"),
+        # sessions by local departure hour (ev_deadlines; zeros otherwise, see sim.energy.ev)
+        "ev_owed": Var(("district", "ev_slot"), "float64", "kW h", "EV energy owed by departure"),
+        "ev_plugged": Var(("district", "ev_slot"), "float64", "1", "EVs plugged by departure"),
+        "ev_unserved": Var(
+            ("district",), "float64", "kW h", "EV energy owed to the vehicles that left this step"
+        ),
         # control inputs a service may set (see set_ev_limit, set_setpoint_offset)
         "ev_limit_kw": Var(
             ("district",), "float64", "kW", "cap on EV charging power", infinite=True
@@ -69,6 +75,11 @@ class EnergyModel:
         if price.shape != (12, 24) or not np.all(np.isfinite(price)):
             raise ValueError("tou_price_krw_per_kwh must be a finite (12 months, 24 hours) table")
         self.tou_price = price
+        co2 = self.params.grid_co2_hourly_t_per_mwh
+        co2 = np.full(24, self.params.grid_co2_t_per_mwh) if co2 is None else np.asarray(co2, float)
+        if co2.shape != (24,) or not np.all(np.isfinite(co2) & (co2 >= 0)):
+            raise ValueError("grid_co2_hourly_t_per_mwh must be 24 finite values >= 0 (t MWh-1)")
+        self.co2_hourly = co2
         self._xp: ModuleType | None = None
         self._coefficients: tuple[Any, Any] = (None, None)
         self.static: dict[str, Any] = {}
@@ -135,6 +146,7 @@ class EnergyModel:
             "chargers": chargers,
             "capacity_kw": capacity,
             "n_districts": n_districts,
+            "ev_order": xp.asarray(ev.DEPARTURE_ORDER),
             "hourly": xp.asarray(
                 thermal.hourly_use_table(
                     p.heating_setpoint_c,
@@ -155,6 +167,9 @@ class EnergyModel:
             "electric_load": zeros_b,
             "pv_power": zeros_b,
             "ev_backlog": zeros_d,
+            "ev_owed": xp.zeros((n_districts, ev.SLOTS), dtype=xp.float64),
+            "ev_plugged": xp.zeros((n_districts, ev.SLOTS), dtype=xp.float64),
+            "ev_unserved": zeros_d,
             "ev_limit_kw": xp.full(n_districts, xp.inf, dtype=xp.float64),
             "setpoint_offset_c": zeros_b,
             "ev_charging_power": zeros_d,
@@ -290,15 +305,17 @@ class EnergyModel:
         new = {k: xp.empty(n, dtype=xp.float64) for k in names}
         load_d = xp.zeros(s["n_districts"], dtype=xp.float64)
         pv_d = xp.zeros(s["n_districts"], dtype=xp.float64)
+        outside_k = xp.zeros((), dtype=xp.float64)
         for start in range(0, n, block):
             sl = slice(start, start + block)
             part = self._buildings(
                 sl, state["indoor_temperature"][sl], state["setpoint_offset_c"][sl], conditions
             )
-            for k, v in zip(names, part, strict=True):
+            for k, v in zip(names, part[:5], strict=True):
                 new[k][sl] = v
             load_d += _by_district(s["district"][sl], part[3], s["n_districts"], xp)
             pv_d += _by_district(s["district"][sl], part[4], s["n_districts"], xp)
+            outside_k += part[5]
 
         if forcing.get("ev_arrivals") is not None:
             # values are checked for host arrays (the caller's); device ones come from
@@ -315,15 +332,31 @@ class EnergyModel:
                 )
         else:
             sessions = ev.profile_sessions(s["fleet"], p.ev_sessions_per_day, hour, dt_s)
-        backlog, ev_kw = ev.charge(
-            state["ev_backlog"],
-            sessions,
-            p.ev_session_energy_kwh,
-            p.ev_charger_power_kw,
-            s["chargers"],
-            dt_s,
-            state["ev_limit_kw"],
-        )
+        if p.ev_deadlines:
+            owed, plugged, ev_kw, unserved = ev.charge_by_deadline(
+                state["ev_owed"],
+                state["ev_plugged"],
+                sessions,
+                hour,
+                p.ev_session_energy_kwh,
+                p.ev_charger_power_kw,
+                s["chargers"],
+                dt_s,
+                state["ev_limit_kw"],
+                s["ev_order"][int(hour) % ev.SLOTS],
+            )
+            backlog = owed.sum(axis=1)
+        else:
+            backlog, ev_kw = ev.charge(
+                state["ev_backlog"],
+                sessions,
+                p.ev_session_energy_kwh,
+                p.ev_charger_power_kw,
+                s["chargers"],
+                dt_s,
+                state["ev_limit_kw"],
+            )
+            owed, plugged, unserved = state["ev_owed"], state["ev_plugged"], state["ev_unserved"]
         load_d += ev_kw
         acc = grid.accumulate(
             {k[4:]: v for k, v in state.items() if k.startswith("kpi_")},
@@ -331,9 +364,12 @@ class EnergyModel:
             pv_d,
             dt_s,
             self._price(forcing["time_utc"], hour),
-            p.grid_co2_t_per_mwh,
+            float(self.co2_hourly[int(hour) % 24]),
+            discomfort_kh=outside_k * (dt_s / 3600.0 / max(n, 1)),
+            unserved_kwh=unserved.sum(),
         )
         new.update(ev_backlog=backlog, ev_charging_power=ev_kw, net_load=load_d - pv_d)
+        new.update(ev_owed=owed, ev_plugged=plugged, ev_unserved=unserved)
         new.update({k: state[k] for k in ("ev_limit_kw", "setpoint_offset_c")})
         new.update({f"kpi_{k}": v for k, v in acc.items()})
         return new
@@ -341,7 +377,9 @@ class EnergyModel:
     def _buildings(self, sl, t_in, offset_c, w):
         """Thermal zone, electricity and PV of the buildings in slice ``sl`` for one step.
 
-        Returns ``(t_in, heating_kw, cooling_kw, electric_kw, pv_kw)`` for the slice.
+        Returns ``(t_in, heating_kw, cooling_kw, electric_kw, pv_kw, outside_k)`` for the
+        slice; ``outside_k`` [K] is the sum over its buildings of how far the new zone
+        temperature lies outside the scheduled band (the setpoints without offsets).
         """
         xp, p, s = self._xp, self.params, self.static
         coef = {k: v[sl] for k, v in self._coefficients[1].items()}
@@ -371,7 +409,8 @@ class EnergyModel:
         cell = pv.cell_temperature_faiman(poa, w["t_out"], w["wind"])
         dc = pv.dc_power(poa, cell, s["pv_rated_w"][sl], p.pv_gamma_per_k)
         pv_kw = pv.ac_power(dc, p.pv_system_losses, p.pv_inverter_efficiency) * 1e-3
-        return t_new, heating, cooling, electric, pv_kw
+        outside = xp.maximum(t_heat - t_new, 0.0) + xp.maximum(t_new - t_cool, 0.0)
+        return t_new, heating, cooling, electric, pv_kw, outside.sum()
 
     def _price(self, time_utc, local_hour):
         """Tariff [KRW kWh-1] at the local month and hour of the step."""

@@ -38,6 +38,9 @@ _NONNEGATIVE = (
 )
 
 
+_TABLES = ("tou_price_krw_per_kwh", "grid_co2_hourly_t_per_mwh")  # checked by the model
+
+
 @dataclasses.dataclass(frozen=True)
 class EnergyParameters:
     """Energy-model settings (units in the names; defaults are Korean/Gwangju values).
@@ -72,6 +75,8 @@ class EnergyParameters:
     ev_charger_power_kw : power of one charger [kW] (7 kW AC, the Korean standard slow unit).
     ev_chargers_per_vehicle : chargers per EV in each district [1].
     grid_co2_t_per_mwh : grid emission factor [t MWh-1] (``grid.CO2_T_PER_MWH``, GIR).
+    grid_co2_hourly_t_per_mwh : a carbon intensity per local hour (24 values) [t MWh-1]
+        instead of the constant; ``None`` keeps ``grid_co2_t_per_mwh``.
     tou_price_krw_per_kwh : tariff [KRW kWh-1] by (month, local hour); ``None`` takes
         ``grid.TOU_PRICE`` (KEPCO time-of-use).
     feeder_capacity_w_per_m2 : assumed feeder rating per m2 of district floor area [W m-2]
@@ -81,6 +86,9 @@ class EnergyParameters:
     horizon_distance_m : scan radius of the roof horizons [m].
     block_buildings : buildings per block of a step on the CPU (cache blocking; the result
         does not depend on it beyond the summation order of district totals).
+    ev_deadlines : sessions leave at a departure hour (``sim.energy.ev.DEPARTURE_HOUR``),
+        each vehicle charging at the charger power until done, so a charging limit may
+        leave energy unserved; ``False`` keeps the first-order backlog queue (no departures).
     setpoint_offset_max_c : largest setpoint change a controller may make [K] (comfort
         bounds: 3 K keeps a 20 degC heating setpoint above 17 degC, the floor of the
         ASHRAE 55 / ISO 7730 category III comfort range for light activity, about).
@@ -113,6 +121,8 @@ class EnergyParameters:
     ev_chargers_per_vehicle: float = 0.5
     grid_co2_t_per_mwh: float = grid.CO2_T_PER_MWH
     tou_price_krw_per_kwh: Any = None
+    grid_co2_hourly_t_per_mwh: Any = None
+    ev_deadlines: bool = False
     feeder_capacity_w_per_m2: float = 60.0
     roof_samples: int = 5
     horizon_sectors: int = 36
@@ -123,7 +133,7 @@ class EnergyParameters:
     def __post_init__(self):
         for name in (f.name for f in dataclasses.fields(self)):
             value = getattr(self, name)
-            if name != "tou_price_krw_per_kwh" and not (
+            if name not in _TABLES and not (
                 isinstance(value, int | float) and math.isfinite(value)
             ):
                 raise ValueError(f"energy parameter {name} must be a finite number, got {value!r}")

@@ -135,6 +135,10 @@ def test_accumulator_equals_whole_series_kpis():
         "transformer_utilization": grid.transformer_utilization(net, capacity).max(),
         "grid_co2_emissions": grid.co2_emissions(net, dt_s),
         "electricity_cost": grid.energy_cost(net, dt_s, price),
+        "daily_peak_load": grid.daily(net, dt_s)[0].mean() / 1000.0,  # 2 days and a part
+        "ramping": grid.ramping(net, dt_s) / 1000.0,
+        "daily_one_minus_load_factor": grid.daily(net, dt_s)[1].mean(),
+        "pv_self_sufficiency": np.minimum(load, pv).sum() / load.sum(),
     }
     for name, value in expected.items():
         assert_close(got[name], value, rtol=1e-12, err_msg=name)

@@ -148,7 +148,8 @@ def test_observations_hold_readings_not_model_state(tmp_path):
         assert set(vars(readings)) == {"time", "ids", "values", "units", "sites"}
         for values in (*readings.values.values(), *readings.sites.values()):
             # one host value per sensor, no view of any model array
-            assert type(values) is np.ndarray and values.shape == (len(readings.ids),)
+            # one row per sensor (charging needs add a departure-hour axis)
+            assert type(values) is np.ndarray and values.shape[:1] == (len(readings.ids),)
             assert not any(np.shares_memory(values, s) for s in states if hasattr(s, "shape"))
         if kind in sizes:
             assert len(readings.ids) == sizes[kind], kind

@@ -64,7 +64,8 @@ class SetpointOffset:
 
 @dataclass(frozen=True)
 class Alert:
-    """Warn the people of ``area`` (a district name, or ``"city"``) at ``level``."""
+    """Warn the people of ``area`` (a district name, or ``"city"``) at ``level`` for the
+    next hour (``twin.kpi.ALERT_HOURS``); reissue it to keep the alert on."""
 
     area: str
     level: str
@@ -154,14 +155,22 @@ def _signal_phase(coupler: Coupler, a: SignalPhase) -> None:
     then inserts amber and all-red and keeps the minimum green)."""
     node = _signal_node(coupler, a.node)
     traffic = coupler.exchange.models["traffic"]
-    row = int(np.flatnonzero(traffic.signal_nodes == node)[0])
-    n = int(traffic.phases.n_phases[row])
+    n = int(traffic.phases.n_phases[np.flatnonzero(traffic.signal_nodes == node)[0]])
     if not _is_int(a.phase) or not 0 <= a.phase < n:
         raise Rejected(f"SignalPhase: phase {a.phase!r} of node {node}: its phases are 0..{n - 1}")
-    state = coupler.exchange.states["traffic"]
-    if int(np.asarray(gpu.to_host(state["signal_mode"]))[row]) != control.PHASE_SELECT:
-        coupler.apply("traffic", lambda m, s: m.set_control(s, node, "phase_select"))
-    coupler.apply("traffic", lambda m, s: m.set_phase(s, node, int(a.phase)))
+    coupler.apply("traffic", lambda m, s: command_phases(m, s, node, int(a.phase)))
+
+
+def command_phases(model, state, nodes, phases):
+    """A new traffic state in which signalized ``nodes`` (int or array) ask for ``phases``
+    (the model's checks apply): each node not yet under ``phase_select`` joins it first.
+    The path of every :class:`SignalPhase`, also for the learning environments."""
+    nodes = np.atleast_1d(np.asarray(nodes))
+    rows = np.searchsorted(model.signal_nodes, nodes)
+    joining = nodes[np.asarray(gpu.to_host(state["signal_mode"]))[rows] != control.PHASE_SELECT]
+    if joining.size:
+        state = model.set_control(state, joining, "phase_select")
+    return model.set_phase(state, nodes, np.broadcast_to(np.asarray(phases), nodes.shape))
 
 
 def _default_plan(model, state, node: int):
@@ -212,11 +221,16 @@ def _setpoint_offset(coupler: Coupler, a: SetpointOffset) -> None:
 
 
 def _alert(coupler: Coupler, a: Alert) -> None:
-    areas = ["city", *(str(n) for n in coupler.city["districts"]["name"].values)]
+    """Warn ``area`` for the next hour (``twin.kpi.ALERT_HOURS``; reissue to extend): the
+    KPI model scores the warned person-hours against the true PM2.5."""
+    names = [str(n) for n in coupler.city["districts"]["name"].values]
+    areas = ["city", *names]
     if a.area not in areas:
         raise Rejected(f"Alert: area {a.area!r} is not one of {', '.join(areas)}")
     if a.level not in ALERT_LEVELS:
         raise Rejected(f"Alert: level {a.level!r} is not one of {', '.join(ALERT_LEVELS)}")
+    rows = np.arange(len(names)) if a.area == "city" else np.asarray([names.index(a.area)])
+    coupler.apply("kpi", lambda m, s: m.set_alert(s, rows))
 
 
 _APPLY = {

@@ -48,7 +48,11 @@ class _Slot:
 
 def signal_layout(coupler: Coupler) -> SignalLayout:
     """The signals' nodes, phases (approach links per phase) and movements."""
-    traffic = coupler.exchange.models["traffic"]
+    return traffic_layout(coupler.exchange.models["traffic"])
+
+
+def traffic_layout(traffic) -> SignalLayout:
+    """:func:`signal_layout` of a traffic model."""
     net, table = traffic.network, traffic.phases
     link = traffic.approach_links[table.entry_approach]
     phases = tuple(

@@ -39,10 +39,11 @@ KINDS = ("detectors", "monitors", "meters", "chargers", "forecast")
 
 @dataclass(frozen=True)
 class Readings:
-    """One kind of sensor at one time: ``ids`` and each quantity's values (host arrays,
-    NaN where a reading was lost), with ``units``; ``time`` is the end of the interval the
-    values describe; ``sites`` says where each sensor is (e.g. the ``link`` a detector
-    watches and its downstream ``node``: city data, not readings)."""
+    """One kind of sensor at one time: ``ids`` and each quantity's values (host arrays
+    with one row per sensor, NaN where a reading was lost), with ``units``; ``time`` is
+    the end of the interval the values describe; ``sites`` says where each sensor is
+    (e.g. the ``link`` a detector watches and its downstream ``node``: city data, not
+    readings)."""
 
     time: datetime
     ids: tuple[str, ...]
@@ -67,7 +68,11 @@ class Observation:
     monitors : air monitors, ``pm25`` and ``no2`` [ug m-3], last hourly mean.
     meters : smart meters on buildings, ``load`` [kW], last interval's mean.
     chargers : EV chargers per district, ``occupancy`` [1] (share of chargers in use)
-        and ``energy`` [kWh] delivered in the last meter interval.
+        and ``energy`` [kWh] delivered in the last meter interval; with
+        ``[energy] ev_deadlines``, what the plugged vehicles ask for, as ISO 15118 / OCPP
+        2.0.1 charging needs (departure time and energy requested): ``owed_by_departure``
+        [kWh] and ``plugged_by_departure`` [1], (district, 24) by local departure hour
+        (zeros without deadlines).
     forecast : ``air_temperature`` [degC], ``wind_speed`` [m s-1], ``ghi`` [W m-2] per
         hour ahead (ids are the lead times in hours).
     signals : what this service commanded: ``phase`` per signalized node (-1 none yet).
@@ -290,24 +295,22 @@ def observe(coupler, noise: Noise, commanded: Mapping[int, int], step: int) -> O
     chargers_readings = Readings(
         last_end(interval["meter"]),
         tuple(str(n) for n in city["districts"]["name"].values),
-        {"occupancy": occupancy, "energy": reported(st["charger_energy"], interval["meter"])},
-        {"occupancy": "1", "energy": "kW h"},
+        {
+            "occupancy": occupancy,
+            "energy": reported(st["charger_energy"], interval["meter"]),
+            "owed_by_departure": np.array(gpu.to_host(e_state["ev_owed"]), copy=True),
+            "plugged_by_departure": np.array(gpu.to_host(e_state["ev_plugged"]), copy=True),
+        },
+        {
+            "occupancy": "1",
+            "energy": "kW h",
+            "owed_by_departure": "kW h",
+            "plugged_by_departure": "1",
+        },
     )
     traffic = ex.models["traffic"]
-    nodes = traffic.signal_nodes
-    shown = {k: gpu.to_host(ex.outputs["traffic"][f"signal_{k}"]) for k in ("phase", "interval")}
-    signals = Readings(
-        time,
-        tuple(str(n) for n in nodes),
-        {
-            "commanded": np.array([commanded.get(int(n), -1) for n in nodes]),
-            "phase": shown["phase"].astype(np.int64),
-            "interval": shown["interval"].astype(np.int64),
-            "phase_time": np.array(gpu.to_host(ex.outputs["traffic"]["signal_phase_time"])),
-        },
-        {"commanded": "1", "phase": "1", "interval": "1", "phase_time": "s"},
-        {"node": nodes.copy()},
-    )
+    shown = {k: gpu.to_host(v) for k, v in ex.outputs["traffic"].items() if k.startswith("signal_")}
+    signals = signal_readings(traffic.signal_nodes, shown, commanded, time)
     return Observation(
         time=time,
         detectors=observe_detectors(coupler, noise, step, time),
@@ -319,28 +322,64 @@ def observe(coupler, noise: Noise, commanded: Mapping[int, int], step: int) -> O
     )
 
 
+def signal_readings(nodes: np.ndarray, shown: Mapping[str, np.ndarray], commanded, time):
+    """What the signals show (``signal_phase``, ``signal_interval``, ``signal_phase_time``
+    host arrays of the traffic outputs, one per node of ``nodes``) and the ``commanded``
+    phase per node (-1 none yet), as :attr:`Observation.signals`."""
+    return Readings(
+        time,
+        tuple(str(n) for n in nodes),
+        {
+            "commanded": np.array([commanded.get(int(n), -1) for n in nodes]),
+            "phase": np.asarray(shown["signal_phase"]).astype(np.int64),
+            "interval": np.asarray(shown["signal_interval"]).astype(np.int64),
+            "phase_time": np.array(shown["signal_phase_time"], dtype=np.float64),
+        },
+        {"commanded": "1", "phase": "1", "interval": "1", "phase_time": "s"},
+        {"node": np.array(nodes, copy=True)},
+    )
+
+
 def observe_detectors(coupler, noise: Noise, step: int, time: datetime) -> Readings:
     """Loop detectors and approach cameras (see :class:`Observation`): counts,
     occupancy and speed of the last detector interval, queues now."""
-    ex, settings = coupler.exchange, noise.settings
-    traffic, out = ex.models["traffic"], ex.outputs["traffic"]
+    traffic, out = coupler.exchange.models["traffic"], coupler.exchange.outputs["traffic"]
     if traffic.detectors is None:
         return Readings(time, (), {}, {}, {"link": np.zeros(0, np.int64)})
     s = coupler.city["sensors"]
     loops = [str(n) for n, k in zip(s["name"].values, s["kind"].values, strict=True) if k == "loop"]
     link = np.asarray(traffic.detectors.link)
     ids = (*loops, *(f"camera-{j}" for j in link[len(loops) :]))
+    values = {k: gpu.to_host(out[k]) for k in DETECTOR_OUTPUTS}
+    return detector_readings(values, link, traffic.network.to_node[link], ids, noise, step, time)
+
+
+DETECTOR_OUTPUTS = (
+    "detector_count", "detector_occupancy", "detector_speed", "detector_queue_length",
+)  # fmt: skip
+
+
+def detector_readings(values, link, node, ids, noise: Noise, step: int, time) -> Readings:
+    """Detector readings with the seeded noise of ``noise`` at decision ``step``.
+
+    Parameters
+    ----------
+    values : host arrays of the traffic outputs :data:`DETECTOR_OUTPUTS`, one per detector.
+    link, node : (detector,) the link each detector watches and the node downstream.
+    ids : detector names.
+    """
+    settings = noise.settings
     rng = noise.rng("detectors", step)
-    values = {}
+    readings = {}
     for name, key, error in (
         ("count", "detector_count", settings.detector_error),
         ("occupancy", "detector_occupancy", settings.detector_error),
         ("speed", "detector_speed", settings.detector_error),
         ("queue", "detector_queue_length", settings.queue_error),
     ):
-        values[name] = noise.relative(np.array(gpu.to_host(out[key]), dtype=np.float64), error, rng)
-    lost = noise.dropout(np.zeros(link.size), settings.detector_dropout, rng)
-    values = {k: v + lost for k, v in values.items()}  # a dropped detector reports nothing
+        readings[name] = noise.relative(np.array(values[key], dtype=np.float64), error, rng)
+    lost = noise.dropout(np.zeros(len(link)), settings.detector_dropout, rng)
+    readings = {k: v + lost for k, v in readings.items()}  # a dropped detector reports nothing
     units = {"count": "1", "occupancy": "1", "speed": "m s-1", "queue": "m"}
-    node = traffic.network.to_node[link]
-    return Readings(time, ids, values, units, {"link": link.copy(), "node": node.copy()})
+    sites = {"link": np.array(link, copy=True), "node": np.array(node, copy=True)}
+    return Readings(time, tuple(ids), readings, units, sites)

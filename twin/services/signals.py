@@ -77,7 +77,10 @@ class _PhaseChooser:
         return q
 
     def decide(self, obs: Observation) -> list:
-        q = self.queues(obs)
+        return self.choose(self.queues(obs))
+
+    def choose(self, q: np.ndarray) -> list:
+        """The phase commands for queues ``q`` [veh] per link (changes only)."""
         actions = []
         for node, phases in self.controlled:
             scores = [self.score(q, links) for links in phases]

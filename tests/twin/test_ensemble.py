@@ -1,0 +1,160 @@
+"""Ensemble members and store layout (twin.ensemble), without Ray: sweeps, validation,
+one chunk per member, a member's writes confined to its own chunks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import zarr
+
+from twin import InputError
+from twin.ensemble import (
+    COMPLETE,
+    PENDING,
+    EnsembleStore,
+    open_or_create,
+    parse_param,
+    read_ensemble,
+    run_member,
+    sweep_members,
+)
+from twin.testing import scenario as small_scenario
+
+
+def scenario():
+    return small_scenario(hours=1, step="120s")
+
+
+def test_sweep_is_the_product_first_key_slowest():
+    members = sweep_members(
+        scenario(), {"traffic.demand_scale": [0.8, 1.2], "weather.seed": range(3)}
+    )
+    assert [tuple(m.labels.values()) for m in members] == [
+        (0.8, 0), (0.8, 1), (0.8, 2), (1.2, 0), (1.2, 1), (1.2, 2)
+    ]  # fmt: skip
+    assert members[4].scenario.traffic.demand_scale == 1.2
+    assert members[4].scenario.weather.seed == 1
+    assert members[0].scenario.traffic.trips_per_day == scenario().traffic.trips_per_day
+
+
+def test_bad_members_are_refused():
+    sc = scenario()
+    for kwargs, words in [
+        ({}, "either sweep"),
+        ({"sweep": {}}, "non-empty"),
+        ({"sweep": {"weather.seed": 3}}, "not a list"),
+        ({"sweep": {"weather.seed": [[1]]}}, "not a number"),
+        ({"sweep": {"air.species": [["pm25"]]}}, "store layout"),
+        ({"sweep": {"traffic.demand_scale.x": [1]}}, "not a table"),
+        ({"members": []}, "non-empty list"),
+        ({"members": [{"weather.seed": 1}, {"traffic.seed": 1}]}, "every member must set"),
+        ({"members": [{"traffic.signal_cycle_s": 20}]}, "signal_cycle_s"),
+    ]:
+        with pytest.raises(InputError, match=words):
+            sweep_members(sc, **kwargs)
+
+
+def test_parse_param():
+    assert parse_param("weather.seed=0..3") == ("weather.seed", [0, 1, 2, 3])
+    assert parse_param("traffic.demand_scale=0.8,1,1.2") == (
+        "traffic.demand_scale", [0.8, 1, 1.2]
+    )  # fmt: skip
+    assert parse_param("traffic.exit_before_signal=true,false")[1] == [True, False]
+    for bad in ("weather.seed", "=1,2", "weather.seed=3..1", "weather.seed=a..b"):
+        with pytest.raises(InputError, match="--param"):
+            parse_param(bad)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tmpl") / "e.zarr"
+    members = sweep_members(scenario(), {"traffic.demand_scale": [0.8, 1.2, 1.0]})
+    return path, members, open_or_create(path, members)
+
+
+def test_template_one_chunk_per_member(template):
+    path, members, es = template
+    assert list(es.status()) == [PENDING] * 3
+    group = zarr.open_group(path, mode="r")
+    assert es.slabs and all(p.startswith("state/") for p in es.slabs)
+    for p in es.slabs:
+        arr = group[p]
+        assert arr.metadata.dimension_names[:2] == ("member", "time") and arr.chunks[0] == 1
+    for _, arr in group["kpi"].arrays():
+        if arr.metadata.dimension_names == ("member",) and arr.name.split("/")[-1] != "member":
+            assert arr.chunks == (1,) or arr.name.endswith("demand_scale")
+    # the same members reopen it; other members are refused unless overwrite
+    assert open_or_create(path, members).path == path
+    with pytest.raises(InputError, match="other members"):
+        open_or_create(path, members[:2])
+
+
+def test_a_member_writes_only_its_own_chunks(template, tmp_path):
+    path, members, es = template
+    before = {p: p.stat().st_mtime_ns for p in path.rglob("*") if p.is_file()}
+    result = run_member(path, 1, members[1])
+    assert result.status == "complete", result.error
+    changed = [p for p in path.rglob("*") if p.is_file() and
+               p.stat().st_mtime_ns != before.get(p) and p.name != "zarr.json"]  # fmt: skip
+    assert changed
+    for p in changed:  # every chunk written is at index 1 along member
+        assert p.relative_to(path).parts[p.relative_to(path).parts.index("c") + 1] == "1", p
+    assert list(es.status()) == [PENDING, COMPLETE, PENDING]
+    table = read_ensemble(path)
+    assert np.isfinite(table["total_delay"][1]) and np.isnan(table["total_delay"][0])
+    group = zarr.open_group(path, mode="r")
+    assert (
+        np.isnan(group["state/air/pm25"][0]).all() and np.isfinite(group["state/air/pm25"][1]).all()
+    )
+
+
+def test_misaligned_store_is_refused(template, tmp_path):
+    import shutil
+
+    path = template[0]
+    copy = tmp_path / "bad.zarr"
+    shutil.copytree(path, copy)
+    grp = zarr.open_group(copy / "state" / "air", mode="r+")
+    old = grp["pm25"]
+    del grp["pm25"]
+    grp.create_array("pm25", shape=old.shape, chunks=(2, *old.chunks[1:]), dtype="float32",
+                     dimension_names=old.metadata.dimension_names)  # fmt: skip
+    with pytest.raises(InputError, match="chunk 1"):
+        EnsembleStore(copy)
+
+
+def test_a_member_of_another_layout_is_refused(template, tmp_path):
+    import twin
+
+    es = template[2]
+    other = twin.run(small_scenario(hours=2, step="120s"), tmp_path / "two.zarr", progress=False)
+    with pytest.raises(RuntimeError, match="share the store layout"):
+        es.write_member(2, other.store, other.kpis, 0.0)
+
+
+def test_viz_source_picks_a_member(template):
+    from viz.source import Source
+
+    path, members, es = template
+    if es.status()[1] != COMPLETE:
+        run_member(path, 1, members[1])
+    with pytest.raises(InputError, match=r"--member 0\.\.2"):
+        Source.open(path)
+    with pytest.raises(InputError, match="got 3"):
+        Source.open(path, member=3)
+    source = Source.open(path, member=1)
+    pm25 = source.variable("pm25").values(0)
+    assert np.array_equal(pm25, zarr.open_group(path)["state/air/pm25"][1, 0].astype(np.float64))
+
+
+def test_plain_xarray_opens_a_group_alone(template):
+    import warnings
+
+    import xarray as xr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # consolidated: no fallback warning
+        air = xr.open_dataset(template[0], group="state/air", engine="zarr")
+    assert air["pm25"].dims[:2] == ("member", "time")
+    assert list(air["traffic_demand_scale"].values) == [0.8, 1.2, 1.0]
+    assert "time" in air.coords and "local_time" in air.coords

@@ -1,0 +1,556 @@
+"""Ensemble stores: many members of one scenario in ONE run store, along ``member``.
+
+Members
+-------
+An ensemble is a list of :class:`Member`\\ s: a scenario, the services it runs with and
+its labels (the swept values). :func:`sweep_members` builds them from a sweep (the
+product of value lists per scenario field, the first field varying slowest) or from an
+explicit list of changes, validating every member's scenario before anything runs.
+
+Layout
+------
+The driver writes the template first (:meth:`EnsembleStore.create`): ``/city``,
+``/state/time``, ``/state/<model>/<var>`` with dims ``(member, time, ...)``, the label
+coordinates (``member`` and one per swept field, e.g. ``traffic_demand_scale``) in every
+group along ``member``, ``/kpi/<kpi>`` along ``member`` (one array per KPI of
+:data:`twin.kpi.KPIS`: the ``(member, kpi)`` table) and ``/members`` (``status``,
+``error``, ``wall_seconds``, ``scenario``). Every array along ``member`` has a chunk of 1
+along it, and a member writes only whole ``arr[i]`` slabs (:meth:`write_member`): so no
+two members ever share a chunk, whatever the other chunk sizes, and a region write can
+never be misaligned (the store refuses to open if an array breaks this). Sharding is not
+used.
+
+Each member runs :func:`twin.runner.run` into its own temporary run store (the city read
+from the ensemble's ``/city``), then copies its outputs into its slab and its KPIs into
+its KPI chunks, and last sets its ``/members/status`` chunk to ``complete``: that chunk
+is the member's completion marker (Zarr's local store replaces chunk files atomically).
+A member run again writes the same bytes (runs are deterministic), so retries are
+idempotent, and a re-run of an ensemble skips members marked complete.
+
+The ``/restart`` states and ``/services`` records of the members are not kept (their
+temporary stores are removed); ``/members/error`` holds each failed member's error.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import tempfile
+import time as wallclock
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+import zarr
+
+from twin.errors import InputError
+from twin.kpi import KPIS
+from twin.scenario import Scenario
+from twin.store import (
+    _COMPRESSORS,
+    RUN_KIND,
+    _chunks,
+    _replaceable,
+    check_store,
+)
+from twin.store import _root_attrs as root_attrs
+
+log = logging.getLogger(__name__)
+
+PENDING, COMPLETE, FAILED = 0, 1, 2
+STATUS = {PENDING: "pending", COMPLETE: "complete", FAILED: "failed"}
+# fields a member may not change: they change the store's layout (grid, time axis,
+# species) or the city every member reads from the ensemble store
+LAYOUT_FIELDS = (
+    "city",
+    "start",
+    "duration",
+    "output_interval",
+    "air.species",
+    "name",
+    "services",
+)
+
+
+@dataclass(frozen=True)
+class Member:
+    """One member: its labels (coordinate values), scenario and services.
+
+    ``services`` are factories: each run calls them for fresh service objects.
+    """
+
+    labels: Mapping[str, Any]
+    scenario: Scenario
+    services: tuple[Callable[[], Any], ...] = ()
+
+
+@dataclass
+class MemberResult:
+    """What a member task returns to the driver."""
+
+    index: int
+    status: str
+    error: str = ""
+    wall_s: float = 0.0
+    cpu_s: float = 0.0  # CPU time of the member's process over its task (all threads)
+    kpis: dict[str, float] = field(default_factory=dict)
+    device_bytes: tuple[int, int] | None = None  # GPU pool bytes after the run, device total
+
+
+# ------------------------------------------------------------------ members
+def label_name(key: str) -> str:
+    """Coordinate name of a swept field: ``traffic.demand_scale`` -> ``traffic_demand_scale``."""
+    return key.replace(".", "_")
+
+
+def _check_key(scenario: Scenario, key: str) -> None:
+    """A swept key must name a scenario field that leaves the store layout alone."""
+    if not isinstance(key, str) or not key:
+        raise InputError(f"sweep key {key!r} is not a scenario field such as traffic.demand_scale")
+    node: Any = type(scenario)
+    for depth, part in enumerate(key.split(".")):
+        fields = getattr(node, "model_fields", None)
+        if fields is None or part not in fields:
+            where = ".".join(key.split(".")[:depth]) or "the scenario"
+            known = ", ".join(sorted(fields)) if fields else "(none: not a table)"
+            raise InputError(
+                f"sweep key {key!r}: {part!r} is not a field of {where}; fields there: {known}"
+            )
+        node = fields[part].annotation
+    for fixed in LAYOUT_FIELDS:
+        if key == fixed or key.startswith(fixed + "."):
+            raise InputError(
+                f"sweep key {key!r} cannot vary across members: it changes the store layout "
+                f"or the shared city ({', '.join(LAYOUT_FIELDS)} are fixed in an ensemble)"
+            )
+
+
+def member_update(scenario: Scenario, changes: Mapping[str, Any]) -> Scenario:
+    """``scenario`` with dotted fields replaced (``{"traffic.demand_scale": 1.2}``),
+    validated: a bad value raises :class:`InputError` naming the field."""
+    data = scenario.model_dump(exclude_none=True)
+    for key, value in changes.items():
+        _check_key(scenario, key)
+        *tables, last = key.split(".")
+        node = data
+        for t in tables:
+            node[t] = dict(node.get(t) or {})
+            node = node[t]
+        node[last] = value
+    shown = ", ".join(f"{k}={v!r}" for k, v in changes.items())
+    return Scenario.from_dict(data, source=f"ensemble member ({shown})")
+
+
+def _scalar(key: str, value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if not isinstance(value, bool | int | float | str):
+        raise InputError(
+            f"sweep key {key!r}: value {value!r} is not a number, text or true/false "
+            "(members are labelled by their values)"
+        )
+    return value
+
+
+def sweep_members(
+    scenario: Scenario,
+    sweep: Mapping[str, Iterable[Any]] | None = None,
+    members: Sequence[Mapping[str, Any]] | None = None,
+) -> list[Member]:
+    """The members of a sweep (the product of the value lists, the first key slowest) or
+    of an explicit list of changes (every entry with the same keys); each member's
+    scenario is validated here, before anything runs."""
+    if (sweep is None) == (members is None):
+        raise InputError("give either sweep={field: values} or members=[{field: value}, ...]")
+    if sweep is not None:
+        if not isinstance(sweep, Mapping) or not sweep:
+            raise InputError(f"sweep={sweep!r} must be a non-empty mapping of field: values")
+        values = {}
+        for key, vals in sweep.items():
+            _check_key(scenario, key)
+            if isinstance(vals, str | bytes) or not isinstance(vals, Iterable):
+                raise InputError(f"sweep key {key!r}: {vals!r} is not a list of values")
+            values[key] = [_scalar(key, v) for v in vals]
+            if not values[key]:
+                raise InputError(f"sweep key {key!r} has an empty list of values")
+        changes = [
+            dict(zip(values, combo, strict=True)) for combo in itertools.product(*values.values())
+        ]
+    else:
+        if isinstance(members, Mapping) or not members:
+            raise InputError(f"members={members!r} must be a non-empty list of {{field: value}}")
+        changes = [dict(m) for m in members]
+        keys = list(changes[0])
+        for i, m in enumerate(changes):
+            if list(m) != keys:
+                raise InputError(f"member {i} sets {sorted(m)}; every member must set {keys}")
+            for key, v in m.items():
+                _check_key(scenario, key)
+                m[key] = _scalar(key, v)
+    return [
+        Member(labels={label_name(k): v for k, v in c.items()}, scenario=member_update(scenario, c))
+        for c in changes
+    ]
+
+
+# ------------------------------------------------------------------ the store
+def _label_coords(members: Sequence[Member]) -> dict[str, tuple]:
+    """``member`` and the swept values, as ``{name: (dims, values, attrs)}``."""
+    coords = {"member": (("member",), np.arange(len(members)), {"long_name": "ensemble member"})}
+    for name in members[0].labels:
+        values = [m.labels[name] for m in members]
+        kind = object if any(isinstance(v, str) for v in values) else None
+        coords[name] = (("member",), np.asarray(values, dtype=kind), {"long_name": name})
+    return coords
+
+
+class EnsembleStore:
+    """The store of an ensemble (see the module docstring for its layout)."""
+
+    def __init__(self, path: str | Path):
+        self.path = check_store(path)
+        attrs = root_attrs(self.path)
+        if attrs.get("kind") != RUN_KIND or "ensemble" not in attrs:
+            raise InputError(f"{self.path} is not an ensemble store (no 'ensemble' attribute)")
+        if not attrs.get("layout_complete"):
+            raise InputError(f"{self.path} was interrupted while it was being created")
+        # the arrays' own metadata, not the consolidated copy: the checks below and the
+        # writes must see what is on disk
+        self.group = zarr.open_group(self.path, mode="r+", zarr_format=3, use_consolidated=False)
+        self.size = int(attrs["ensemble"]["members"])
+        self.labels = ["member", *attrs["ensemble"]["labels"]]
+        self.slabs = self._slabs(self.labels)
+
+    def _slabs(self, labels: Sequence[str]) -> list[str]:
+        """Paths of the state arrays along ``member`` (a member copies them from its run);
+        refuses the store if any array but a label coordinate has a chunk along
+        ``member`` other than 1 (two members would share a chunk)."""
+        paths = []
+        for prefix in ("state", "kpi", "members"):
+            for path, arr in self.group[prefix].members(max_depth=None):
+                dims = (arr.metadata.dimension_names or ()) if isinstance(arr, zarr.Array) else ()
+                if dims[:1] != ("member",) or path.rpartition("/")[2] in labels:
+                    continue
+                if arr.chunks[0] != 1 or arr.shape[0] != self.size:
+                    raise InputError(
+                        f"{self.path}: array {prefix}/{path} has chunks {arr.chunks} along "
+                        f"member of {arr.shape[0]}; an ensemble store needs chunk 1 and "
+                        f"{self.size} members"
+                    )
+                if prefix == "state":
+                    paths.append(f"{prefix}/{path}")
+        return paths
+
+    @classmethod
+    def create(
+        cls,
+        path: str | Path,
+        city: xr.DataTree,
+        members: Sequence[Member],
+        layouts,
+        coords,
+        attrs: dict,
+    ) -> EnsembleStore:
+        """Write the template: every array and coordinate, members all ``pending``.
+
+        ``layouts`` and ``coords`` are those of :meth:`twin.coupling.Coupler.layouts`
+        (one member's; every member has the same)."""
+        from twin.schema import GROUPS
+        from twin.store import _encoding, _labels, _times, _write_coords, time_attrs, with_labels
+
+        path = Path(path)
+        _replaceable(path, RUN_KIND)
+        root = zarr.open_group(path, mode="w", zarr_format=3)
+        root.attrs.update({"kind": RUN_KIND, "layout_complete": False})
+        for g in GROUPS:
+            ds = with_labels(city[g].to_dataset())
+            ds.to_zarr(
+                path,
+                group=f"city/{g}",
+                mode="w",
+                zarr_format=3,
+                consolidated=False,
+                encoding=_encoding(ds),
+            )
+        zarr.open_group(path / "city", mode="r+", zarr_format=3).attrs.update(dict(city.attrs))
+        n_members, sc = len(members), members[0].scenario
+        labels = _label_coords(members)
+        step_s = sc.output_interval.total_seconds()
+        times = (np.arange(1, sc.n_outputs + 1) * step_s).astype(np.int64)
+        clock = time_attrs(f"seconds since {sc.start.isoformat()}", attrs.get("utc_offset_hours"))
+        state = root.require_group("state")
+        for model, variables in layouts.items():
+            grp = state.require_group(model)
+            dims = {d for dims, _, _ in variables.values() for d in dims}
+            _write_coords(
+                grp, labels | _times(times, clock) | _labels(city, dims) | coords.get(model, {})
+            )
+            for name, (dims, shape, attrs_) in variables.items():
+                _full(grp, name, (n_members, times.size, *shape), (1, 1, *_chunks(dims, shape)),
+                      "float32", np.nan, ("member", "time", *dims), attrs_)  # fmt: skip
+        kpi = root.require_group("kpi")
+        _write_coords(kpi, labels)
+        for name, k in KPIS.items():
+            about = {"units": k.units, "long_name": k.long_name, "model": k.model,
+                     "better": k.better}  # fmt: skip
+            _full(kpi, name, (n_members,), (1,), "float64", np.nan, ("member",), about)
+        mem = root.require_group("members")
+        _write_coords(mem, labels)
+        for name, dtype, fill, about in (
+            ("status", "int8", PENDING, {"long_name": "member status (its completion marker)",
+             "flag_values": list(STATUS), "flag_meanings": " ".join(STATUS.values())}),
+            ("wall_seconds", "float64", np.nan,
+             {"units": "s", "long_name": "wall time of the member's run"}),
+            ("error", str, "", {"long_name": "error of a failed member"}),
+            ("scenario", str, "", {"long_name": "the member's scenario as TOML"}),
+        ):  # fmt: skip
+            _full(mem, name, (n_members,), (1,), dtype, fill, ("member",), about)
+        mem["scenario"][:] = np.asarray([m.scenario.to_toml() for m in members], dtype=object)
+        root.attrs.update(
+            attrs
+            | {
+                "ensemble": {"members": n_members, "labels": [n for n in labels if n != "member"]},
+                # every output step exists for every member: a member's completeness is
+                # its /members/status chunk, so readers never cut the time axis
+                "completed_outputs": int(times.size),
+                "layout_complete": True,
+            }
+        )
+        store = cls(path)
+        store.consolidate()
+        return store
+
+    # -- per member
+    def status(self) -> np.ndarray:
+        """Status of every member (:data:`PENDING`, :data:`COMPLETE`, :data:`FAILED`)."""
+        return self.group["members/status"][...]
+
+    def scenarios(self) -> list[str]:
+        return [str(s) for s in self.group["members/scenario"][...]]
+
+    def write_member(self, index: int, run_store: Path, kpis: xr.Dataset, wall_s: float) -> None:
+        """Copy member ``index``'s run store into its slabs, then mark it complete."""
+        source = zarr.open_group(run_store, mode="r", zarr_format=3)
+        for path in self.slabs:
+            target = self._array(path)
+            values = source[path][...]
+            if values.shape != target.shape[1:]:
+                raise RuntimeError(
+                    f"member {index}: {path} has shape {values.shape}, the ensemble "
+                    f"{target.shape[1:]}; members must share the store layout"
+                )
+            target[index] = values
+        for name, var in kpis.data_vars.items():
+            self._array(f"kpi/{name}")[index] = var.values
+        self._array("members/wall_seconds")[index] = wall_s
+        self._array("members/error")[index] = ""
+        self._array("members/status")[index] = COMPLETE
+
+    def write_failure(self, index: int, error: str) -> None:
+        """Record member ``index``'s error and mark it failed (its outputs stay NaN)."""
+        self._array("members/error")[index] = error
+        self._array("members/status")[index] = FAILED
+
+    def _array(self, path: str) -> zarr.Array:
+        """An array to write: every chunk is written, even one equal to the fill value
+        (a chunk left out would read as damage)."""
+        return self.group[path].with_config({"write_empty_chunks": True})
+
+    def update_attrs(self, **changes) -> None:
+        """Change root attributes (through the consolidated view, which keeps it)."""
+        zarr.open_group(self.path, mode="r+", zarr_format=3).attrs.update(changes)
+
+    def consolidate(self) -> None:
+        """Consolidate the metadata into the root (as a complete run store has it). Done
+        once, with the template: members write chunks and attributes only, so no
+        array's metadata changes afterwards."""
+        with warnings.catch_warnings():  # zarr: "not part of the v3 specification" (yet)
+            warnings.simplefilter("ignore", UserWarning)
+            zarr.consolidate_metadata(self.path, zarr_format=3)
+
+
+def _full(grp: zarr.Group, name, shape, chunks, dtype, fill, dims, attrs) -> None:
+    """An array along ``member`` with every chunk written (the fill value until a member
+    writes its own), so a reader never meets a missing chunk."""
+    text = dtype is str
+    arr = grp.create_array(
+        name,
+        shape=shape,
+        chunks=chunks,
+        dtype=dtype,
+        fill_value=None if text else fill,
+        dimension_names=dims,
+        attributes=attrs,
+        compressors="auto" if text else _COMPRESSORS,
+        config={"write_empty_chunks": True},
+    )
+    arr[...] = np.full(shape, fill, dtype=object if text else dtype)
+
+
+def open_or_create(
+    store: Path, members: Sequence[Member], overwrite: bool = False, attrs: dict | None = None
+) -> EnsembleStore:
+    """The ensemble store at ``store`` to continue (it holds the same members), or a new
+    template for ``members`` (refused over another ensemble unless ``overwrite``)."""
+    if store.exists() and not overwrite:
+        try:
+            es = EnsembleStore(store)
+        except InputError:
+            es = None
+        if es is not None:
+            if es.scenarios() == [m.scenario.to_toml() for m in members]:
+                return es
+            raise InputError(
+                f"{store} holds an ensemble of other members; refusing to mix them "
+                "(choose another path, or overwrite=True / --overwrite to replace it)"
+            )
+    import gpu
+    import twin
+    from twin.coupling import Coupler
+    from twin.runner import _load_city
+
+    first = members[0].scenario
+    city = _load_city(first)
+    coupler = Coupler(city, first, gpu.select("cpu"), sensors=bool(members[0].services))
+    coupler.init()
+    layouts, coords, _ = coupler.layouts()
+    return EnsembleStore.create(
+        store,
+        city.tree,
+        members,
+        layouts,
+        coords,
+        attrs={
+            "scenario": first.to_toml(),
+            "scenario_name": first.name,
+            "package_version": twin.__version__,
+            "backend": "ray ensemble",
+            "device": f"members on {first.device or 'auto'}",
+            "utc_offset_hours": coupler.weather.climatology.utc_offset_hours,
+            "status": "created",
+        }
+        | (attrs or {}),
+    )
+
+
+def run_member(path: str | Path, index: int, member: Member, device: str | None = None):
+    """Run member ``index`` and write it into the ensemble store at ``path``.
+
+    A model error (NaN, bad parameters) is recorded as the member's error and returned,
+    not raised: the other members go on. Returns a :class:`MemberResult`.
+    """
+    from gpu import device_memory
+    from twin.runner import run
+
+    store = EnsembleStore(path)
+    sc = member.scenario
+    sc = sc.with_updates(city=sc.city.model_dump() | {"store": str(store.path)})
+    t0, c0 = wallclock.perf_counter(), wallclock.process_time()
+    with tempfile.TemporaryDirectory(prefix=f"twin-member{index}-") as tmp:
+        try:
+            result = run(
+                sc,
+                Path(tmp) / "member.zarr",
+                services=[make() for make in member.services],
+                device=device,
+                progress=False,
+            )
+        except (ArithmeticError, ValueError, RuntimeError) as err:  # ModelHealthError, InputError
+            error = f"{type(err).__name__}: {err}"
+            log.warning("ensemble member %d failed: %s", index, error)
+            store.write_failure(index, error)
+            return MemberResult(index, "failed", error=error)
+        wall = wallclock.perf_counter() - t0
+        store.write_member(index, result.store, result.kpis, wall)
+    kpis = {name: float(var) for name, var in result.kpis.data_vars.items()}
+    cpu = wallclock.process_time() - c0
+    return MemberResult(
+        index, "complete", wall_s=wall, cpu_s=cpu, kpis=kpis, device_bytes=device_memory()
+    )
+
+
+# ------------------------------------------------------------------ reading
+def read_ensemble(path: str | Path) -> xr.Dataset:
+    """The ``(member, kpi)`` table with each member's labels, ``status`` (text) and
+    ``error``; KPIs no member has are left out."""
+    path = check_store(path)
+    open_ = {"engine": "zarr", "zarr_format": 3, "consolidated": False}
+    kpis = xr.open_dataset(path, group="kpi", **open_).load()
+    members = xr.open_dataset(path, group="members", **open_).load()
+    kpis = kpis[[n for n in KPIS if n in kpis and not bool(kpis[n].isnull().all())]]
+    status = np.asarray([STATUS[int(s)] for s in members["status"].values], dtype=object)
+    return kpis.assign(
+        status=("member", status, {"long_name": "member status"}),
+        error=members["error"].astype(object),
+        wall_seconds=members["wall_seconds"],
+    )
+
+
+def ensemble_summary(path: str | Path) -> dict[str, str]:
+    """Lines for ``twin info`` (empty for a store that is not an ensemble)."""
+    path = check_store(path)
+    attrs = root_attrs(path)
+    if "ensemble" not in attrs:
+        return {}
+    status = zarr.open_array(path / "members" / "status", mode="r")[...]
+    counts = ", ".join(f"{int(np.sum(status == k))} {name}" for k, name in STATUS.items())
+    lines = {"members": f"{status.size} ({counts})"}
+    grp = zarr.open_group(path / "members", mode="r")
+    for name in attrs["ensemble"]["labels"]:
+        values = list(dict.fromkeys(grp[name][...].tolist()))
+        shown = ", ".join(str(v) for v in values[:8]) + (" ..." if len(values) > 8 else "")
+        lines[name] = shown
+    errors = grp["error"][...]
+    for i in np.flatnonzero(status == FAILED)[:3]:
+        lines[f"member {i} error"] = str(errors[i])[:200]
+    return lines
+
+
+def kpi_summary(table: xr.Dataset) -> dict[str, dict[str, float]]:
+    """Mean, min, max and spread (sample standard deviation) per KPI over the complete
+    members of :func:`read_ensemble`'s table."""
+    done = table.where(table["status"] == "complete", drop=True)
+    out = {}
+    for name in (n for n in table.data_vars if n in KPIS):
+        v = done[name].values.astype(float) if name in done else np.array([])
+        v = v[np.isfinite(v)]
+        out[name] = {
+            "mean": float(v.mean()) if v.size else math.nan,
+            "min": float(v.min()) if v.size else math.nan,
+            "max": float(v.max()) if v.size else math.nan,
+            "spread": float(v.std(ddof=1)) if v.size > 1 else math.nan,
+        }
+    return out
+
+
+def _value(text: str) -> bool | int | float | str:
+    """A value written on the command line: an integer, a number, true/false or text."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text.strip()
+
+
+def parse_param(text: str) -> tuple[str, list[Any]]:
+    """``KEY=V1,V2,...`` or ``KEY=A..B`` (whole numbers A to B, both included) as
+    ``(key, values)``, e.g. ``traffic.demand_scale=0.8,1.0,1.2`` or ``weather.seed=0..7``."""
+    key, sep, values = text.partition("=")
+    if not sep or not key.strip() or not values.strip():
+        raise InputError(f"--param {text!r}: write KEY=V1,V2,... or KEY=A..B")
+    lo, dots, hi = values.partition("..")
+    if dots:
+        a, b = _value(lo), _value(hi)
+        if not (isinstance(a, int) and isinstance(b, int)) or b < a:
+            raise InputError(f"--param {text!r}: A..B needs whole numbers A <= B")
+        return key.strip(), list(range(a, b + 1))
+    return key.strip(), [_value(v) for v in values.split(",") if v.strip()]
