@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: b
 
 import numpy as np
 
+import gpu
 from bench.timing import median_time
 from sim import solar, weather
 from sim.energy import EnergyModel
@@ -80,12 +81,45 @@ def forcing_at(w, times, i):
     return {"time_utc": times[i]} | {k: float(v[0]) for k, v in f.items() if k != "time_utc"}
 
 
-def bench_steps(sizes, repeats, roof_samples, pvlib_s):
+def day_forcings():
+    """(times, forcings): the 24 hourly steps of a synthetic June day in Gwangju (UTC)."""
     clim = weatherfiles.load_climatology(CLIMATE)
     t0 = np.datetime64("2024-06-20T21:00", "s")
     times = t0 + np.arange(24) * np.timedelta64(3600, "s")
     w = weather.synthetic_weather(clim, t0, times[-1], seed=0)
-    forcings = [forcing_at(w, times, i) for i in range(24)]
+    return times, [forcing_at(w, times, i) for i in range(24)]
+
+
+def gpu_check(backend, buildings: int) -> list[tuple[str, str, str, str]]:
+    """Rows of ``bench/gpu_check.py``: an hourly energy step (noon, KST) of ``buildings``
+    buildings on ``backend`` and of a tenth of them on NumPy in the same run (speed-up per
+    building), and the device memory of the state per million buildings."""
+    _, forcings = day_forcings()
+
+    def per_building(be, n):
+        model = EnergyModel()
+        state = model.init(city(n, resolution_m=25.0), be.xp)
+        seconds = median_time(lambda: model.step(state, forcings[6], 3600.0), 3,
+                              be.synchronize, warmup=True)  # fmt: skip
+        return seconds, model, state
+
+    small = max(buildings // 10, 1000)
+    cpu_s, _, _ = per_building(gpu.select("cpu"), small)
+    dev_s, model, state = per_building(backend, buildings)
+    device_bytes = sum(int(getattr(v, "nbytes", 0)) for k, v in state.items()
+                       if k in model.STATE and not model.STATE[k].host)  # fmt: skip
+    return [
+        ("energy step (1 h), NumPy", f"{small:,} buildings", f"{cpu_s * 1e3:,.1f} ms", ""),
+        (f"energy step (1 h), {backend.name}", f"{buildings:,} buildings",
+         f"{dev_s * 1e3:,.1f} ms", f"{cpu_s / small / (dev_s / buildings):,.1f}x NumPy "
+         "per building"),
+        ("energy device memory", "10^6 buildings", f"{device_bytes / buildings:.0f} MB state",
+         ""),
+    ]  # fmt: skip
+
+
+def bench_steps(sizes, repeats, roof_samples, pvlib_s):
+    times, forcings = day_forcings()
     print(f"\nEnergy step (roof_samples={roof_samples}): per-building solar position + "
           "shading + thermal/PV/EV/grid step")  # fmt: skip
     print(f"{'buildings':>9} | {'init s':>7} | {'sun ms':>7} | {'step ms':>8} | "

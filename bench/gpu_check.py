@@ -7,7 +7,9 @@ the gain, read the wind factor, write every species: 28 bytes per cell for two f
 species); NumPy on the same model at 4096^2 in the same run and the speed-up per
 cell-sub-step; the air model's device memory per million cells; launches per coupling
 step of the air model at the demo's 100 m (counting backend). Then the HOOKS: traffic,
-energy and the coupled Gwangju day at 25 m and 10 m, each run when its code exists.
+energy (``gpu_check`` of bench/traffic.py and bench/energy.py: 10^6 road cells, 10^6
+buildings, NumPy on a smaller case, device memory per million) and, with ``--coupled``, the
+coupled Gwangju day at 25 m and 10 m.
 
 Prints the table and writes it to ``$OUT/gpu_check_table.txt`` when ``OUT`` is set.
 ``python bench/gpu_check.py --quick`` runs small sizes (for a try on any CuPy device).
@@ -109,17 +111,18 @@ def air_launches_100m() -> str:
 
 # ---------------------------------------------------------------------------------- HOOKS
 # Each hook runs when its code exists and otherwise says what is missing; the rows it
-# returns join the table. Traffic and energy: define ``gpu_check(backend) -> list[Row]``
-# in bench/traffic.py (a 1,000,000-cell road network, with UXsim's C++ engine on the
-# same network on CPU) and bench/energy.py (1,000,000 buildings, NumPy in the same run).
-def bench_hook(name: str, backend) -> list[Row]:
+# returns join the table. Traffic and energy: ``gpu_check(backend, size) -> list[Row]``
+# in bench/traffic.py (``size`` road cells) and bench/energy.py (``size`` buildings), each
+# with NumPy on a smaller case in the same run. UXsim's C++ engine on the same network is
+# not part of it (not installed on the GPU machine): bench/traffic.py's grid table, CPU.
+def bench_hook(name: str, backend, size: int) -> list[Row]:
     try:
         hook = getattr(importlib.import_module(f"bench.{name}"), "gpu_check", None)
     except ImportError as err:  # e.g. UXsim is not installed on the GPU machine
         return [(name, "-", "not run", f"bench/{name}.py does not import: {err}")]
     if hook is None:
-        return [(name, "-", "not run", f"HOOK: define gpu_check(backend) in bench/{name}.py")]
-    return list(hook(backend))
+        return [(name, "-", "not run", f"HOOK: define gpu_check(backend, size) in bench/{name}.py")]
+    return list(hook(backend, size))
 
 
 # The coupled Gwangju day (scenarios/june_weekday.toml at the resolution, on the GPU):
@@ -132,7 +135,7 @@ def coupled_day(resolution_m: float, enabled: bool) -> list[Row]:
     if not lo <= resolution_m <= hi:
         return [(what, "-", "not run", f"HOOK: cities build at {lo:g}-{hi:g} m only")]
     if not enabled:
-        return [(what, "-", "not run", "HOOK: pass --coupled (once traffic launches are cut)")]
+        return [(what, "-", "not run", "pass --coupled (a simulated day each)")]
     import tempfile
 
     import twin
@@ -176,8 +179,8 @@ def main(argv=None) -> int:
     rows.append(("air device memory", "10^6 cells", f"{state:.0f} MB state",
                  f"{working:.0f} MB with a fused step's buffers"))  # fmt: skip
     rows.append(("air launches per coupling step", "100 m demo", air_launches_100m(), ""))
-    for name in ("traffic", "energy"):
-        rows += bench_hook(name, backend)
+    for name in ("traffic", "energy"):  # 10^6 road cells, 10^6 buildings
+        rows += bench_hook(name, backend, 100_000 if args.quick else 1_000_000)
     for res in (25.0, 10.0):
         rows += coupled_day(res, args.coupled)
     width = [max(len(r[i]) for r in rows) for i in range(4)]

@@ -34,6 +34,7 @@ steps, at sub-steps of 5 s and 10 s.
 from __future__ import annotations
 
 import argparse
+import math
 import platform
 import statistics
 import sys
@@ -41,6 +42,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+import gpu
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for the UXsim scenario builder shared with the tests
@@ -219,6 +222,64 @@ def city_table(reps: int) -> None:
             f"| {c['exited']:,.0f} | {c['trip_time_s'] / c['exited'] / 60:.1f} "
             f"| {c['delay_s'] / 3600:,.0f} |"
         )
+
+
+GPU_ZONES = 15  # like the Gwangju demo: cost per cell grows with the zones
+
+
+def gpu_case(cells: int, xp, seed: int = 0):
+    """A signalized lattice of 500 m links cut into about ``cells`` road cells (5 s
+    sub-steps), GPU_ZONES zones, loaded for 10 minutes on backend ``xp``: (model, state)."""
+    side = max(3, math.ceil(math.sqrt(cells / 20)) + 1)  # 4 side (side - 1) links, 5 cells
+    rng = np.random.default_rng(seed)
+    net = grid_network(side, side, spacing_m=500.0, lanes=2)
+    zones = np.sort(rng.choice(net.n_nodes, GPU_ZONES, replace=False))
+    od = random_od(GPU_ZONES, 300.0 * GPU_ZONES, rng)
+    model = TrafficModel(net, Demand(zones, od, flat_profile), route_interval_s=1e9)
+    state = model.init({}, xp)
+    for k in range(10):
+        state = model.step(state, {"time_of_day_s": 7 * 3600.0 + STEP_S * k}, STEP_S)
+    return model, state
+
+
+def gpu_check(backend, cells: int) -> list[tuple[str, str, str, str]]:
+    """Rows of ``bench/gpu_check.py``: a 60 s coupling step on about ``cells`` road cells
+    on ``backend`` and NumPy on a sixteenth of them (same run, speed-up per
+    cell-sub-step), the device memory of the state (and of the sub-step's scratch
+    buffers) per million road cells, and the launches of the step (counting backend,
+    on the small case)."""
+    from bench.timing import median_time
+    from gpu import counting
+
+    def per_cell_substep(be, n):
+        model, state = gpu_case(n, be.xp)
+        forcing = {"time_of_day_s": 8 * 3600.0}
+        seconds = median_time(lambda: model.step(state, forcing, STEP_S), 3, be.synchronize,
+                              warmup=True)  # fmt: skip
+        n_sub = math.ceil(STEP_S / model.dt_sub_max_s * (1 - 1e-12))
+        return seconds, seconds / (model.cells.n_cells * n_sub), model, state
+
+    small = max(cells // 16, 1000)
+    cpu_s, cpu_per, _, _ = per_cell_substep(gpu.select("cpu"), small)
+    dev_s, dev_per, model, state = per_cell_substep(backend, cells)
+    n = model.cells.n_cells
+    device_bytes = sum(int(v.nbytes) for k, v in state.items() if not model.STATE[k].host)
+    work_bytes = sum(int(v.nbytes) for v in model._dev[backend.xp.__name__][3].values())
+    count_model, count_state = gpu_case(small, counting.xp)
+    counting.reset()
+    count_model.step(count_state, {"time_of_day_s": 8 * 3600.0}, STEP_S)
+    launches = counting.counts["launches"]
+    return [
+        ("traffic step (60 s), NumPy", f"{count_model.cells.n_cells:,} cells",
+         f"{cpu_s * 1e3:,.1f} ms", f"{cpu_per * 1e9:.1f} ns per cell-sub-step"),
+        (f"traffic step (60 s), {backend.name}", f"{n:,} cells", f"{dev_s * 1e3:,.1f} ms",
+         f"{cpu_per / dev_per:,.1f}x NumPy per cell-sub-step"),
+        ("traffic device memory", "10^6 road cells", f"{device_bytes / n:.0f} MB state",
+         f"{(device_bytes + work_bytes) / n:.0f} MB with the sub-step's buffers; "
+         f"{GPU_ZONES} zones"),
+        ("traffic launches per 60 s step", f"{count_model.cells.n_cells:,} cells", f"{launches:,}",
+         "counting backend; no graph capture yet"),
+    ]  # fmt: skip
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from gpu.backend import (
 )
 from gpu.graphs import capture
 from gpu.kernels.air import for_namespace as fused_air_substep
-from gpu.ops import bincount
+from gpu.ops import bincount, fuse
 from gpu.transfer import HostCopier
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "bincount",
     "capture",
     "device_memory",
+    "fuse",
     "fused_air_substep",
     "select",
     "to_host",

@@ -17,8 +17,9 @@ Operations whose output size depends on the data (``nonzero``, ``unique``, boole
 indexing, ...) and ``bincount`` (CuPy reads ``max(x)`` to size it, even with
 ``minlength``) count as syncs too, as they are on CuPy.
 
-Counts go to the module's :data:`counts`; :func:`reset` zeroes them and :func:`traced`
-also records where each sync or host array came from (file:line, for messages).
+Counts go to the module's :data:`counts`; :func:`reset` zeroes them, :func:`one_launch`
+counts a block as one launch (a fused kernel) and :func:`traced` also records where each
+sync or host array came from (file:line, for messages).
 """
 
 from __future__ import annotations
@@ -59,7 +60,26 @@ def traced():
         _sites = previous
 
 
+_quiet_launches = 0  # > 0 inside one_launch()
+
+
+@contextmanager
+def one_launch():
+    """Count the block's array operations as one launch: a fused kernel
+    (:func:`gpu.ops.fuse`); syncs, uploads and host arrays still count."""
+    global _quiet_launches
+    _quiet_launches += 1
+    try:
+        yield
+    finally:
+        _quiet_launches -= 1
+    if not _quiet_launches:
+        _note("launches")
+
+
 def _note(kind: str, n: int = 1) -> None:
+    if kind == "launches" and _quiet_launches:
+        return
     counts[kind] += n
     if _sites is not None and kind != "launches":
         for frame in reversed(traceback.extract_stack()[:-2]):

@@ -55,6 +55,27 @@ def test_check_parts_on_numpy():
     # float32, two species and the wind factor: 12 bytes a cell; a fused step adds two
     # ping-pong fields, the gain and the new state of both species (32 bytes).
     assert gpu_check.air_memory_mb_per_mcell(AirModel(10.0)) == (12.0, 44.0)
-    assert "HOOK" in gpu_check.bench_hook("traffic", numpy)[0][3]
-    assert "25-500 m only" in gpu_check.coupled_day(10.0, True)[0][3]
+    assert "HOOK" in gpu_check.bench_hook("timing", numpy, 10)[0][3]  # no gpu_check there
+    assert "10-500 m only" in gpu_check.coupled_day(5.0, True)[0][3]
     assert "--coupled" in gpu_check.coupled_day(25.0, False)[0][3]
+
+
+def test_traffic_and_energy_rows_on_numpy():
+    # the hooks' rows of the table, dry-run on NumPy at small sizes
+    sys.path.insert(0, str(ROOT))
+    from bench import gpu_check
+
+    numpy = gpu.select("cpu")
+    traffic = gpu_check.bench_hook("traffic", numpy, 3000)
+    assert [r[0] for r in traffic] == [
+        "traffic step (60 s), NumPy", "traffic step (60 s), numpy", "traffic device memory",
+        "traffic launches per 60 s step",
+    ]  # fmt: skip
+    assert traffic[1][3].endswith("x NumPy per cell-sub-step")
+    assert traffic[2][1] == "10^6 road cells" and traffic[2][2].endswith(" MB state")
+    assert int(traffic[3][2].replace(",", "")) > 0
+    energy = gpu_check.bench_hook("energy", numpy, 2000)
+    assert [r[0] for r in energy] == [
+        "energy step (1 h), NumPy", "energy step (1 h), numpy", "energy device memory",
+    ]  # fmt: skip
+    assert energy[1][3].endswith("x NumPy per building") and energy[2][1] == "10^6 buildings"

@@ -186,7 +186,7 @@ def build_city(name_or_path: str | Path = "gwangju", resolution_m: float = 100.0
     ----------
     name_or_path : dataset name (e.g. ``"gwangju"``) or path to a dataset folder
         or its ``dataset.toml``.
-    resolution_m : grid cell size [m], 25 to 500.
+    resolution_m : grid cell size [m], 10 to 500.
     seed : random seed of the procedural generator.
 
     Returns

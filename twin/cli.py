@@ -82,7 +82,7 @@ def city_build(
     name: Annotated[str, typer.Argument(help="Dataset name (e.g. gwangju) or dataset folder.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Zarr store to write.")],
     resolution: Annotated[
-        float, typer.Option("--resolution", "-r", help="Cell size [m], 25-500.")
+        float, typer.Option("--resolution", "-r", help="Cell size [m], 10-500.")
     ] = 100.0,
     seed: Annotated[int, typer.Option("--seed", "-s", help="Random seed.")] = 0,
 ) -> None:

@@ -118,6 +118,9 @@ class Coupler:
         assembly = models.Assembly(city, scenario, backend, self.weather, with_sensors=sensors)
         self.components = models.build(assembly)
         self.timers = Timers(backend, profile)
+        # snapshots: pinned host buffers on their own stream on CuPy (2 sets in turn:
+        # outputs, then states, each read before the next copy); plain copies elsewhere
+        self.copier = gpu.HostCopier(backend.xp, slots=2)
         self.exchange = Exchange(dt_s=scenario.step.total_seconds())
         self.exchange.models = {c.name: c.model for c in self.components}
 
@@ -188,20 +191,34 @@ class Coupler:
     # ------------------------------------------------------------------ snapshots
     def host_outputs(self) -> dict[str, dict[str, np.ndarray]]:
         """Host float32 copies of every model's latest outputs (a sync)."""
-        return {
-            c.name: {
-                k: gpu.to_host(v).astype(np.float32)
-                for k, v in self.exchange.outputs[c.name].items()
-            }
-            for c in self.components
-            if c.model.OUTPUTS
-        }
+        host = self._to_host(
+            {c.name: self.exchange.outputs[c.name] for c in self.components if c.model.OUTPUTS}
+        )
+        return {c: {k: v.astype(np.float32) for k, v in d.items()} for c, d in host.items()}
 
     def host_states(self) -> dict[str, dict[str, np.ndarray]]:
         """Host copies of every restart variable (a sync)."""
+        host = self._to_host(
+            {
+                c.name: {k: self.exchange.states[c.name][k] for k in protocol.restart_vars(c.model)}
+                for c in self.components
+            }
+        )
+        return {c.name: protocol.snapshot(c.model, host[c.name]) for c in self.components}
+
+    def _to_host(self, arrays: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+        """``{component: {name: array}}`` with device arrays copied to the host through
+        :attr:`copier` (pinned buffers, valid until its next copy but one: callers copy
+        them again) and host entries as they are."""
+        on_device = {
+            f"{c}/{k}": v
+            for c, d in arrays.items()
+            for k, v in d.items()
+            if gpu.array_namespace(v) is not np
+        }
+        copied = self.copier.copy(on_device).result()
         return {
-            c.name: protocol.snapshot(c.model, self.exchange.states[c.name])
-            for c in self.components
+            c: {k: copied.get(f"{c}/{k}", v) for k, v in d.items()} for c, d in arrays.items()
         }
 
     def check(self, arrays, when: str, what: str = "output") -> None:

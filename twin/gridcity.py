@@ -51,7 +51,7 @@ def grid_city(
         nodes), 50 to 2000.
     lanes : lanes per direction on every link, 1 to 6.
     free_speed_kmh : [km h-1] free-flow speed, 10 to 130.
-    resolution_m : [m] grid cell size (25 to 500, at most ``spacing_m``).
+    resolution_m : [m] grid cell size (10 to 500, at most ``spacing_m``).
     population_per_entry : residents placed at each fringe node (they make the demand).
     name : the city's name (default ``"grid{n}x{n}"``).
     """

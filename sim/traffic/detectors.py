@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+import gpu
 from sim.protocol import Var
 from sim.traffic.loading import Cells
 from sim.traffic.network import Network, format_indices
@@ -126,18 +127,30 @@ def place(network: Network, cells: Cells, det: Detectors) -> dict[str, np.ndarra
 
 
 def accumulate(xp, st: dict, table: dict[str, Any], inflow, outflow, vehicles, h_s: float):
-    """Add one sub-step to the running sums, in place.
+    """Add one sub-step to the running sums (the sums are replaced by new arrays).
 
     ``inflow``/``outflow`` (cell + 1,) vehicles through each cell's upstream and
     downstream face in the sub-step; ``vehicles`` (cell + 1,) after it.
     """
-    c, f = table["cell"], table["frac"]
-    n = vehicles[c]
-    out = outflow[c]
-    st["detector_acc_count"] += (1.0 - f) * inflow[c] + f * out
-    st["detector_acc_occupancy_s"] += xp.minimum(n * table["occupancy_per_veh"], 1.0) * h_s
-    st["detector_acc_distance_m"] += out * table["cell_length"]
-    st["detector_acc_time_s"] += n * h_s
+    c = table["cell"]
+    keys = [f"detector_acc_{k}" for k in ACCUMULATORS]
+    sums = _add_substep(
+        *(st[k] for k in keys), inflow[c], outflow[c], vehicles[c], table["frac"],
+        table["occupancy_per_veh"], table["cell_length"], h_s,
+    )  # fmt: skip
+    st |= dict(zip(keys, sums, strict=True))
+
+
+@gpu.fuse
+def _add_substep(xp, count, occupancy_s, distance_m, time_s, inflow, out, n, f,
+                 occupancy_per_veh, cell_length, h_s):  # fmt: skip
+    """The four running sums after one sub-step (one fused kernel on CuPy)."""
+    return (
+        count + ((1.0 - f) * inflow + f * out),
+        occupancy_s + xp.minimum(n * occupancy_per_veh, 1.0) * h_s,
+        distance_m + out * cell_length,
+        time_s + n * h_s,
+    )
 
 
 def latch(xp, st: dict, table: dict[str, Any], t_end_s: float, interval_s: float) -> None:

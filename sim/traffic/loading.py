@@ -53,15 +53,10 @@ from typing import Any
 
 import numpy as np
 
+import gpu
 from sim.traffic.network import Network
 
 _TINY = 1e-300  # guards divisions by an empty link or queue
-
-
-def _share(part, whole, xp):
-    """``part / whole`` clipped to [0, 1]: round-off may leave a link holding -1e-17
-    vehicles while its last cell still sends 1e-17; the share must stay a fraction."""
-    return xp.clip(part / xp.maximum(whole, _TINY), 0.0, 1.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,7 +116,8 @@ class Static:
     cell_free_time: Any  # (cell + 1,) cell length / v_f [s]; 0 for the dummy
     first: Any  # (link + 1,)
     last: Any  # (link + 1,)
-    in_links: Any  # (k_in, node) padded with the dummy link
+    node_sources: Any  # (k_in + 1, node) in-links padded with the dummy link, then the
+    # node's origin as column link + 1 + zone of the sending table (dummy link if none)
     out_links: Any  # (k_out, node)
     from_node: Any  # (link + 1,)
     to_node: Any  # (link + 1,)
@@ -147,6 +143,9 @@ def build_static(
     def dev(a, dtype=np.float64):
         return xp.asarray(np.ascontiguousarray(a), dtype=dtype)
 
+    in_links = network.in_links().T
+    origin = np.full(network.n_nodes, network.n_links)
+    origin[zone_nodes] = network.n_links + 1 + np.arange(zone_nodes.size)
     entry = np.bincount(
         network.from_node, weights=network.link_capacity, minlength=network.n_nodes
     )[zone_nodes]
@@ -163,7 +162,7 @@ def build_static(
         cell_free_time=dev(pad(length / network.free_speed[link], 0.0)),
         first=dev(cells.first, np.int64),
         last=dev(cells.last, np.int64),
-        in_links=dev(network.in_links().T, np.int64),
+        node_sources=dev(np.vstack([in_links, origin]), np.int64),
         out_links=dev(network.out_links().T, np.int64),
         from_node=dev(pad(network.from_node, 0), np.int64),
         to_node=dev(pad(network.to_node, 0), np.int64),
@@ -198,8 +197,84 @@ def workspace(xp, n_cells: int, n_links: int, n_zones: int) -> dict:
     """Scratch buffers for :func:`substep`, reused so that large temporaries are not
     reallocated (and page-faulted) every sub-step."""
     cell = {k: xp.zeros(n_cells + 1) for k in ("send", "recv", "flow", "inflow")}
-    dest = {k: xp.zeros((n_zones, n_links + 1)) for k in ("by_dest", "demand", "out", "in")}
-    return cell | dest
+    dest = {k: xp.zeros((n_zones, n_links + 1)) for k in ("demand", "out", "in")}
+    return cell | dest | {"sending": xp.zeros((n_zones, n_links + 1 + n_zones))}
+
+
+def _fraction(xp, part, whole):
+    """``part / whole`` clipped to [0, 1] (elementwise, for fused kernels): round-off may
+    leave a link holding -1e-17 vehicles while its last cell still sends 1e-17; the
+    share must stay a fraction."""
+    return xp.minimum(xp.maximum(part / xp.maximum(whole, _TINY), 0.0), 1.0)
+
+
+@gpu.fuse
+def _share(xp, part, whole):
+    return _fraction(xp, part, whole)
+
+
+@gpu.fuse
+def _scaled_share(xp, scale, part, whole):
+    """``scale * _fraction(part, whole)``."""
+    return scale * _fraction(xp, part, whole)
+
+
+@gpu.fuse
+def _green_share(xp, send, green, whole):
+    return _fraction(xp, send * green, whole)
+
+
+@gpu.fuse
+def _send_receive(xp, n, speed, capacity, jam, wave):
+    """Cell sending and receiving flows [veh per sub-step] (triangular diagram)."""
+    send = xp.minimum(n * speed, capacity)
+    recv = xp.maximum(xp.minimum((jam - n) * wave, capacity), 0.0)
+    return send, recv
+
+
+@gpu.fuse
+def _moved(xp, n, inflow, outflow):
+    return n + inflow - outflow
+
+
+@gpu.fuse
+def _shortfall(xp, supply, demand):
+    """``1 - ratio``, ratio the share of its demand an out-link admits (1 if not short)."""
+    return 1.0 - xp.where(demand > supply, supply / xp.maximum(demand, _TINY), 1.0)
+
+
+@gpu.fuse
+def _mean_age(xp, node_age, arrived):
+    return node_age / xp.maximum(arrived, _TINY)
+
+
+@gpu.fuse
+def _still(xp, on_link, link_in, link_out, waiting, origin_moved):
+    """Vehicles on each link and waiting at each origin at the end of the sub-step."""
+    return on_link + link_in - link_out, waiting - origin_moved
+
+
+@gpu.fuse
+def _ages(xp, age, mean_in, link_in, age_out, on_link_now, origin_age, waiting_now,
+          origin_age_out, h_s):  # fmt: skip
+    """Summed vehicle ages [veh s] of links and origin queues after the sub-step."""
+    link = age + (mean_in * link_in - age_out + on_link_now * h_s)
+    origin = origin_age + (waiting_now * h_s - origin_age_out)
+    return link, origin
+
+
+@gpu.fuse
+def _counters(xp, entered, exited, trip_time, vehicle_time, waiting_time, acc_link_time,
+              moved, exits, trips, on_link_total, waiting_total, on_link_now, h_s):  # fmt: skip
+    """The network counters and the link time accumulator after the sub-step."""
+    return (
+        entered + moved,
+        exited + exits,
+        trip_time + trips,
+        vehicle_time + on_link_total * h_s,
+        waiting_time + waiting_total * h_s,
+        acc_link_time + on_link_now * h_s,
+    )
 
 
 def substep(xp, a: Static, c: StepConstants, st: dict, w: dict, green, uses) -> None:
@@ -210,49 +285,54 @@ def substep(xp, a: Static, c: StepConstants, st: dict, w: dict, green, uses) -> 
     xp : array namespace.
     a : static arrays.
     c : constants for this sub-step length (at most the stable step of the cutting).
-    st : state arrays (see ``TrafficModel.init``); updated in place. Per-destination
-        arrays are destination-major: ``link_dest`` and ``route`` (zone, link + 1),
-        ``origin_queue`` (destination, origin).
+    st : state arrays (see ``TrafficModel.init``); entries are updated in place or
+        replaced. Per-destination arrays are destination-major: ``link_dest`` and
+        ``route`` (zone, link + 1), ``origin_queue`` (destination, origin).
     w : scratch buffers from :func:`workspace`.
     green : (link + 1,) fraction of the sub-step each link may discharge (signals).
     uses : (zone, k_out, node) 0/1 float, 1 where the route fractions send vehicles
         for the zone onto that out-slot (the movements that can restrict them).
+
+    Notes
+    -----
+    Elementwise chains run as fused kernels (:func:`gpu.fuse`, one launch each on CuPy,
+    the same operations in the same order on NumPy). Origins are extra columns of the
+    per-destination sending table (``w["sending"]``, links then zones) behind one more
+    slot of the node tables, so a node's demand, its origin included, is one gather and
+    one sum; the sum adds the origin last, as a separate add would.
     """
     h_s = c.h_s
-    n = st["vehicles"]
-    send = xp.minimum(xp.multiply(n, c.speed, out=w["send"]), c.capacity, out=w["send"])
-    recv = xp.multiply(xp.subtract(a.cell_jam, n, out=w["recv"]), c.wave, out=w["recv"])
-    xp.maximum(xp.minimum(recv, c.capacity, out=recv), 0.0, out=recv)
+    n_links = a.to_node.shape[0]  # links + the dummy
+    send, recv = _send_receive(st["vehicles"], c.speed, c.capacity, a.cell_jam, c.wave)
 
     # link ends: per-destination sending, node demand and out-link supply ratios
     link_dest = st["link_dest"]  # (zone, link + 1)
     on_link = link_dest.sum(axis=0)
-    link_send = send[a.last] * green
-    by_dest = xp.multiply(link_dest, _share(link_send, on_link, xp), out=w["by_dest"])
+    sending = w["sending"]  # (zone, link + 1 + zone): in-links, then origins
+    by_dest = xp.multiply(
+        link_dest, _green_share(send[a.last], green, on_link), out=sending[:, :n_links]
+    )
     if a.n_exits:  # vehicles at their destination leave before the signal
         z, j = a.exit_zone, a.exit_link
-        by_dest[z, j] = link_dest[z, j] * _share(send[a.exit_last], on_link[j], xp)
+        by_dest[z, j] = _scaled_share(link_dest[z, j], send[a.exit_last], on_link[j])
     queue = st["origin_queue"]  # (destination, origin)
     waiting = queue.sum(axis=0)
-    origin_send = queue * _share(c.entry, waiting, xp)
-    node_demand = xp.take(by_dest, a.in_links, axis=1).sum(axis=1)  # (zone, node)
-    node_demand[:, a.zone_nodes] += origin_send
+    origin_send = xp.multiply(queue, _share(c.entry, waiting), out=sending[:, n_links:])
+    node_demand = xp.take(sending, a.node_sources, axis=1).sum(axis=1)  # (zone, node)
     route = st["route"]
     demand = xp.multiply(
         xp.take(node_demand, a.from_node, axis=1, out=w["demand"]), route, out=w["demand"]
     )
     link_demand = demand.sum(axis=0)
     supply = recv[a.first]
-    binding = link_demand > supply
-    if xp.__name__ == "numpy" and not binding.any():
+    if xp.__name__ == "numpy" and not (link_demand > supply).any():
         # no out-link is short of space: every movement gets its full demand. Checked
         # on the host only, where it is free; on a GPU it would stall the queue.
         out_dest, in_dest, arrive, origin_out = by_dest, demand, node_demand, origin_send
     else:
-        ratio = xp.where(binding, supply / xp.maximum(link_demand, _TINY), 1.0)
         # limit = min of the ratios over the out-slots each zone's vehicles use, as
         # 1 - max(uses * (1 - ratio)) with ``uses`` 0/1: two passes instead of three
-        limit = 1.0 - (uses * (1.0 - ratio)[a.out_links]).max(axis=1)  # (zone, node)
+        limit = 1.0 - (uses * _shortfall(supply, link_demand)[a.out_links]).max(axis=1)
         # every in-link of a node passes the same share of its vehicles for each zone
         out_dest = xp.multiply(
             xp.take(limit, a.to_node, axis=1, out=w["out"]), by_dest, out=w["out"]
@@ -275,30 +355,29 @@ def substep(xp, a: Static, c: StepConstants, st: dict, w: dict, green, uses) -> 
     inflow = w["inflow"]
     inflow[1:] = flow[:-1]
     inflow[a.first] = link_in
-    n += inflow
-    n -= flow
+    st["vehicles"] = _moved(st["vehicles"], inflow, flow)
 
     # vehicle ages, moved with the vehicles and mixed at nodes
-    age = st["link_age"]
-    age_out = age * _share(link_out, on_link, xp)
-    origin_age = st["origin_age"]
-    origin_age_out = origin_age * _share(origin_moved, waiting, xp)
-    node_age = age_out[a.in_links].sum(axis=0)
-    node_age[a.zone_nodes] += origin_age_out
-    mean_age = node_age / xp.maximum(arrive.sum(axis=0), _TINY)
-    on_link_now = on_link + link_in - link_out
-    waiting_now = waiting - origin_moved
-    age += mean_age[a.from_node] * link_in - age_out + on_link_now * h_s
-    origin_age += waiting_now * h_s - origin_age_out
+    age_out = _scaled_share(st["link_age"], link_out, on_link)
+    origin_age_out = _scaled_share(st["origin_age"], origin_moved, waiting)
+    leaving = xp.concatenate([age_out, origin_age_out])
+    mean_age = _mean_age(leaving[a.node_sources].sum(axis=0), arrive.sum(axis=0))
+    on_link_now, waiting_now = _still(on_link, link_in, link_out, waiting, origin_moved)
+    st["link_age"], st["origin_age"] = _ages(
+        st["link_age"], mean_age[a.from_node], link_in, age_out, on_link_now,
+        st["origin_age"], waiting_now, origin_age_out, h_s,
+    )  # fmt: skip
 
     # no BLAS (dot) here: OpenBLAS threads spin between calls and steal the other core
-    st["entered"] += origin_moved.sum()
-    st["exited"] += exits.sum()
-    st["trip_time_s"] += (mean_age[a.zone_nodes] * exits).sum()
-    st["vehicle_time_s"] += on_link_now.sum() * h_s
-    st["waiting_time_s"] += waiting_now.sum() * h_s
+    names = ("entered", "exited", "trip_time_s", "vehicle_time_s", "waiting_time_s",
+             "acc_link_time_s")  # fmt: skip
+    totals = _counters(
+        *(st[k] for k in names), origin_moved.sum(), exits.sum(),
+        (mean_age[a.zone_nodes] * exits).sum(), on_link_now.sum(), waiting_now.sum(),
+        on_link_now, h_s,
+    )  # fmt: skip
+    st |= dict(zip(names, totals, strict=True))
     st["acc_cell_flow"] += flow
-    st["acc_link_time_s"] += on_link_now * h_s
     st["acc_link_out"] += link_out
     st["acc_zone_arrivals"] += exits
 

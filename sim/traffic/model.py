@@ -65,6 +65,12 @@ from sim.traffic.demand import DAY_S, DEMAND_NOISE, Demand, draw_hour
 from sim.traffic.network import Network
 
 
+@gpu.fuse
+def _add_scaled(xp, total, x, scale):
+    """``total + x * scale`` in one kernel."""
+    return total + x * scale
+
+
 class TrafficModel(SignalCommands):
     """City traffic on a road network: CTM loading, signals, OD demand, reactive routes.
 
@@ -364,7 +370,7 @@ class TrafficModel(SignalCommands):
                 opened = control.advance(xp, st, timing, link["n_phases"], h, pieces)
                 g = xp.where(fixed, g, signals.served_sum(opened, row, serve, valid) / h)
             green[link["approach"]] = g
-            st["approach_green_s"] += g * h
+            st["approach_green_s"] = _add_scaled(st["approach_green_s"], g, h)
             loading.substep(xp, static, constants, st, work, green, uses)
             if adaptive:  # stop-line detectors: vehicles discharged from each approach
                 crossed = work["flow"][link["approach_last"]][link["entry_approach"]]

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import gpu
 from sim.traffic.network import Network, format_indices
 
 PHASES = 2  # the default: north-south and east-west
@@ -225,6 +226,19 @@ def served_sum(values, row, serve, valid):
     return total
 
 
+@gpu.fuse
+def _open_fraction(xp, t, start, cycle, open_s, h_s):
+    """Fraction of ``[t, t + h_s)`` inside the discharge window of ``open_s`` seconds
+    that starts at ``start`` in every cycle (one fused kernel on CuPy)."""
+
+    def open_time(t):
+        # seconds of discharge window in [start, t), periodic with the cycle
+        u = t - start
+        return xp.floor(u / cycle) * open_s + xp.minimum(u - xp.floor(u / cycle) * cycle, open_s)
+
+    return (open_time(t + h_s) - open_time(t)) / h_s
+
+
 def green_fraction(xp, plan, row, serve, valid, lost_time_s: float, t0_s, h_s: float):
     """Fraction of each interval ``[t0_s, t0_s + h_s)`` during which each approach may
     discharge under its fixed-time plan.
@@ -250,14 +264,7 @@ def green_fraction(xp, plan, row, serve, valid, lost_time_s: float, t0_s, h_s: f
 
     def open_fraction(phase):
         start = plan["signal_offset_s"][row] + start_in_cycle[row, phase]
-        open_s = green[row, phase]
-
-        def open_time(t):
-            # seconds of discharge window in [start, t), periodic with the cycle
-            u = t - start
-            return xp.floor(u / c) * open_s + xp.minimum(u - xp.floor(u / c) * c, open_s)
-
-        return (open_time(t + h_s) - open_time(t)) / h_s
+        return _open_fraction(t, start, c, green[row, phase], h_s)
 
     total = open_fraction(serve[:, 0])
     for s in range(1, serve.shape[1]):

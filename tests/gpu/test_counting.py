@@ -54,3 +54,51 @@ def test_gpu_bincount_is_sync_free_and_equals_numpy():
     expected = np.bincount(index, weights=weights, minlength=6)
     np.testing.assert_array_equal(gpu.to_host(dev), expected)
     np.testing.assert_array_equal(gpu.bincount(index, weights, 6), expected)
+
+
+@gpu.fuse
+def _fused(xp, a, b, c):
+    return xp.minimum(a * b, c) + 1.0, xp.where(a > b, a, b)
+
+
+def test_a_fused_function_is_one_launch_and_equals_its_numpy_ops():
+    xp = counting.xp
+    a, b = np.linspace(-1.0, 2.0, 7), np.full(7, 0.5)
+    dev = xp.asarray(a), xp.asarray(b)
+    counting.reset()
+    first, second = _fused(*dev, 0.25)
+    assert counting.counts["launches"] == 1
+    assert isinstance(first, counting.CountingArray)
+    host = _fused(a, b, 0.25)
+    np.testing.assert_array_equal(host[0], np.minimum(a * b, 0.25) + 1.0)
+    np.testing.assert_array_equal(gpu.to_host(first), host[0])
+    np.testing.assert_array_equal(gpu.to_host(second), np.where(a > b, a, b))
+    total = _fused(np.asarray(2.0), np.asarray(3.0), 9.0)[0]  # 0-d stays an array
+    assert isinstance(total, np.ndarray) and total.shape == () and total == 7.0
+
+
+def test_fuse_falls_back_to_plain_operations_where_cupy_fuse_fails(caplog):
+    import types
+
+    fake = types.ModuleType("cupy")  # CuPy's name, NumPy's operations, a failing fuse
+    fake.minimum, fake.where, fake.asarray = np.minimum, np.where, np.asarray
+    calls = []
+
+    def failing_fuse(f):
+        def run(*args):
+            calls.append(len(args))
+            raise NotImplementedError("not supported in fusion")
+        return run
+
+    fake.fuse = failing_fuse
+
+    class Array(np.ndarray):
+        _twin_namespace = fake
+
+    a = np.linspace(-1.0, 2.0, 7).view(Array)
+    with caplog.at_level("WARNING", logger="gpu.ops"):
+        first, _ = _fused(a, np.full(7, 0.5), 0.25)
+        _fused(a, np.full(7, 0.5), 0.25)
+    assert calls == [3]  # tried once, then plain calls
+    assert "cupy.fuse of _fused failed (NotImplementedError" in caplog.text
+    np.testing.assert_array_equal(np.asarray(first), np.minimum(np.asarray(a) * 0.5, 0.25) + 1.0)

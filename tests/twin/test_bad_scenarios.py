@@ -37,7 +37,7 @@ CASES: dict[str, tuple[str, ...]] = {
     "city_dataset_number": ("city.dataset", "string"),
     "city_dataset_unknown": ("city.dataset", "atlantis", "known: "),
     "city_resolution_bool": ("city.resolution_m", "number"),
-    "city_resolution_small": ("city.resolution_m", "25"),
+    "city_resolution_small": ("city.resolution_m", "10"),
     "city_resolution_text": ("city.resolution_m", "number"),
     "city_seed_bool": ("city.seed", "integer"),
     "city_seed_huge": ("city.seed", "4294967295"),

@@ -223,3 +223,26 @@ def test_a_new_model_runs_stores_and_resumes(with_urban_heat, tmp_path, monkeypa
             resumed.open()[f"state/{group}"].to_dataset(),
         )
     xr.testing.assert_identical(whole.kpis, resumed.kpis)
+
+
+def test_snapshots_copy_device_arrays_through_the_host_copier():
+    # the runner's snapshots (host_outputs, host_states) go through Coupler.copier, a
+    # gpu.HostCopier (pinned buffers on a side stream on CuPy); host entries stay out
+    from types import SimpleNamespace
+
+    from gpu import counting
+
+    copied = []
+
+    class Recorder(gpu.HostCopier):
+        def copy(self, arrays):
+            copied.append(sorted(arrays))
+            return super().copy(arrays)
+
+    fake = SimpleNamespace(copier=Recorder(counting.xp))
+    host = np.arange(3.0)
+    dev = counting.xp.asarray(np.ones(2))
+    got = Coupler._to_host(fake, {"m": {"host": host, "dev": dev}})
+    assert copied == [["m/dev"]]
+    assert got["m"]["host"] is host and type(got["m"]["dev"]) is np.ndarray
+    np.testing.assert_array_equal(got["m"]["dev"], np.ones(2))

@@ -96,7 +96,7 @@ BAD = [
     (None, "[traffic]\nroute_spread_s = -1", ["traffic.route_spread_s"]),
     (None, '[traffic.signal_phases]\n"12" = [[1, -2]]', ["traffic.signal_phases"]),
     (None, '[air]\nspecies = ["co"]', ["air.species.0", "'pm25' or 'nox'"]),
-    (None, "[city]\nresolution_m = 5", ["city.resolution_m", "25"]),
+    (None, "[city]\nresolution_m = 5", ["city.resolution_m", "10"]),
     ('name = "t"', 'name = "t"\ndevice = "tpu"', ["device", "'auto', 'cpu' or 'gpu'"]),
     (None, '[energy]\npv_coverage = "lots"', ["energy.pv_coverage", "number"]),
     ('duration = "6h"', "", ["duration: required key is missing"]),

@@ -124,7 +124,7 @@ def import_osm(
     Parameters
     ----------
     path : ``.osm.pbf``, ``.osm`` (XML), ``.osm.bz2`` or ``.osm.gz`` file.
-    resolution_m : grid cell size [m], 25 to 500.
+    resolution_m : grid cell size [m], 10 to 500.
     bbox : (west, south, east, north) [degrees]; only roads and buildings inside are kept.
     crs : projected CRS in metres; default: the UTM zone of the centre.
     population : residents [1] to spread over residential floor area; None: zero.
