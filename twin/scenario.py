@@ -27,6 +27,7 @@ from pydantic import (
 
 from sim.air import SPECIES_DEFAULTS
 from sim.energy.parameters import EnergyParameters
+from sim.uam import noise
 from twin.errors import InputError, format_validation_error
 from twin.schema import RESOLUTION_RANGE_M
 
@@ -224,6 +225,32 @@ class SensorSettings(_Strict):
     forecast_ghi_error: Fraction = 0.25  # relative, at 24 h
 
 
+class UamSettings(_Strict):
+    """Air taxis (``[uam]``): in a run only when the scenario has this table.
+
+    Vertiports and no-fly volumes are the dataset's ``[uam]`` tables. Flights follow a
+    gravity model between vertiports (residents and jobs within ``catchment_m``) with
+    a diurnal profile, drawn with ``seed``; routes weigh length, climb and noise by
+    ``weight_*`` (default: the shortest route).
+    """
+
+    flights_per_day: Annotated[float, Field(ge=0, le=100_000)] = 500.0
+    seed: Annotated[int, Field(ge=0)] = 0
+    catchment_m: Annotated[float, Field(gt=0)] = 3000.0
+    turnaround_s: Annotated[float, Field(gt=0, le=7200)] = 300.0
+    route_cell_m: Annotated[float, Field(ge=50, le=2000)] = 400.0
+    route_dz_m: Annotated[float, Field(ge=5, le=500)] = 50.0
+    ceiling_m: Annotated[float, Field(gt=0, le=5000)] = 600.0
+    clearance_m: Annotated[float, Field(ge=0, le=1000)] = 60.0
+    weight_length: Annotated[float, Field(ge=0)] = 1.0
+    weight_climb: Annotated[float, Field(ge=0)] = 0.0
+    weight_noise: Annotated[float, Field(ge=0)] = 0.0
+    noise_cell_m: Annotated[float, Field(ge=25, le=2000)] = 300.0
+    noise_segment_m: Annotated[float, Field(ge=50, le=10_000)] = 1000.0
+    source_level_dba: Annotated[float, Field(ge=50, le=160)] = noise.SOURCE_LEVEL_DBA
+    max_route_updates: Annotated[int, Field(ge=0, le=20)] = 3
+
+
 class ServiceSpec(BaseModel):
     """A ``[[services]]`` table: a built-in service by ``name``, its decision interval
     ``every`` (default: the service's own), whether the store keeps the observations it
@@ -258,6 +285,7 @@ class Scenario(_Strict):
     energy: EnergySettings = EnergySettings()
     weather: WeatherSettings = WeatherSettings()
     sensors: SensorSettings = SensorSettings()
+    uam: UamSettings | None = None  # None: no air taxis in the run
     services: list[ServiceSpec] = []
 
     @model_validator(mode="after")

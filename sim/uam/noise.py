@@ -47,7 +47,7 @@ SOURCE_LEVEL_DBA = 111.0  # cruise L_WA (see the module docstring)
 HOVER_EXCESS_DB = 5.0
 RECEIVER_HEIGHT_M = 4.0  # Directive 2002/49/EC assessment height
 DIVERGENCE_DB = 11.0  # ISO 9613-2 eq. 7: 10 log10(4 pi)
-_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(6)
+_NODES, _WEIGHTS = (v.tolist() for v in np.polynomial.legendre.leggauss(6))
 _MIN_DISTANCE_M = 1.0
 
 
@@ -68,7 +68,7 @@ def segment_exposure(p0, p1, duration_s, receivers, xp, absorption_db_per_m=ABSO
     ----------
     p0, p1 : (k, 3) [m] start and end of each source's segment.
     duration_s : [s] time to fly a segment (all alike).
-    receivers : (n, 3) [m] receiver positions.
+    receivers : (n, 3) [m] receiver positions, or (k, n, 3): each source's own.
 
     Returns
     -------
@@ -79,7 +79,7 @@ def segment_exposure(p0, p1, duration_s, receivers, xp, absorption_db_per_m=ABSO
     length = xp.sqrt((d * d).sum(axis=1))
     moving = length > 0.5
     along = d / xp.where(moving, length, 1.0)[:, None]
-    w = receivers[None, :, :] - p0[:, None, :]
+    w = receivers - p0[:, None, :]
     r2 = (w * w).sum(axis=2)
     u = (w * along[:, None, :]).sum(axis=2)  # where the receiver's foot lies on the line
     b = xp.sqrt(xp.maximum(r2 - u * u, 0.0) + _MIN_DISTANCE_M**2)

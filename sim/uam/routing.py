@@ -98,12 +98,14 @@ class RouteGrid:
         return int(column[0]), iy, ix
 
 
-def _block_max(a: np.ndarray, k: int) -> np.ndarray:
-    """Maximum over k x k blocks (edge blocks padded with their own edge values)."""
+def blocks(a: np.ndarray, k: int, reduce: str = "max") -> np.ndarray:
+    """``reduce`` ("max", "mean" or "sum") over k x k blocks of a grid, from cell (0, 0);
+    the last blocks of a side that is not a multiple of k have only the cells there."""
     ny, nx = a.shape
-    py, px = -ny % k, -nx % k
-    a = np.pad(a, ((0, py), (0, px)), mode="edge")
-    return a.reshape(a.shape[0] // k, k, a.shape[1] // k, k).max(axis=(1, 3))
+    pad = ((0, -ny % k), (0, -nx % k))
+    values = np.pad(np.asarray(a, dtype=float), pad, constant_values=np.nan)
+    shaped = values.reshape(values.shape[0] // k, k, values.shape[1] // k, k)
+    return {"max": np.nanmax, "mean": np.nanmean, "sum": np.nansum}[reduce](shaped, axis=(1, 3))
 
 
 def _neighbourhood_max(a: np.ndarray) -> np.ndarray:
@@ -138,7 +140,7 @@ def route_grid(
     """
     res = float(x[1] - x[0]) if x.size > 1 else float(cell_m)
     k = max(1, round(cell_m / res))
-    top = _block_max(surface, k)
+    top = blocks(surface, k)
     ny, nx = top.shape
     rx = x[0] + res * (k - 1) / 2 + res * k * np.arange(nx)
     ry = y[0] + res * (k - 1) / 2 + res * k * np.arange(ny)
