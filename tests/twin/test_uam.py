@@ -12,6 +12,7 @@ import xarray as xr
 from gpu import counting
 from sim.uam import UamModel
 from tests.twin.test_runner import MINICITY, scenario
+from twin.catalog import datasets_root
 from twin.coupling import Coupler
 from twin.errors import InputError
 from twin.runner import _load_city, run
@@ -89,7 +90,7 @@ def test_zero_flights_give_a_flight_dim_of_length_zero(tmp_path):
 
 def test_a_city_without_vertiports_is_a_clear_error(tmp_path, city):
     folder = tmp_path / "novertiports"
-    shutil.copytree(MINICITY, folder)
+    shutil.copytree(datasets_root() / MINICITY, folder)
     text = (folder / "dataset.toml").read_text()
     (folder / "dataset.toml").write_text(text[: text.index("[uam]")])
     sc = scenario(uam={}).with_updates(city={"dataset": str(folder), "resolution_m": 250})
