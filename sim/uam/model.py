@@ -435,12 +435,15 @@ class UamModel:
         return flown + self.aircraft.hover_power_w * s["hold_s"]
 
     # ------------------------------------------------------------- route updates
-    def reroute(self, state: Mapping[str, Any], noise_weight: float, length_budget: float):
-        """A state whose pairs fly routes of noise weight ``noise_weight``, halved (down
-        to 0) for any pair whose route would be more than ``1 + length_budget`` times as
-        long as its route at the start; flights already boarded keep theirs."""
+    def reroute(self, state: Mapping[str, Any], noise_weight: float, length_budget: float,
+                climb_weight: float | None = None):  # fmt: skip
+        """A state whose pairs fly routes of noise weight ``noise_weight`` (and climb
+        weight ``climb_weight``; None: the start's), the noise weight halved (down to 0)
+        for any pair whose route would be more than ``1 + length_budget`` times as long
+        as its route at the start; flights already boarded keep theirs."""
         if not (math.isfinite(noise_weight) and noise_weight >= 0):
             raise ValueError(f"noise_weight={noise_weight!r} must be finite and >= 0")
+        climb = self.weights.climb if climb_weight is None else climb_weight
         if not (math.isfinite(length_budget) and length_budget >= 0):
             raise ValueError(f"length_budget={length_budget!r} must be finite and >= 0")
         version = int(state["route_versions"])
@@ -457,7 +460,7 @@ class UamModel:
         chosen: dict = {}
         w = noise_weight
         while wanted:
-            weights = routing.Weights(self.weights.length, self.weights.climb, w)
+            weights = routing.Weights(self.weights.length, climb, w)
             found = self._pair_routes(weights, [self.pairs[i] for i in wanted], xp)
             for i in list(wanted):
                 points = found[self.pairs[i]]
@@ -483,6 +486,10 @@ class UamModel:
         s["pair_route"] = xp.asarray(pair_route)
         s["route_versions"] = np.asarray(version + 1, dtype=np.int64)
         return s
+
+    def first_routes(self, state: Mapping[str, Any]) -> dict:
+        """A state whose pairs fly the routes of the run's start again."""
+        return dict(state) | {"pair_route": self.xp.arange(len(self.pairs), dtype=self.xp.int64)}
 
     # ----------------------------------------------------------------------- KPIs
     def kpis(self, state: Mapping[str, Any]) -> dict[str, float]:

@@ -3,7 +3,8 @@
 The air space is a lattice of route cells (``cell_m`` square, ``dz_m`` tall) from the
 lowest ground up to a ceiling. A node is free when it is at least ``clearance_m`` above
 every obstacle top (terrain plus buildings) in its own route cell and the 8 around it
-and outside every no-fly volume. Moves go to the 26 neighbours between free nodes; a
+and outside every no-fly volume. Moves go to the 24 neighbours that are not straight
+above or below (:data:`OFFSETS`), between free nodes; a
 move's horizontal track stays inside the 2 x 2 block of route cells shared by the two
 nodes' neighbourhoods and its height is never below the lower node, so every point of a
 route keeps the clearance, not only its nodes (:func:`route_clearance` measures it on
@@ -14,7 +15,7 @@ The cost of a move ``a -> b`` of length ``l`` [m] and climb ``dz`` [m] is
 field of :func:`noise_field` (people under the node weighted by the sound energy they
 receive per metre flown, normalised to a mean of 1 over free nodes). Cost-to-go fields
 are computed for each destination by a vectorised Bellman-Ford wavefront (all nodes
-relaxed over all 26 moves per sweep, shifted slices only) until nothing changes: the
+relaxed over all 24 moves per sweep, shifted slices only) until nothing changes: the
 fixed point is the exact shortest-path cost on the lattice (Bellman 1958). The sweeps
 run on the device; their convergence test reads one value per sweep on the host, so
 routing runs at a model's init and at route updates, never inside a coupling step.
@@ -34,7 +35,10 @@ import numpy as np
 
 import gpu
 
-OFFSETS = tuple(o for o in itertools.product((-1, 0, 1), repeat=3) if o != (0, 0, 0))
+# moves between nodes: to the 8 horizontal neighbours on the same level, one up or one
+# down; no purely vertical move (an air taxi climbs and descends wing-borne on the way,
+# vertical flight, slow and loud, is for the pads' columns only)
+OFFSETS = tuple(o for o in itertools.product((-1, 0, 1), repeat=3) if o[1:] != (0, 0))
 
 
 @dataclass(frozen=True)
@@ -208,7 +212,7 @@ def noise_field(grid: RouteGrid, population: np.ndarray, ground: np.ndarray, xp,
 
 
 def move_costs(grid: RouteGrid, weights: Weights, noise, xp):
-    """(26, nz, ny, nx) cost of the move from each node along each of :data:`OFFSETS`
+    """(24, nz, ny, nx) cost of the move from each node along each of :data:`OFFSETS`
     (inf where the node or its neighbour is blocked or off the lattice)."""
     dz, dy, dx = grid.spacing
     free = xp.asarray(np.pad(grid.free, 1))
@@ -242,7 +246,7 @@ def cost_to_go(costs, destination: tuple[int, int, int], xp, max_sweeps: int | N
     """Least cost from every node to ``destination`` (inf where unreachable).
 
     The Bellman-Ford fixed point of ``d(a) = min_o costs[o, a] + d(a + o)`` (see the
-    module docstring), each sweep relaxing all nodes over the 26 moves in turn.
+    module docstring), each sweep relaxing all nodes over the 24 moves in turn.
     """
     shape = costs.shape[1:]
     d = xp.full(shape, xp.inf)

@@ -8,7 +8,7 @@ steps and records them in ``/services/<name>`` of the run store, and
 (:data:`BUILTINS`) are reference baselines from the literature.
 """
 
-from twin.services import signals  # noqa: F401  (registers the built-ins)
+from twin.services import signals, uam  # noqa: F401  (registers the built-ins)
 from twin.services.actions import (
     Alert,
     ChargingLimit,
@@ -16,6 +16,7 @@ from twin.services.actions import (
     SetpointOffset,
     SignalPhase,
     SignalPlan,
+    UamRoutes,
 )
 from twin.services.base import BUILTINS, Context, Service, SignalLayout
 from twin.services.sensors import Observation, Readings
@@ -33,4 +34,5 @@ __all__ = [
     "SignalLayout",
     "SignalPhase",
     "SignalPlan",
+    "UamRoutes",
 ]
