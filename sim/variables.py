@@ -135,8 +135,7 @@ _TABLE: dict[str, tuple[tuple[str, ...], str, str, str | None]] = {
     "vertiport_pads_busy": (("time", "vertiport"), "1", "pads in use", None),
     "route_x": (("time", "route", "route_point"), "m", "route point easting", None),
     "route_y": (("time", "route", "route_point"), "m", "route point northing", None),
-    "route_z": (("time", "route", "route_point"), "m", "route point height above sea level",
-                None),  # fmt: skip
+    "route_z": (("time", "route", "route_point"), "m", "route point altitude", None),
     "pair_route": (("time", "pair"), "1", "route flown between each vertiport pair", None),
     "noise_lden": (
         ("time", "y", "x"),

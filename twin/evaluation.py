@@ -3,9 +3,9 @@
 For each seed ``k`` both runs get the same scenario with ``[sensors] seed = k``,
 ``[weather] seed = base + k``, where the traffic model draws its demand,
 ``[traffic] seed = k``, and with air taxis ``[uam] seed = base + k``: the same demand,
-weather and sensor noise, so the difference per seed is the service's effect plus nothing else that differs. Over seeds the KPI
-table gives the baseline and service means, the mean paired difference, its 95 %
-confidence interval from the t-distribution with ``n - 1`` degrees of freedom, the
+weather and sensor noise, so the difference per seed is the service's effect plus
+nothing else that differs. Over seeds the KPI table gives the baseline and service
+means, the mean paired difference, its 95 % confidence interval from the t-distribution with ``n - 1`` degrees of freedom, the
 relative difference against the baseline mean and the ratio of the means (the
 control/no-control ratio CityLearn reports).
 """

@@ -51,7 +51,9 @@ def sites(manifest: Manifest, city: City):
     ports = []
     for i, v in enumerate(manifest.uam.vertiports):
         px, py = to_xy.transform(v.lon, v.lat)
-        if not (x[0] - res / 2 <= px <= x[-1] + res / 2 and y[0] - res / 2 <= py <= y[-1] + res / 2):
+        if not (
+            x[0] - res / 2 <= px <= x[-1] + res / 2 and y[0] - res / 2 <= py <= y[-1] + res / 2
+        ):
             raise InputError(
                 f"{where}: uam.vertiports[{i}] ({v.name!r}) at lat {v.lat}, lon {v.lon} lies "
                 f"outside the city's grid ({x[0]:.0f}..{x[-1]:.0f}, {y[0]:.0f}..{y[-1]:.0f} m)"

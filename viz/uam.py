@@ -52,7 +52,9 @@ class UamLayers:
         pv, add = self.scene.pv, self.scene._add
         routes = self.routes(step)
         if routes:
-            tubes = pv.merge([pv.lines_from_points(p).tube(radius=ROUTE_RADIUS * self.span_m) for p in routes])
+            tubes = pv.merge(
+                [pv.lines_from_points(p).tube(radius=ROUTE_RADIUS * self.span_m) for p in routes]
+            )
             add("uam_routes", tubes, color=ROUTE_RGB, opacity=0.85, ambient=0.4)
             pads = np.unique(np.vstack([np.vstack([p[0], p[-1]]) for p in routes]), axis=0)
             disc = pv.Cylinder(direction=(0, 0, 1), radius=VERTIPORT_RADIUS * self.span_m,

@@ -22,6 +22,7 @@ L_den-weighted exposure of the run and the exposure of each hour.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -36,6 +37,7 @@ from sim.variables import outputs_for
 PHASES = ("scheduled", "queued", "boarding", "airborne", "holding", "landing", "deboarding",
           "done")  # fmt: skip
 SCHEDULED, QUEUED, BOARDING, AIRBORNE, HOLDING, LANDING, DEBOARDING, DONE = range(8)
+_SHORTEST, _AIRCRAFT = routing.Weights(), flight.Aircraft()
 _HOVER_SPEED_MPS = 10.0  # slower over the ground than this: hover source level
 
 
@@ -85,8 +87,8 @@ class UamModel:
         noise_cell_m: float,
         route_population: np.ndarray,
         route_ground: np.ndarray,
-        weights: routing.Weights = routing.Weights(),
-        aircraft: flight.Aircraft = flight.Aircraft(),
+        weights: routing.Weights = _SHORTEST,
+        aircraft: flight.Aircraft = _AIRCRAFT,
         turnaround_s: float = 300.0,
         max_route_updates: int = 3,
         max_route_points: int = 96,
@@ -162,7 +164,10 @@ class UamModel:
             },
             "route_fix": Var(("route",), "int64", "1", "point where the final descent begins"),
             "route_clearance": Var(
-                ("route",), "float64", "m", "least height above obstacles (inf: unused)",
+                ("route",),
+                "float64",
+                "m",
+                "least height above obstacles (inf: unused)",
                 infinite=True,
             ),
             "noise_exposure": Var(("receiver",), "float64", "s m-2", "L_den-weighted exposure"),
@@ -217,9 +222,7 @@ class UamModel:
             points = polylines[pair]
             k = len(points)
             if k > p:
-                raise ValueError(
-                    f"route {pair} has {k} points; max_route_points is {p} (raise it)"
-                )
+                raise ValueError(f"route {pair} has {k} points; max_route_points is {p} (raise it)")
             t, e = flight.timetable(points, self.aircraft)
             s = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))]
             # past the last point: stay there (times far ahead keep the lookup in range)
@@ -389,7 +392,7 @@ class UamModel:
         at = xp.where(inside, iy * nx + ix, 0)
         near = self.receivers[at]
         total = xp.zeros(ny * nx)
-        for p, q in zip(points[:-1], points[1:], strict=True):
+        for p, q in itertools.pairwise(points):
             ground = xp.sqrt(((q[:, :2] - p[:, :2]) ** 2).sum(axis=1)) / (dt / n)
             source = valid * xp.where(ground < _HOVER_SPEED_MPS, self.hover_factor, 1.0)
             e = noise.segment_exposure(p, q, dt / n, near, xp) * (source[:, None] * inside)

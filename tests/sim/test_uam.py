@@ -110,7 +110,9 @@ def test_every_flight_is_accounted_for_and_pads_are_never_exceeded():
     # energy: more than the bare vertical phases, less than hovering the whole trip
     e = model.energy_j(history[-1])
     hover = model.aircraft.hover_power_w
-    t_end = model.init({}, np)["route_t"][model.pair_host, model._initial(np)["fix"][model.pair_host] + 1]
+    t_end = model.init({}, np)["route_t"][
+        model.pair_host, model._initial(np)["fix"][model.pair_host] + 1
+    ]
     assert np.all(e > 0) and np.all(e < hover * (t_end + history[-1]["hold_s"]))
 
 

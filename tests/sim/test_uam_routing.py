@@ -23,7 +23,10 @@ def _grid(free: np.ndarray, dz: float = 50.0) -> RouteGrid:
     )  # fmt: skip
 
 
-def _route(grid, origin, destination, weights=Weights(), noise=None):
+SHORTEST = Weights()
+
+
+def _route(grid, origin, destination, weights=SHORTEST, noise=None):
     costs = routing.move_costs(grid, weights, noise, np)
     togo = routing.cost_to_go(costs, destination, np)
     return routing.extract_path(togo, costs, origin), togo

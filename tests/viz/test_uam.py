@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -36,7 +38,7 @@ def test_routes_are_tubes_in_their_colour_over_the_city(store):
     assert routes and all(p.shape[1] == 3 for p in routes)
     image = shoot(s)
     # the middle of a route's longest leg shows the route colour (lit: same hue, any shade)
-    legs = [(np.linalg.norm(b - a), (a + b) / 2) for p in routes for a, b in zip(p[:-1], p[1:])]
+    legs = [(np.linalg.norm(b - a), (a + b) / 2) for p in routes for a, b in itertools.pairwise(p)]
     mid = max(legs, key=lambda leg: leg[0])[1]
     row, col = pixel(s, *mid)
     seen = image[row, col].astype(float)
