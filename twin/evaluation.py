@@ -5,9 +5,10 @@ For each seed ``k`` both runs get the same scenario with ``[sensors] seed = k``,
 ``[traffic] seed = k``, and with air taxis ``[uam] seed = base + k``: the same demand,
 weather and sensor noise, so the difference per seed is the service's effect plus
 nothing else that differs. Over seeds the KPI table gives the baseline and service
-means, the mean paired difference, its 95 % confidence interval from the t-distribution with ``n - 1`` degrees of freedom, the
-relative difference against the baseline mean and the ratio of the means (the
-control/no-control ratio CityLearn reports).
+means, the mean paired difference, its 95 % confidence interval from the
+t-distribution with ``n - 1`` degrees of freedom, the relative difference against the
+baseline mean and the ratio of the means (the control/no-control ratio CityLearn
+reports).
 """
 
 from __future__ import annotations
