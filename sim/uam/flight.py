@@ -84,3 +84,31 @@ def timetable(points: np.ndarray, aircraft: Aircraft) -> tuple[np.ndarray, np.nd
     power = np.where(vertical, a.hover_power_w, a.cruise_power_w) + climb_w
     zero = np.zeros(1)
     return np.concatenate([zero, np.cumsum(dt)]), np.concatenate([zero, np.cumsum(power * dt)])
+
+
+def route_tables(polylines, pairs, n_points: int, aircraft: Aircraft) -> dict:
+    """Route tables of ``{pair: (k, 3) points}`` in ``pairs`` order, each padded to
+    ``n_points``: ``tables`` x, y, z [m], t [s], e [J] and s (distance [m]) per point,
+    and ``fix``, the point where the final descent begins. Past its last point a route
+    stays there (padding times 1e9 s apart keep a time lookup in range); a pair without
+    a polyline gets zeros.
+    """
+    n, p = len(pairs), n_points
+    tables = {k: np.zeros((n, p)) for k in ("x", "y", "z", "t", "e", "s")}
+    fix = np.zeros(n, dtype=np.int64)
+    for i, pair in enumerate(pairs):
+        if pair not in polylines:
+            continue
+        points = polylines[pair]
+        k = len(points)
+        if k > p:
+            raise ValueError(f"route {pair} has {k} points; max_route_points is {p} (raise it)")
+        t, e = timetable(points, aircraft)
+        s = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))]
+        for key, values in zip("xyz", points.T, strict=True):
+            tables[key][i] = np.r_[values, np.full(p - k, values[-1])]
+        tables["t"][i] = np.r_[t, t[-1] + 1e9 * np.arange(1, p - k + 1)]
+        tables["e"][i] = np.r_[e, np.full(p - k, e[-1])]
+        tables["s"][i] = np.r_[s, np.full(p - k, s[-1])]
+        fix[i] = k - 2
+    return {"tables": tables, "fix": fix}

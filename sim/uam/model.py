@@ -184,22 +184,7 @@ class UamModel:
     def _pair_routes(self, weights: routing.Weights, pairs, xp) -> dict:
         """Route polylines of ``pairs`` for ``weights`` (host arrays per pair)."""
         field = self._noise_field(xp) if weights.noise > 0 else None
-        nodes = [self.grid.node(px, py) for px, py, _ in self.vertiports]
-        out = {}
-        for d in sorted({d for _, d in pairs}):
-            costs = routing.move_costs(self.grid, weights, field, xp)
-            togo = gpu.to_host(routing.cost_to_go(costs, nodes[d], xp))
-            costs = gpu.to_host(costs)
-            for o in (o for o, dd in pairs if dd == d):
-                path = routing.extract_path(togo, costs, nodes[o])
-                cruise = routing.path_points(self.grid, path)
-                po, pd = self.vertiports[o], self.vertiports[d]
-                points = np.vstack(
-                    [po, [po[0], po[1], cruise[0, 2]], cruise, [pd[0], pd[1], cruise[-1, 2]], pd]
-                )
-                keep = np.r_[True, np.any(np.diff(points, axis=0) != 0, axis=1)]
-                out[(o, d)] = points[keep]
-        return out
+        return routing.pad_to_pad(self.grid, self.vertiports, pairs, weights, field, xp)
 
     def _noise_field(self, xp):
         key = f"noise {xp.__name__}"
@@ -209,31 +194,16 @@ class UamModel:
             )
         return self._routes[key]
 
-    def _tables(self, polylines: Mapping) -> dict[str, np.ndarray]:
-        """Route-table rows (pair order) of ``{pair: points}``."""
-        n = len(self.pairs)
-        p = self.n_points
-        tables = {k: np.zeros((n, p)) for k in ("x", "y", "z", "t", "e", "s")}
-        fix = np.zeros(n, dtype=np.int64)
-        clearance = np.full(n, np.inf)
-        for i, pair in enumerate(self.pairs):
-            if pair not in polylines:
-                continue
-            points = polylines[pair]
-            k = len(points)
-            if k > p:
-                raise ValueError(f"route {pair} has {k} points; max_route_points is {p} (raise it)")
-            t, e = flight.timetable(points, self.aircraft)
-            s = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))]
-            # past the last point: stay there (times far ahead keep the lookup in range)
-            for key, values in zip("xyz", points.T, strict=True):
-                tables[key][i] = np.r_[values, np.full(p - k, values[-1])]
-            tables["t"][i] = np.r_[t, t[-1] + 1e9 * np.arange(1, p - k + 1)]
-            tables["e"][i] = np.r_[e, np.full(p - k, e[-1])]
-            tables["s"][i] = np.r_[s, np.full(p - k, s[-1])]
-            fix[i] = k - 2
-            clearance[i] = routing.route_clearance(points[1:-1], self.surface, self.x, self.y)
-        return {"tables": tables, "fix": fix, "clearance": clearance}
+    def _tables(self, polylines: Mapping) -> dict:
+        """Route-table rows (pair order) of ``{pair: points}`` with each route's clearance
+        (:func:`sim.uam.routing.route_clearance` of its legs off the pads)."""
+        rows = flight.route_tables(polylines, self.pairs, self.n_points, self.aircraft)
+        rows["clearance"] = np.array([
+            routing.route_clearance(polylines[p][1:-1], self.surface, self.x, self.y)
+            if p in polylines else np.inf
+            for p in self.pairs
+        ])  # fmt: skip
+        return rows
 
     def _initial(self, xp) -> dict:
         if xp.__name__ not in self._routes:

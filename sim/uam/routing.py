@@ -311,3 +311,24 @@ def route_clearance(points: np.ndarray, surface: np.ndarray, x: np.ndarray, y: n
         iy = np.clip(np.floor((s[:, 1] - y[0]) / res + 0.5).astype(int), 0, y.size - 1)
         lowest = min(lowest, float((s[:, 2] - surface[iy, ix]).min()))
     return lowest
+
+
+def pad_to_pad(grid: RouteGrid, pads: np.ndarray, pairs, weights: Weights, noise, xp) -> dict:
+    """Routes ``{(o, d): (k, 3) points}`` between vertiport pads ((V, 3) [m]): straight up
+    from pad ``o`` to the lowest free node above it, the least-cost lattice path, straight
+    down to pad ``d`` (the pads' columns are their approach and departure surfaces)."""
+    nodes = [grid.node(px, py) for px, py, _ in pads]
+    costs = move_costs(grid, weights, noise, xp)
+    host_costs = gpu.to_host(costs)
+    out = {}
+    for d in sorted({d for _, d in pairs}):
+        togo = gpu.to_host(cost_to_go(costs, nodes[d], xp))
+        for o in (o for o, dd in pairs if dd == d):
+            cruise = path_points(grid, extract_path(togo, host_costs, nodes[o]))
+            po, pd = pads[o], pads[d]
+            points = np.vstack(
+                [po, [po[0], po[1], cruise[0, 2]], cruise, [pd[0], pd[1], cruise[-1, 2]], pd]
+            )
+            keep = np.r_[True, np.any(np.diff(points, axis=0) != 0, axis=1)]
+            out[(o, d)] = points[keep]
+    return out
