@@ -100,6 +100,8 @@ class UamModel:
         v = len(vertiports)
         if v < 2 and len(origin):
             raise ValueError(f"flights need at least 2 vertiports; {v} given")
+        if np.shape(pads) != (v,):
+            raise ValueError(f"pads has {np.size(pads)} entries for {v} vertiports")
         if np.any(np.asarray(pads) < 1):
             raise ValueError(f"every vertiport needs at least one pad; pads = {list(pads)}")
         if np.any(np.diff(departure_s) < 0):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from scipy.integrate import quad
 
+import gpu
 from sim import protocol
 from sim.uam import PHASES, UamModel, noise, routing
 from sim.uam.model import AIRBORNE, DEBOARDING, DONE, HOLDING, LANDING, QUEUED
@@ -35,8 +36,8 @@ def flat_model(flights, vertiports, pads=(1, 1), ny=30, nx=220, **kw) -> UamMode
     )  # fmt: skip
 
 
-def _run(model, hours, dt=60.0, start_hour=8.0):
-    state = model.init({}, np)
+def _run(model, hours, dt=60.0, start_hour=8.0, xp=np):
+    state = model.init({}, xp)
     history = [state]
     for i in range(round(hours * 3600 / dt)):
         forcing = {
@@ -114,6 +115,19 @@ def test_every_flight_is_accounted_for_and_pads_are_never_exceeded():
         model.pair_host, model._initial(np)["fix"][model.pair_host] + 1
     ]
     assert np.all(e > 0) and np.all(e < hover * (t_end + history[-1]["hold_s"]))
+
+
+def test_backends_agree(xp):
+    ports = [[1000.0, 1500.0, 0.0], [11000.0, 1500.0, 0.0], [6000.0, 2500.0, 0.0]]
+    flights = [(0, 1, 0.0), (1, 2, 60.0), (2, 0, 90.0), (0, 2, 100.0), (1, 0, 400.0)]
+    host = _run(flat_model(flights, ports, (1, 1, 1)), 1)[-1]
+    model = flat_model(flights, ports, (1, 1, 1))
+    dev = _run(model, 1, xp=xp)[-1]
+    # the same operations: phases exact, sums equal up to summation order (scatter-adds)
+    np.testing.assert_array_equal(gpu.to_host(dev["phase"]), host["phase"])
+    for name in ("tau", "noise_exposure", "noise_last_hour"):
+        np.testing.assert_allclose(gpu.to_host(dev[name]), host[name], rtol=1e-9, atol=0)
+    assert gpu.array_namespace(model.outputs(dev)["noise_lden"]) is xp
 
 
 def test_zero_flights_run_and_report():
