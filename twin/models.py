@@ -169,7 +169,7 @@ def traffic(a: Assembly) -> Component:
         raise InputError(
             f"[traffic] zone_size_m = {ts.zone_size_m:g} m makes {nodes.size} traffic zone of "
             f"the {extent[0]:.1f} x {extent[1]:.1f} km city {a.city.name!r}; traffic needs 2 or "
-            "more: set [traffic] zone_size_m smaller (1000 m at least)"
+            "more: set [traffic] zone_size_m smaller (100 m at least)"
         )
     signal_nodes = np.flatnonzero(a.network.signalized)
     control = dict.fromkeys(signal_nodes.tolist(), ts.signal_control) | ts.signal_control_nodes

@@ -126,7 +126,7 @@ SignalMode = Literal["fixed_time", "phase_select", "actuated"]
 class TrafficSettings(_Strict):
     demand_scale: Annotated[float, Field(ge=0, le=10)] = 1.0
     trips_per_day: Annotated[float, Field(gt=0)] = 250_000.0
-    zone_size_m: Annotated[float, Field(ge=1000, le=20000)] = 5000.0
+    zone_size_m: Annotated[float, Field(ge=100, le=20000)] = 5000.0
     route_interval_s: Annotated[float, Field(gt=0)] = 300.0
     signal_cycle_s: Annotated[float, Field(ge=30, le=240)] = 90.0
     # issue 12: every default keeps the earlier model's results
