@@ -47,7 +47,7 @@ SOURCE_LEVEL_DBA = 111.0  # cruise L_WA (see the module docstring)
 HOVER_EXCESS_DB = 5.0
 RECEIVER_HEIGHT_M = 4.0  # Directive 2002/49/EC assessment height
 DIVERGENCE_DB = 11.0  # ISO 9613-2 eq. 7: 10 log10(4 pi)
-_NODES, _WEIGHTS = (v.tolist() for v in np.polynomial.legendre.leggauss(6))
+_NODES, _WEIGHTS = (v.tolist() for v in np.polynomial.legendre.leggauss(4))
 _MIN_DISTANCE_M = 1.0
 
 
@@ -75,23 +75,26 @@ def segment_exposure(p0, p1, duration_s, receivers, xp, absorption_db_per_m=ABSO
     (k, n) exposure; multiply by ``10^((L_WA - 11) / 10)`` for Pa^2 s / (20 uPa)^2.
     """
     k = absorption_db_per_m * math.log(10.0) / 10.0
-    d = p1 - p0
-    length = xp.sqrt((d * d).sum(axis=1))
+    d = [p1[:, i] - p0[:, i] for i in range(3)]
+    length = xp.sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2])
     moving = length > 0.5
-    along = d / xp.where(moving, length, 1.0)[:, None]
-    w = receivers - p0[:, None, :]
-    r2 = (w * w).sum(axis=2)
-    u = (w * along[:, None, :]).sum(axis=2)  # where the receiver's foot lies on the line
+    safe = xp.where(moving, length, 1.0)
+    # components one by one: (k, n) arrays, no small trailing axis to reduce over
+    w = [(receivers[..., i] if receivers.ndim == 3 else receivers[None, :, i]) - p0[:, i, None]
+         for i in range(3)]  # fmt: skip
+    r2 = w[0] * w[0] + w[1] * w[1] + w[2] * w[2]
+    u = (w[0] * d[0][:, None] + w[1] * d[1][:, None] + w[2] * d[2][:, None]) / safe[:, None]
     b = xp.sqrt(xp.maximum(r2 - u * u, 0.0) + _MIN_DISTANCE_M**2)
     theta0 = xp.arctan2(-u, b)
-    theta1 = xp.arctan2(length[:, None] - u, b)
-    half, mid = (theta1 - theta0) / 2, (theta1 + theta0) / 2
+    half = (xp.arctan2(length[:, None] - u, b) - theta0) / 2
+    mid = theta0 + half
+    kb = -k * b
     integral = xp.zeros_like(b)
     for node, weight in zip(_NODES, _WEIGHTS, strict=True):
-        integral = integral + weight * xp.exp(-k * b / xp.cos(mid + half * node))
-    flying = duration_s * half * integral / (xp.where(moving, length, 1.0)[:, None] * b)
+        integral = integral + weight * xp.exp(kb / xp.cos(mid + half * node))
+    flying = duration_s * half * integral / (safe[:, None] * b)
     r = xp.sqrt(xp.maximum(r2, _MIN_DISTANCE_M**2))
-    hovering = duration_s * xp.exp(-k * r) / (r * r)
+    hovering = duration_s * xp.exp(-k * r) / r2.clip(_MIN_DISTANCE_M**2)
     return xp.where(moving[:, None], flying, hovering)
 
 
