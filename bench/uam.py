@@ -10,12 +10,18 @@ time of each, their ratio, the UAM model's own time and KPIs, and renders the ro
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from twin.runner import run
-from twin.scenario import Scenario, builtin_scenario
+# run as a script, bench/ comes first on sys.path and ``import viz`` would import
+# bench/viz.py: put the repository root first
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [str(_HERE.parent)] + [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+from twin.runner import run  # noqa: E402
+from twin.scenario import Scenario, builtin_scenario  # noqa: E402
 
 
 def main() -> None:

@@ -338,7 +338,8 @@ class UamModel:
             reach = self.aircraft.cruise_speed_mps * dt / 2 + self.noise_radius_m
             half = math.ceil(reach / self.noise_cell_m)
             oy, ox = np.meshgrid(np.arange(-half, half + 1), np.arange(-half, half + 1))
-            self._windows[dt] = (self.xp.asarray(oy.ravel()), self.xp.asarray(ox.ravel()))
+            disc = oy**2 + ox**2 <= half**2  # a round footprint, no square corners
+            self._windows[dt] = (self.xp.asarray(oy[disc]), self.xp.asarray(ox[disc]))
         return self._windows[dt]
 
     def _noise(self, s: dict, airborne, tau0, tau1, dt: float, forcing) -> dict:
