@@ -100,3 +100,23 @@ def test_a_city_without_vertiports_is_a_clear_error(tmp_path, city):
     (folder / "dataset.toml").write_text(far)
     with pytest.raises(InputError, match=r"uam.vertiports\[2\].*outside the city"):
         Coupler(city, sc, counting.BACKEND)
+
+
+def test_uam_routing_reroutes_once_and_is_recorded(tmp_path, city):
+    from twin.services import UamRoutes, actions
+    from twin.services.base import BUILTINS
+
+    sc = scenario(duration="1h", uam={"flights_per_day": 400}, **MORNING)
+    result = run(sc, tmp_path / "rerouted.zarr", services=[BUILTINS["uam_routing"]()],
+                 progress=False)  # fmt: skip
+    tree = result.open()
+    done = tree["services/uam_routing"].to_dataset()
+    assert list(done["actions_kind"].values) == ["UamRoutes"]
+    pairs = tree["state/uam"]["pair_route"].values
+    # the pairs with flights fly the second route set (rows pairs..2 pairs - 1)
+    assert pairs[-1].max() >= pairs.shape[1] and np.all(pairs[-1] < 2 * pairs.shape[1])
+    # a run without air taxis refuses the action with a clear reason
+    c = Coupler(city, scenario(duration="1h"), counting.BACKEND)
+    c.init()
+    with pytest.raises(actions.Rejected, match="no air taxis"):
+        actions.apply(c, UamRoutes("all", 1.0, 0.1))
