@@ -87,6 +87,10 @@ KPIS: dict[str, Kpi] = {
     "uam_people_above_55db": Kpi(
         "1", "residents where air-taxi L_den exceeds 55 dB(A)", "uam", "lower"
     ),
+    "uam_noise_exposure": Kpi(
+        "dB", "energy mean over residents of the air-taxi L_den at home (A-weighted)", "uam",
+        "lower",
+    ),
     "uam_mean_wait": Kpi(
         "min", "mean wait of a flight for a pad (on the ground and holding)", "uam", "lower"
     ),

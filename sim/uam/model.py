@@ -485,5 +485,6 @@ class UamModel:
             "uam_energy": float(gpu.to_host(self.energy_j(s)).sum()) / 3.6e6,
             "uam_min_clearance": float(clearance.min()) if clearance.size else math.nan,
             "uam_people_above_55db": float(self.receiver_population[lden > 55.0].sum()),
+            "uam_noise_exposure": noise.person_level_db(lden, self.receiver_population),
             "uam_mean_wait": float(waited.mean()) / 60.0 if waited.size else math.nan,
         }

@@ -104,6 +104,14 @@ def level_db(exposure, seconds: float, source_level_dba: float = SOURCE_LEVEL_DB
     return 10.0 * xp.log10(xp.maximum(exposure * scale, 1.0))
 
 
+def person_level_db(levels_db, people) -> float:
+    """[dB(A)] the energy mean over residents of levels at their homes (nan if nobody)."""
+    total = float(np.sum(people))
+    if not total > 0:
+        return math.nan
+    return 10.0 * math.log10(float(np.sum(people * 10.0 ** (levels_db / 10.0))) / total)
+
+
 def line_sel(speed_mps: float, distance_m: float, source_level_dba: float = SOURCE_LEVEL_DBA):
     """[dB(A)] SEL of a source flying an infinite straight line at ``distance_m``,
     without absorption: ``L_WA - 11 + 10 log10(pi / (v d))`` (``int dt / r^2 = pi /

@@ -165,3 +165,10 @@ def test_bad_flights_are_refused():
     with pytest.raises(ValueError, match="pad"):
         flat_model([(0, 1, 0.0)], ports, pads=(0, 1))
     assert DEBOARDING > LANDING
+
+
+def test_person_level_is_the_energy_mean_over_residents():
+    # 100 people at 60 dB and 100 at 50 dB: 10 log10((1e6 + 1e5) / 2) = 57.40 dB
+    level = noise.person_level_db(np.array([60.0, 50.0, 80.0]), np.array([100.0, 100.0, 0.0]))
+    assert level == pytest.approx(10 * math.log10(5.5e5), abs=1e-12)
+    assert math.isnan(noise.person_level_db(np.array([60.0]), np.array([0.0])))
