@@ -33,8 +33,12 @@ KPIS = ("total_delay", "mean_speed", "vehicles_in_network", "completed_trips")
 
 
 def scenario(args, workdir: Path) -> Scenario:
+    date = args.date or "2026-10-16"  # the grid: a weekday
+    if args.city == "gwangju":
+        base = Scenario.from_toml(builtin_scenario("high_demand"))
+        date = args.date or f"{base.start:%Y-%m-%d}"
     window = {
-        "start": f"{args.date}T{args.start:02d}:00:00+09:00",
+        "start": f"{date}T{args.start:02d}:00:00+09:00",
         "duration": f"{args.hours:g}h",
         "step": f"{args.step:g}s",
         "output_interval": "15min",
@@ -52,7 +56,6 @@ def scenario(args, workdir: Path) -> Scenario:
             }
             | window
         )
-    base = Scenario.from_toml(builtin_scenario("high_demand"))
     changes = window if args.hours < 24 else {"step": window["step"]}
     return base.with_updates(traffic=base.traffic.model_dump() | traffic, device="cpu", **changes)
 
@@ -65,7 +68,7 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--hours", type=float, default=2.0)
     p.add_argument("--start", type=int, default=7, help="start hour (city time)")
-    p.add_argument("--date", default="2026-10-16")
+    p.add_argument("--date", default=None, help="default: the scenario's (grid: 2026-10-16)")
     p.add_argument("--step", type=float, default=20.0, help="coupling step [s]")
     p.add_argument("--every", type=float, default=20.0, help="decision interval [s]")
     p.add_argument("--trips", type=float, default=120_000, help="grid: trips per day")

@@ -20,7 +20,7 @@ writer thread (a queue of two snapshots, so memory does not grow with the run an
 compute overlaps I/O). The writer writes the outputs at their ``time`` index and
 advances ``completed_outputs``, then writes the states into the restart slot not in use
 and moves ``restart_outputs`` to it. Between two output steps the loop never reads a
-device value on the host (see ARCHITECTURE.md, 'The coupled step').
+device value on the host (see docs/architecture.md, 'The coupled step').
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from rich.markup import escape
 
 import gpu
 import twin
@@ -76,6 +77,8 @@ class _Writer:
         self.thread.start()
 
     def _loop(self) -> None:
+        # after an error the loop keeps taking items (and drops them), so a put never waits
+        # on a full queue that nobody empties
         while (item := self.queue.get()) is not None:
             if self.error is None:
                 k, outputs, states, extra = item
@@ -89,6 +92,7 @@ class _Writer:
                         self.store.write_restart(k + 1, states, services_state)
                     self.seconds["output writes"] += t1 - t0
                     self.seconds["restart writes"] += wallclock.perf_counter() - t1
+                    log.debug("Wrote output step %d%s.", k + 1, " and a restart" * bool(states))
                 except BaseException as err:  # handed to the main thread at the next put
                     self.error = err
 
@@ -96,12 +100,26 @@ class _Writer:
         """Queue output step ``k`` (and the states after it, or None: no restart; and the
         services' records, state and time units, or None)."""
         self._raise()
-        self.queue.put((k, outputs, states, extra))
+        self._put((k, outputs, states, extra))
 
     def close(self) -> None:
-        self.queue.put(None)
+        """Write what is queued and stop; raises the writer's error, if any."""
+        self._put(None)
         self.thread.join()
         self._raise()
+
+    def _put(self, item) -> None:
+        """Queue ``item``, waiting for room only while the writer thread lives (a thread
+        gone would otherwise leave the main thread waiting forever)."""
+        while self.thread.is_alive():
+            try:
+                self.queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+        self._raise()
+        if item is not None:
+            raise RuntimeError("writing the run store failed: the writer thread stopped")
 
     def _raise(self) -> None:
         if self.error is not None:
@@ -109,10 +127,15 @@ class _Writer:
 
 
 def _load_city(scenario: Scenario) -> twin.City:
+    """The scenario's city; an error names the field (``city.store`` or ``city.dataset``)."""
     spec = scenario.city
-    if spec.store:
-        return twin.open_city(spec.store)
-    return twin.build_city(spec.dataset, resolution_m=spec.resolution_m, seed=spec.seed)
+    field = "city.store" if spec.store else "city.dataset"
+    try:
+        if spec.store:
+            return twin.open_city(spec.store)
+        return twin.build_city(spec.dataset, resolution_m=spec.resolution_m, seed=spec.seed)
+    except (ValueError, OSError) as err:
+        raise InputError(f"{field}: {err}") from None
 
 
 def run(
@@ -148,14 +171,16 @@ def run(
     -------
     RunResult
     """
-    from twin.coupling import Coupler
+    from twin.coupling import Coupler, run_weather
 
+    source = f"scenario {scenario.name!r}" if isinstance(scenario, Scenario) else scenario
     if not isinstance(scenario, Scenario):
         scenario = Scenario.from_toml(scenario)
     store = Path(store)
     wall_start = wallclock.perf_counter()
     try:  # device: argument, else the scenario's, else TWIN_DEVICE, else auto
         backend = gpu.select(device or scenario.device)
+        forcing = run_weather(scenario)  # a bad weather file fails before the city is built
         city = _load_city(scenario)
         services = [*_scenario_services(scenario), *services]
         coupler = Coupler(
@@ -165,11 +190,10 @@ def run(
             profile=profile,
             check_every_step=check_every_step,
             sensors=bool(services),
+            weather=forcing,
         )
     except ValueError as err:  # models validate their inputs with ValueError
-        if isinstance(err, InputError):
-            raise
-        raise InputError(f"scenario {scenario.name!r}: {err}") from None
+        raise InputError(f"{source}: {err}") from None
     scenario_toml = scenario.to_toml()
     before: dict = {}
 
@@ -203,8 +227,19 @@ def run(
             layouts=layouts,
             coords=coords,
             restart=restart,
+            forcing=coupler.forcing_record(),
         )
         completed, services_state = 0, ""
+    log.info(
+        "Running %s: %d steps of %g s, %d output steps, %s on %s, to %s.",
+        scenario.name,
+        scenario.n_steps,
+        scenario.step.total_seconds(),
+        scenario.n_outputs,
+        backend.name,
+        backend.device,
+        store,
+    )
     hook = _hook(coupler, services, scenario, services_state)
     rs.update_attrs(status="running", pid=os.getpid(), host=socket.gethostname())
     coupler.timers.seconds["setup"] += wallclock.perf_counter() - wall_start
@@ -216,7 +251,9 @@ def run(
     bar = _progress(scenario, enabled=progress)
     try:
         with bar:
-            task = bar.add_task(scenario.name, total=n_steps, completed=completed * spo, sim="")
+            task = bar.add_task(
+                escape(scenario.name), total=n_steps, completed=completed * spo, sim=""
+            )
             t0 = wallclock.perf_counter()
             for i in range(completed * spo, n_steps):
                 if hook is not None:
@@ -239,7 +276,15 @@ def run(
     except BaseException as err:
         with contextlib.suppress(Exception):
             writer.close()  # flush the completed steps already queued
-        rs.update_attrs(status="interrupted" if isinstance(err, KeyboardInterrupt) else "failed")
+        status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
+        rs.update_attrs(status=status)
+        log.debug(
+            "Run %s after %d of %d output steps%s.",
+            status,
+            rs.attrs.get("completed_outputs", 0),
+            scenario.n_outputs,
+            f": {err}" if str(err) else "",
+        )
         raise
     kpis = coupler.kpis()
     if hook is not None:
@@ -247,7 +292,7 @@ def run(
         rs.write_service_summary(summary)
         failed = sum(v["status"] == "failed" for v in summary.values())
         kpis = kpis.merge(kpi_dataset({"failed_services": failed}))
-    rs.write_kpis(kpis)
+    kpis = rs.write_kpis(kpis)
     # a resumed run adds its time to that of the attempts before it
     wall = wallclock.perf_counter() - wall_start + before.get("wall_seconds", 0.0)
     now = coupler.timers.seconds | writer.seconds
@@ -261,6 +306,8 @@ def run(
         wall_seconds=round(wall, 3),
         timings_s={k: round(v, 3) for k, v in timings.items()},
     )
+    rs.finish()
+    log.debug("Run complete: %s, %d output steps, %.1f s.", store, scenario.n_outputs, wall)
     return RunResult(store=store, kpis=kpis, timings_s=timings, wall_s=wall)
 
 
@@ -317,6 +364,8 @@ def _progress(scenario: Scenario, enabled: bool):
         TimeRemainingColumn,
     )
 
+    from twin.console import console  # writes through a closed pipe without failing
+
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -326,4 +375,5 @@ def _progress(scenario: Scenario, enabled: bool):
         TimeRemainingColumn(),
         disable=not enabled,
         transient=False,
+        console=console,
     )

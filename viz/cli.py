@@ -6,17 +6,24 @@ runs. Bad input exits with status 2 and one ``error:`` line, as the other twin c
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 import viz
-from twin.console import console, escape, fail
+from twin.console import console, escape, fail, missing_dependency
 from twin.errors import InputError
 from viz import plots
 from viz.headless import HeadlessRenderError
 from viz.source import Source, parse_size
+
+LOCAL_TIME_HELP = (
+    "HH:MM, or a date and time without an offset ('2026-06-17 08:00'), is the city's local "
+    "time (the run's UTC offset, +09:00 in Gwangju); ISO 8601 with an offset "
+    "(2026-06-17T08:00+09:00) is taken as given."
+)
 
 
 def render(
@@ -29,13 +36,18 @@ def render(
         str | None,
         typer.Option(
             "--time",
-            help="HH:MM local time of the run (default: its last output), or ISO 8601 with "
-            "an offset; for a city store it sets the sun.",
+            help=LOCAL_TIME_HELP + " Default: the run's last output. For a city store "
+            "(no clock) it sets the sun and needs its offset.",
         ),
     ] = None,
     var: Annotated[
         str | None,
-        typer.Option("--var", help="Variable to colour by (pm25, speed, electric_load, ...)."),
+        typer.Option(
+            "--var",
+            help="Variable to colour by (pm25, speed, electric_load, ...); default for a "
+            "run: pm25 (else the first of no2, nox, speed, electric_load, net_load it has); "
+            "land_use: no state layer.",
+        ),
     ] = None,
     camera: Annotated[
         str, typer.Option("--camera", help="oblique, top, street or street:<place>.")
@@ -54,7 +66,9 @@ def render(
     ] = None,
     compare: Annotated[
         Path | None,
-        typer.Option("--compare", help="Second store B: draw B - A of --var at --time."),
+        typer.Option(
+            "--compare", help="Second store B: draw B - A of --var at the same clock time."
+        ),
     ] = None,
     html: Annotated[
         Path | None,
@@ -79,6 +93,11 @@ def render(
             raise InputError("--animate and --compare write to --output/-o")
         pixels = parse_size(size)
         source = Source.open(path)
+        if var is None and source.default_variable() is not None:
+            var = source.default_variable()
+            console.print(
+                f"Colouring by {var} (the default; --var NAME to choose, --var land_use for none)"
+            )
         if output is not None:
             if animate:
                 frames = viz.animate(
@@ -86,16 +105,20 @@ def render(
                 )
                 what = f"{len(frames)} frames"
             elif compare is not None:
-                _, max_abs = viz.compare(
-                    source,
-                    Source.open(compare),
-                    output,
-                    var=var,
-                    time=time,
-                    camera=camera,
-                    size=pixels,
-                    side_by_side=side_by_side,
-                )
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", viz.ComparisonWarning)
+                    _, max_abs = viz.compare(
+                        source,
+                        Source.open(compare),
+                        output,
+                        var=var,
+                        time=time,
+                        camera=camera,
+                        size=pixels,
+                        side_by_side=side_by_side,
+                    )
+                for w in caught:
+                    console.print(f"[yellow]warning:[/] {escape(str(w.message))}")
                 units = source.variable(var).units
                 what = f"max |B - A| of {var} = {max_abs:.4g} {units}".rstrip()
             else:
@@ -105,7 +128,9 @@ def render(
         if html is not None:
             viz.export_html(source, html, time=time, var=var, camera=camera, size=pixels)
             console.print(f"Wrote [bold]{escape(str(html))}[/] (offline vtk.js scene)")
-    except (InputError, HeadlessRenderError, ImportError) as err:
+    except ImportError as err:
+        raise fail(missing_dependency(err, "twin render")) from None
+    except (InputError, HeadlessRenderError) as err:
         raise fail(err) from None
 
 
@@ -121,7 +146,8 @@ def plot(
         str | None, typer.Option("--var", help="Map of one variable (grid, buildings, links).")
     ] = None,
     time: Annotated[
-        str | None, typer.Option("--time", help="HH:MM local time for --var (default: last).")
+        str | None,
+        typer.Option("--time", help=LOCAL_TIME_HELP + " For --var; default: the last output."),
     ] = None,
 ) -> None:
     """Flat matplotlib figures: KPIs over time, or a map of one variable."""
@@ -133,6 +159,8 @@ def plot(
             plots.plot_kpis(source, output)
         else:
             plots.plot_map(source, output, var, time)
-    except (InputError, ImportError) as err:
+    except ImportError as err:
+        raise fail(missing_dependency(err, "twin plot")) from None
+    except InputError as err:
         raise fail(err) from None
     console.print(f"Wrote [bold]{escape(str(output))}[/]")
