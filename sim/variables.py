@@ -124,6 +124,31 @@ _TABLE: dict[str, tuple[tuple[str, ...], str, str, str | None]] = {
     "indoor_temperature": (("time", "building"), "degC", "zone air temperature", None),
     "ev_charging_power": (("time", "district"), "kW", "EV charging load", None),
     "net_load": (("time", "district"), "kW", "electric_load + ev_charging_power - pv_power", None),
+    # urban air mobility state
+    "flight_x": (("time", "flight"), "m", "air taxi easting", None),
+    "flight_y": (("time", "flight"), "m", "air taxi northing", None),
+    "flight_z": (("time", "flight"), "m", "air taxi height above sea level", None),
+    "flight_phase": (("time", "flight"), "1", "flight phase (sim.uam.model.PHASES)", None),
+    "flight_energy": (("time", "flight"), "kW h", "battery energy used by the flight", None),
+    "vertiport_queue": (("time", "vertiport"), "1", "flights queued on the ground", None),
+    "vertiport_holding": (("time", "vertiport"), "1", "flights holding for a pad", None),
+    "vertiport_pads_busy": (("time", "vertiport"), "1", "pads in use", None),
+    "route_x": (("time", "route", "route_point"), "m", "route point easting", None),
+    "route_y": (("time", "route", "route_point"), "m", "route point northing", None),
+    "route_z": (("time", "route", "route_point"), "m", "route point altitude", None),
+    "pair_route": (("time", "pair"), "1", "route flown between each vertiport pair", None),
+    "noise_lden": (
+        ("time", "y", "x"),
+        "dB",
+        "A-weighted day-evening-night level of air taxis over the run so far (L_den)",
+        None,
+    ),
+    "noise_leq_hour": (
+        ("time", "y", "x"),
+        "dB",
+        "A-weighted equivalent level of air taxis over the last whole hour",
+        None,
+    ),
 }
 
 VARIABLES = MappingProxyType(

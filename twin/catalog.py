@@ -85,6 +85,40 @@ class Sensors(_Strict):
     air: list[Place]
 
 
+class Vertiport(Place):
+    """An air-taxi vertiport: its pads (take-off and landing positions)."""
+
+    pads: Annotated[int, Field(ge=1, le=50)] = 2
+    note: str = ""
+
+
+class NoFly(_Strict):
+    """A volume air taxis may not enter: a polygon of (lat, lon) vertices between
+    ``floor_m`` and ``ceiling_m`` above sea level."""
+
+    name: str
+    polygon: list[tuple[Lat, Lon]] = Field(min_length=3)
+    floor_m: float = 0.0
+    ceiling_m: float
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _heights_ordered(self):
+        if not self.ceiling_m > self.floor_m:
+            raise ValueError(
+                f"no-fly volume {self.name!r}: ceiling_m ({self.ceiling_m:g}) must be above "
+                f"floor_m ({self.floor_m:g})"
+            )
+        return self
+
+
+class Uam(_Strict):
+    """The city's urban air mobility sites: vertiports and no-fly volumes."""
+
+    vertiports: list[Vertiport] = Field(min_length=2)
+    no_fly: list[NoFly] = []
+
+
 class Manifest(_Strict):
     """A validated ``dataset.toml``; ``folder`` is where it was read from."""
 
@@ -105,6 +139,7 @@ class Manifest(_Strict):
     airport: Airport | None = None
     roads: Roads
     sensors: Sensors
+    uam: Uam | None = None
     folder: Path = Path()
 
     @model_validator(mode="after")

@@ -48,8 +48,9 @@ def _model_classes() -> dict[str, type]:
     from sim.air import AirModel
     from sim.energy import EnergyModel
     from sim.traffic import TrafficModel
+    from sim.uam import UamModel
 
-    return {"traffic": TrafficModel, "air": AirModel, "energy": EnergyModel}
+    return {"traffic": TrafficModel, "air": AirModel, "energy": EnergyModel, "uam": UamModel}
 
 
 def _cell(text: object) -> str:
@@ -237,6 +238,8 @@ def _sections() -> list[tuple[str, type[BaseModel]]]:
     found = [("top level", Scenario)]
     for name, field in Scenario.model_fields.items():
         kind, args = field.annotation, get_args(field.annotation)
+        if type(None) in args and len(args) == 2:  # an optional table, e.g. [uam]
+            kind = next(a for a in args if a is not type(None))
         if isinstance(kind, type) and issubclass(kind, BaseModel):
             found.append((f"[{name}]", kind))
         elif get_origin(kind) is list and issubclass(args[0], BaseModel):

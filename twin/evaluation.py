@@ -1,13 +1,14 @@
 """``twin.evaluate``: score a service against a baseline over seeds, with paired intervals.
 
 For each seed ``k`` both runs get the same scenario with ``[sensors] seed = k``,
-``[weather] seed = base + k`` and, where the traffic model draws its demand,
-``[traffic] seed = k``: the same demand, weather and sensor noise, so the difference
-per seed is the service's effect plus nothing else that differs. Over seeds the KPI
-table gives the baseline and service means, the mean paired difference, its 95 %
-confidence interval from the t-distribution with ``n - 1`` degrees of freedom, the
-relative difference against the baseline mean and the ratio of the means (the
-control/no-control ratio CityLearn reports).
+``[weather] seed = base + k``, where the traffic model draws its demand,
+``[traffic] seed = k``, and with air taxis ``[uam] seed = base + k``: the same demand,
+weather and sensor noise, so the difference per seed is the service's effect plus
+nothing else that differs. Over seeds the KPI table gives the baseline and service
+means, the mean paired difference, its 95 % confidence interval from the
+t-distribution with ``n - 1`` degrees of freedom, the relative difference against the
+baseline mean and the ratio of the means (the control/no-control ratio CityLearn
+reports).
 """
 
 from __future__ import annotations
@@ -129,6 +130,8 @@ def member_scenario(scenario: Scenario, seed: int) -> Scenario:
     }
     if "seed" in type(scenario.traffic).model_fields:
         changes["traffic"] = scenario.traffic.model_dump() | {"seed": seed}
+    if scenario.uam is not None:  # the air taxis' own demand draw
+        changes["uam"] = scenario.uam.model_dump() | {"seed": scenario.uam.seed + seed}
     return scenario.with_updates(name=f"{scenario.name}-seed{seed}", **changes)
 
 

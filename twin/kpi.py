@@ -114,6 +114,22 @@ KPIS: dict[str, Kpi] = {
     ),
     "road_co2_emissions": Kpi("t", "CO2 from road traffic (tank to wheel)", "traffic", "lower"),
     "heating_gas_co2_emissions": Kpi("t", "CO2 from city-gas space heating", "energy", "lower"),
+    "uam_flights_completed": Kpi("1", "air-taxi flights landed", "uam", "higher"),
+    "uam_flight_km": Kpi("km", "air-taxi distance flown", "uam", "lower"),
+    "uam_energy": Kpi("kW h", "air-taxi battery energy used", "uam", "lower"),
+    "uam_min_clearance": Kpi(
+        "m", "least height of a flown route above buildings and terrain", "uam", "higher"
+    ),
+    "uam_people_above_55db": Kpi(
+        "1", "residents where air-taxi L_den exceeds 55 dB(A)", "uam", "lower"
+    ),
+    "uam_noise_exposure": Kpi(
+        "dB", "energy mean over residents of the air-taxi L_den at home (A-weighted)", "uam",
+        "lower",
+    ),
+    "uam_mean_wait": Kpi(
+        "min", "mean wait of a flight for a pad (on the ground and holding)", "uam", "lower"
+    ),
     "failed_services": Kpi(
         "1",
         "services stopped by an error (their targets ran on the baseline)",

@@ -355,10 +355,44 @@ def sensors(a: Assembly) -> Component | None:
     return sensor_component(a, a.scenario.sensors)
 
 
+# ----------------------------------------------------------------------------------- UAM
+def uam(a: Assembly) -> Component | None:
+    """Air taxis (:mod:`twin.uam`), in runs whose scenario has a ``[uam]`` table only.
+
+    Routing runs on the host side here (and at route updates), never in the step; the
+    stage gives the step the run's clock as host numbers.
+    """
+    if a.scenario.uam is None:
+        return None
+    from twin.catalog import load_manifest
+    from twin.uam import start_local_hour, uam_model
+
+    model = uam_model(a.city, load_manifest(a.scenario.city.dataset), a.scenario, a.weather)
+    first_hour = start_local_hour(a.scenario, a.weather)
+
+    def forcing(ex: Exchange) -> dict:
+        t = ex.step * ex.dt_s
+        return {
+            "time_s": t,
+            "local_hour": (first_hour + t / 3600.0) % 24.0,
+            "hour_done": ex.hour_done,
+        }
+
+    sizes = {
+        "flight": model.n_flights,
+        "vertiport": model.n_vertiports,
+        "route": model.n_routes,
+        "route_point": model.n_points,
+        "pair": len(model.pairs),
+    }
+    return Component("uam", model, forcing, stage="uam clock", sizes=sizes, kpis=model.kpis)
+
+
 REGISTRY: dict[str, Factory] = {
     "traffic": traffic,
     "air": air,
     "energy": energy,
+    "uam": uam,
     "sensors": sensors,
     "kpi": kpi,
 }

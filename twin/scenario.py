@@ -33,6 +33,7 @@ from pydantic import (
 
 from sim.air import SPECIES_DEFAULTS
 from sim.energy.parameters import EnergyParameters
+from sim.uam import noise
 from twin.errors import InputError, format_validation_error, shown
 from twin.schema import RESOLUTION_RANGE_M
 
@@ -533,6 +534,63 @@ class SensorSettings(_Strict):
     forecast_ghi_error: Fraction = 0.25  # relative, at 24 h
 
 
+class UamSettings(_Strict):
+    """``[uam]``: air taxis, in a run only when the scenario has this table.
+
+    Vertiports and no-fly volumes are the dataset's ``[uam]`` tables (sim/uam, twin/uam.py).
+
+    Attributes
+    ----------
+    flights_per_day
+        Flights a day, between vertiports by a gravity model with a daytime profile.
+    seed
+        Seed of the flights' draw.
+    catchment_m
+        Radius [m] around a vertiport whose residents and jobs weigh its flights.
+    turnaround_s
+        Time on a pad to board or deboard [s].
+    route_cell_m
+        Route lattice cell [m], rounded to a whole number of city cells.
+    route_dz_m
+        Route lattice level spacing [m].
+    ceiling_m
+        Highest route level above sea level [m].
+    clearance_m
+        Least height of a route node above the obstacles of its 3 x 3 cells [m].
+    weight_length
+        Route cost per metre flown.
+    weight_climb
+        Route cost per metre climbed.
+    weight_noise
+        Route cost per metre times the noise field (mean 1 over the air space); 0 with
+        ``weight_climb`` 0 is the shortest route.
+    noise_cell_m
+        Ground noise grid [m], rounded to a whole number of city cells.
+    noise_segment_m
+        Longest straight piece of a step's track in the noise sums [m].
+    source_level_dba
+        Cruise A-weighted sound power level [dB]; hover is 5 dB more.
+    max_route_updates
+        Route sets a service may add during a run.
+    """
+
+    flights_per_day: Annotated[float, Field(ge=0, le=100_000)] = 500.0
+    seed: Seed = 0
+    catchment_m: Annotated[float, Field(gt=0, le=50_000)] = 3000.0
+    turnaround_s: Annotated[float, Field(gt=0, le=7200)] = 300.0
+    route_cell_m: Annotated[float, Field(ge=50, le=2000)] = 400.0
+    route_dz_m: Annotated[float, Field(ge=5, le=500)] = 50.0
+    ceiling_m: Annotated[float, Field(gt=0, le=5000)] = 600.0
+    clearance_m: Annotated[float, Field(ge=0, le=1000)] = 60.0
+    weight_length: Annotated[float, Field(ge=0, le=1000)] = 1.0
+    weight_climb: Annotated[float, Field(ge=0, le=1000)] = 0.0
+    weight_noise: Annotated[float, Field(ge=0, le=1000)] = 0.0
+    noise_cell_m: Annotated[float, Field(ge=25, le=2000)] = 300.0
+    noise_segment_m: Annotated[float, Field(ge=50, le=10_000)] = 1000.0
+    source_level_dba: Annotated[float, Field(ge=50, le=160)] = noise.SOURCE_LEVEL_DBA
+    max_route_updates: Annotated[int, Field(ge=0, le=20)] = 3
+
+
 class ServiceSpec(BaseModel):
     """A ``[[services]]`` table: a built-in service by ``name``, its decision interval
     ``every`` (default: the service's own), whether the store keeps the observations it
@@ -592,6 +650,8 @@ class Scenario(_Strict):
         ``[weather]`` settings.
     sensors
         ``[sensors]``: what services see.
+    uam
+        ``[uam]``: air taxis; none: a run without them.
     services
         ``[[services]]``: built-in services that run with the scenario.
     """
@@ -612,6 +672,7 @@ class Scenario(_Strict):
     energy: EnergySettings = EnergySettings()
     weather: WeatherSettings = WeatherSettings()
     sensors: SensorSettings = SensorSettings()
+    uam: UamSettings | None = None  # None: no air taxis in the run
     services: list[ServiceSpec] = []
 
     @model_validator(mode="after")

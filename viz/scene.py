@@ -1,4 +1,5 @@
-"""A city as a PyVista scene: terrain, buildings, roads, sensors, labels, sun and camera.
+"""A city as a PyVista scene: terrain, buildings, roads, sensors, air taxis (viz.uam),
+labels, sun and camera.
 
 Scene coordinates are metres east and north of the city's south-west corner (the
 projected CRS shifted, so single-precision GL and vtk.js keep centimetre detail).
@@ -16,6 +17,7 @@ from viz import geometry
 from viz.layers import Layer
 from viz.places import district_centroids, find_place, sun_position, sun_vector
 from viz.source import Source, clock_label, utc64
+from viz.uam import UamLayers
 
 LAND_USE_RGB = {
     "water": "#6fa8dc",
@@ -133,6 +135,7 @@ class CityScene:
         self._buildings()
         self._roads()
         self._sensors()
+        self.uam = UamLayers.of(self)
         self._overlay()
         self._labels()
         self._north_arrow_and_scale()
@@ -365,9 +368,11 @@ class CityScene:
 
     # ------------------------------------------------------------ per step
     def set_step(self, step) -> None:
-        """Show output step ``step``: layer values, sunlight and clock."""
+        """Show output step ``step``: layer values, air taxis, sunlight and clock."""
         if self.layer is not None:
             self._set_layer_values(self.layer.values(step))
+        if self.uam is not None:
+            self.uam.set_step(step)
         time_utc, label = None, None
         if step is not None:
             time_utc = self.source.times[step]

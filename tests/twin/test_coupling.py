@@ -40,7 +40,8 @@ def _coupler(city, backend=gpu.backend.NUMPY, sensors=False, **changes) -> Coupl
 
 
 def test_every_registered_model_conforms(city):
-    c = _coupler(city, duration="2h", sensors=True)  # every model, the sensors too
+    # every model, the sensors and the air taxis too (flights from 06:00: none in these steps)
+    c = _coupler(city, duration="2h", sensors=True, uam={"flights_per_day": 200})
     for i in range(4):
         c.step(i)
     ex, sizes = c.exchange, city_sizes(city)

@@ -8,7 +8,7 @@ steps and records them in ``/services/<name>`` of the run store, and
 (:data:`BUILTINS`) are reference baselines from the literature.
 """
 
-from twin.services import air, energy, signals  # noqa: F401  (registers the built-ins)
+from twin.services import air, energy, signals, uam  # noqa: F401  (registers the built-ins)
 from twin.services.actions import (
     Alert,
     ChargingLimit,
@@ -16,6 +16,7 @@ from twin.services.actions import (
     SetpointOffset,
     SignalPhase,
     SignalPlan,
+    UamRoutes,
 )
 from twin.services.base import BUILTINS, Context, Service, SignalLayout
 from twin.services.policy import from_policy
@@ -34,5 +35,5 @@ __all__ = [
     "SignalLayout",
     "SignalPhase",
     "SignalPlan",
-    "from_policy",
+from twin.services import air, energy, signals, uam  # noqa: F401  (registers the built-ins)
 ]

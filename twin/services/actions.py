@@ -4,8 +4,8 @@ Each action is a frozen dataclass. :func:`apply` checks it against the running c
 and applies it to the model it commands, or raises :class:`Rejected` with a message
 naming the action and the allowed values; the service hook records the rejection and
 the city keeps the last valid command. :func:`release` hands a target back to its
-baseline behaviour (fixed-time plans, no charging limit, no setpoint offset), for a
-service that stopped.
+baseline behaviour (fixed-time plans, no charging limit, no setpoint offset, the air
+taxis' routes of the run's start), for a service that stopped.
 """
 
 from __future__ import annotations
@@ -72,7 +72,20 @@ class Alert:
     message: str = ""
 
 
-ACTIONS = (SignalPhase, SignalPlan, ChargingLimit, SetpointOffset, Alert)
+@dataclass(frozen=True)
+class UamRoutes:
+    """Fly air taxis between ``target`` vertiport pairs (``"all"``) on routes of noise
+    weight ``noise_weight`` and climb weight ``climb_weight`` (:mod:`sim.uam.routing`),
+    within ``length_budget`` (a fraction) of their length at the start; flights already
+    boarded keep their routes."""
+
+    target: str
+    noise_weight: float
+    length_budget: float
+    climb_weight: float = 0.0
+
+
+ACTIONS = (SignalPhase, SignalPlan, ChargingLimit, SetpointOffset, Alert, UamRoutes)
 ALERT_LEVELS = ("watch", "warning", "emergency")
 
 
@@ -113,6 +126,8 @@ def release(coupler: Coupler, kind: type, target: Any) -> None:
     elif kind is SetpointOffset:
         rows = _buildings(coupler, target)
         coupler.apply("energy", lambda m, s: m.set_setpoint_offset(s, rows, 0.0))
+    elif kind is UamRoutes:
+        coupler.apply("uam", lambda m, s: m.first_routes(s))
 
 
 # ----------------------------------------------------------------------------- traffic
@@ -233,10 +248,25 @@ def _alert(coupler: Coupler, a: Alert) -> None:
     coupler.apply("kpi", lambda m, s: m.set_alert(s, rows))
 
 
+# --------------------------------------------------------------------------------- UAM
+def _uam_routes(coupler: Coupler, a: UamRoutes) -> None:
+    if "uam" not in coupler.exchange.models:
+        raise Rejected("UamRoutes: this run has no air taxis (the scenario has no [uam] table)")
+    if a.target != "all":
+        raise Rejected(f"UamRoutes: target {a.target!r}: only 'all' (every vertiport pair)")
+    coupler.apply(
+        "uam",
+        lambda m, s: m.reroute(
+            s, float(a.noise_weight), float(a.length_budget), float(a.climb_weight)
+        ),
+    )
+
+
 _APPLY = {
     SignalPhase: _signal_phase,
     SignalPlan: _signal_plan,
     ChargingLimit: _charging_limit,
     SetpointOffset: _setpoint_offset,
     Alert: _alert,
+    UamRoutes: _uam_routes,
 }
