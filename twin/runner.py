@@ -29,6 +29,7 @@ import contextlib
 import logging
 import os
 import queue
+import signal
 import socket
 import threading
 import time as wallclock
@@ -42,9 +43,11 @@ import xarray as xr
 import gpu
 import twin
 from twin.errors import InputError, ModelHealthError
+from twin.fingerprint import check_fingerprints, fingerprints
 from twin.kpi import kpi_dataset
+from twin.locking import WriterLock
 from twin.scenario import Scenario
-from twin.store import RunStore, open_run
+from twin.store import RunStore, open_run, read_kpis
 
 log = logging.getLogger(__name__)
 __all__ = ["ModelHealthError", "RunResult", "run"]
@@ -105,7 +108,9 @@ class _Writer:
 
     def _raise(self) -> None:
         if self.error is not None:
-            raise RuntimeError(f"writing the run store failed: {self.error}") from self.error
+            raise RuntimeError(
+                f"writing the run store {self.store.path} failed: {self.error}"
+            ) from self.error
 
 
 def _load_city(scenario: Scenario) -> twin.City:
@@ -170,14 +175,50 @@ def run(
         if isinstance(err, InputError):
             raise
         raise InputError(f"scenario {scenario.name!r}: {err}") from None
+    with WriterLock(store), _terminate_as_interrupt():
+        return _run_locked(
+            scenario, store, coupler, city, backend, services, wall_start, resume, progress
+        )
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during a run: handled like Ctrl-C (the store is marked ``interrupted``)."""
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """Raise :class:`Terminated` in the main thread on SIGTERM while a run writes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated(f"signal {signum} (SIGTERM)")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_locked(scenario, store, coupler, city, backend, services, wall_start, resume, progress):
+    """The run proper, under the store's writer lock (see :func:`run`)."""
     scenario_toml = scenario.to_toml()
     before: dict = {}
 
     if resume and store.exists():
-        rs = RunStore.open_for_resume(store, scenario_toml)
+        coupler.init()
+        layouts, _, restart = coupler.layouts()
+        rs = RunStore.open_for_resume(store, scenario_toml, layouts, restart)
         before = rs.attrs
-        completed, states, services_state = rs.read_restart()
-        coupler.restore(states) if completed else coupler.init()
+        check_fingerprints(store, before.get("input_fingerprints"), scenario)
+        completed, states, services_state = rs.read_restart(restart)
+        if before.get("status") == "complete" and completed == scenario.n_outputs:
+            log.info("%s is complete; nothing to resume.", store)
+            return _recorded(rs, before)
+        if completed:
+            coupler.restore(states)
         rs.truncate_service_records(completed * scenario.output_interval.total_seconds())
         log.info("Resuming %s after %d of %d output steps.", store, completed, scenario.n_outputs)
     else:
@@ -195,6 +236,7 @@ def run(
                 "utc_offset_hours": coupler.weather.climatology.utc_offset_hours,
                 "wall_start": datetime.now(UTC).isoformat(timespec="seconds"),
                 "status": "running",
+                "input_fingerprints": fingerprints(scenario),
             },
             times_s=(
                 np.arange(1, scenario.n_outputs + 1) * scenario.output_interval.total_seconds()
@@ -239,7 +281,10 @@ def run(
     except BaseException as err:
         with contextlib.suppress(Exception):
             writer.close()  # flush the completed steps already queued
-        rs.update_attrs(status="interrupted" if isinstance(err, KeyboardInterrupt) else "failed")
+        with contextlib.suppress(OSError):  # a full disk must not hide the first error
+            rs.update_attrs(
+                status="interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
+            )
         raise
     kpis = coupler.kpis()
     if hook is not None:
@@ -262,6 +307,16 @@ def run(
         timings_s={k: round(v, 3) for k, v in timings.items()},
     )
     return RunResult(store=store, kpis=kpis, timings_s=timings, wall_s=wall)
+
+
+def _recorded(rs: RunStore, attrs: dict) -> RunResult:
+    """The result of a complete run as its store records it (nothing is rewritten)."""
+    return RunResult(
+        store=rs.path,
+        kpis=read_kpis(rs.path),
+        timings_s=dict(attrs.get("timings_s", {})),
+        wall_s=float(attrs.get("wall_seconds", 0.0)),
+    )
 
 
 def _scenario_services(scenario: Scenario) -> list:
