@@ -239,10 +239,9 @@ def _array(result: Scan, node: str, doc: dict, attrs: dict) -> ArrayMeta:
     part = f"array {node}"
     bad = unsafe_codecs(doc)
     if bad:
-        raise result.fail(
-            part,
-            f"uses the codec(s) {bad}, which decode to arbitrary Python objects "
-            "(reading them could run code); refused",
+        raise InputError(
+            f"{result.root}: {part} uses the codec(s) {bad}, which decode to arbitrary "
+            "Python objects (reading them could run code); refused"
         )
     dtype = doc.get("data_type")
     if not isinstance(dtype, str) or (dtype not in NUMERIC and dtype != "string"):
