@@ -104,10 +104,14 @@ def finish_creation(work: Path, target: Path) -> Path:
 
 
 def abandon_creation(work: Path, target: Path) -> None:
-    """Undo a creation that failed with an error (not a kill): the old store back in
-    place, the half-made one removed."""
+    """Undo a creation that failed with an error (not a kill): before the rename, the old
+    store goes back in place and the half-made one is removed; after it, the old store
+    that waited for removal is removed."""
     old = sibling(target, "replaced")
-    with contextlib.suppress(OSError):
-        if old.exists() and not os.path.lexists(target):
-            os.rename(old, target)
-    shutil.rmtree(work, ignore_errors=True)
+    if os.path.lexists(work):
+        with contextlib.suppress(OSError):
+            if old.exists() and not os.path.lexists(target):
+                os.rename(old, target)
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        shutil.rmtree(old, ignore_errors=True)
