@@ -69,8 +69,9 @@ def fingerprints(scenario) -> dict[str, dict[str, str]]:
     }
 
 
-def check_fingerprints(store: Path, recorded, scenario) -> None:
-    """Refuse a resume whose inputs differ from those recorded in ``store``.
+def check_fingerprints(store: Path, recorded, now: dict[str, dict[str, str]]) -> None:
+    """Refuse a resume whose inputs (``now``, from :func:`fingerprints`) differ from
+    those recorded in ``store``.
 
     Raises
     ------
@@ -83,7 +84,6 @@ def check_fingerprints(store: Path, recorded, scenario) -> None:
         isinstance(v, dict) and isinstance(v.get("sha256"), str) for v in recorded.values()
     ):
         raise InputError(f"{store}: root attribute input_fingerprints is malformed")
-    now = fingerprints(scenario)
     for key in sorted({*recorded, *now}):
         before, after = recorded.get(key, {}), now.get(key, {})
         if before.get("sha256") != after.get("sha256"):

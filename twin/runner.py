@@ -43,7 +43,7 @@ import xarray as xr
 import gpu
 import twin
 from twin.errors import InputError, ModelHealthError
-from twin.fingerprint import check_fingerprints, fingerprints
+from twin.fingerprint import fingerprints
 from twin.kpi import kpi_dataset
 from twin.locking import WriterLock
 from twin.scenario import Scenario
@@ -159,26 +159,30 @@ def run(
         scenario = Scenario.from_toml(scenario)
     store = Path(store)
     wall_start = wallclock.perf_counter()
-    try:  # device: argument, else the scenario's, else TWIN_DEVICE, else auto
-        backend = gpu.select(device or scenario.device)
-        city = _load_city(scenario)
-        services = [*_scenario_services(scenario), *services]
-        coupler = Coupler(
-            city,
-            scenario,
-            backend,
-            profile=profile,
-            check_every_step=check_every_step,
-            sensors=bool(services),
-        )
-    except ValueError as err:  # models validate their inputs with ValueError
-        if isinstance(err, InputError):
-            raise
-        raise InputError(f"scenario {scenario.name!r}: {err}") from None
-    with WriterLock(store), _terminate_as_interrupt():
-        return _run_locked(
-            scenario, store, coupler, city, backend, services, wall_start, resume, progress
-        )
+    lock = WriterLock(store).acquire()  # first: a second writer is refused at once
+    try:
+        try:  # device: argument, else the scenario's, else TWIN_DEVICE, else auto
+            backend = gpu.select(device or scenario.device)
+            city = _load_city(scenario)
+            services = [*_scenario_services(scenario), *services]
+            coupler = Coupler(
+                city,
+                scenario,
+                backend,
+                profile=profile,
+                check_every_step=check_every_step,
+                sensors=bool(services),
+            )
+        except ValueError as err:  # models validate their inputs with ValueError
+            if isinstance(err, InputError):
+                raise
+            raise InputError(f"scenario {scenario.name!r}: {err}") from None
+        with _terminate_as_interrupt():
+            return _run_locked(
+                scenario, store, coupler, city, backend, services, wall_start, resume, progress
+            )
+    finally:
+        lock.release()
 
 
 class Terminated(KeyboardInterrupt):
@@ -210,9 +214,10 @@ def _run_locked(scenario, store, coupler, city, backend, services, wall_start, r
     if resume and store.exists():
         coupler.init()
         layouts, _, restart = coupler.layouts()
-        rs = RunStore.open_for_resume(store, scenario_toml, layouts, restart)
+        rs = RunStore.open_for_resume(
+            store, scenario_toml, layouts, restart, inputs=fingerprints(scenario)
+        )
         before = rs.attrs
-        check_fingerprints(store, before.get("input_fingerprints"), scenario)
         completed, states, services_state = rs.read_restart(restart)
         if before.get("status") == "complete" and completed == scenario.n_outputs:
             log.info("%s is complete; nothing to resume.", store)

@@ -34,6 +34,7 @@ import zarr.codecs
 
 from twin import atomic, storeguard
 from twin.errors import InputError
+from twin.fingerprint import check_fingerprints
 from twin.schema import GROUPS, SCHEMA_VERSION
 
 GRID_CHUNK = 512
@@ -338,10 +339,13 @@ class RunStore:
         scenario_toml: str,
         layouts: Layout | None = None,
         restart: RestartLayout | None = None,
+        inputs: dict | None = None,
     ) -> RunStore:
-        """Reopen a run store to continue it; refused if it holds another scenario, lacks
-        or changed an array this run writes (``layouts``, ``restart`` as for
-        :meth:`create`), or is damaged in a part the resume reads. Leftovers of a kill
+        """Reopen a run store to continue it; refused if it holds another scenario, was
+        made from other input files (``inputs``: their fingerprints now, see
+        :mod:`twin.fingerprint`), lacks or changed an array this run writes
+        (``layouts``, ``restart`` as for :meth:`create`), or is damaged in a part the
+        resume reads. Leftovers of a kill
         (Zarr's ``*.partial`` files, a ``zarr.json.tmp``) are removed; the caller holds
         the writer lock."""
         scan = storeguard.scan(path)
@@ -359,6 +363,8 @@ class RunStore:
                 "Run without --resume to start over (this replaces the store)."
             )
         attrs = storeguard.run_attrs(scan)
+        if inputs is not None:
+            check_fingerprints(path, attrs.get("input_fingerprints"), inputs)
         n = scan.arrays["state/time"].shape[0]
         for model, variables in (layouts or {}).items():
             for name, (_, shape, _) in variables.items():

@@ -73,10 +73,9 @@ def _state(path: Path) -> str:
     """What a kill left at ``path``: nothing, the old store or the new one (complete)."""
     if not path.exists():
         return "nothing"
-    RunStore.open_for_resume(
-        path, json.loads((path / "zarr.json").read_text())["attributes"]["scenario"]
-    )
-    return json.loads((path / "zarr.json").read_text())["attributes"]["scenario"]
+    scenario = json.loads((path / "zarr.json").read_text())["attributes"]["scenario"]
+    RunStore.open_for_resume(path, scenario)
+    return scenario
 
 
 @pytest.fixture(scope="module")
