@@ -161,6 +161,8 @@ def run(
     wall_start = wallclock.perf_counter()
     lock = WriterLock(store).acquire()  # first: a second writer is refused at once
     try:
+        if resume and store.exists():  # a bad store is refused before the models are built
+            RunStore.check_resumable(store, scenario.to_toml())
         try:  # device: argument, else the scenario's, else TWIN_DEVICE, else auto
             backend = gpu.select(device or scenario.device)
             city = _load_city(scenario)

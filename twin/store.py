@@ -140,9 +140,6 @@ def read_city(path: str | Path) -> xr.DataTree:
             f"{path}: schema_version={version!r} is not supported; this twin reads "
             f"schema_version 1 to {SCHEMA_VERSION} (upgrade the twin to open newer stores)"
         )
-    missing = [g for g in GROUPS if prefix + g not in scan.groups]
-    if missing:
-        raise InputError(f"{path}: missing group(s) {missing}; a city store has {list(GROUPS)}")
     storeguard.verify_city(scan, prefix)
     base = path / prefix if prefix else path
 
@@ -332,22 +329,11 @@ class RunStore:
         )
         atomic.creation_step("identity and layout_complete")
 
-    @classmethod
-    def open_for_resume(
-        cls,
-        path: str | Path,
-        scenario_toml: str,
-        layouts: Layout | None = None,
-        restart: RestartLayout | None = None,
-        inputs: dict | None = None,
-    ) -> RunStore:
-        """Reopen a run store to continue it; refused if it holds another scenario, was
-        made from other input files (``inputs``: their fingerprints now, see
-        :mod:`twin.fingerprint`), lacks or changed an array this run writes
-        (``layouts``, ``restart`` as for :meth:`create`), or is damaged in a part the
-        resume reads. Leftovers of a kill
-        (Zarr's ``*.partial`` files, a ``zarr.json.tmp``) are removed; the caller holds
-        the writer lock."""
+    @staticmethod
+    def check_resumable(path: str | Path, scenario_toml: str) -> storeguard.Scan:
+        """The checks of :meth:`open_for_resume` that need no model: kind, completed
+        layout, same scenario, root markers, the city (cheap, so a run refuses a bad
+        store before it builds its models)."""
         scan = storeguard.scan(path)
         path = scan.root
         attrs = scan.groups[""]
@@ -362,6 +348,27 @@ class RunStore:
                 f"{path} holds a run of a different scenario; refusing to resume it. "
                 "Run without --resume to start over (this replaces the store)."
             )
+        storeguard.run_attrs(scan)
+        storeguard.verify_city(scan, "city/")
+        return scan
+
+    @classmethod
+    def open_for_resume(
+        cls,
+        path: str | Path,
+        scenario_toml: str,
+        layouts: Layout | None = None,
+        restart: RestartLayout | None = None,
+        inputs: dict | None = None,
+    ) -> RunStore:
+        """Reopen a run store to continue it; refused if it holds another scenario, was
+        made from other input files (``inputs``: their fingerprints now, see
+        :mod:`twin.fingerprint`), lacks or changed an array this run writes
+        (``layouts``, ``restart`` as for :meth:`create`), or is damaged in a part the
+        resume reads. Leftovers of a kill (Zarr's ``*.partial`` files, a
+        ``zarr.json.tmp``) are removed; the caller holds the writer lock."""
+        scan = cls.check_resumable(path, scenario_toml)
+        path = scan.root
         attrs = storeguard.run_attrs(scan)
         if inputs is not None:
             check_fingerprints(path, attrs.get("input_fingerprints"), inputs)
@@ -374,7 +381,6 @@ class RunStore:
                 storeguard.expect_array(
                     scan, f"restart/{model}/{name}", (2, *shape), np.dtype(dtype).name
                 )
-        storeguard.verify_city(scan, "city/")
         storeguard.verify_state(scan, attrs["completed_outputs"])
         if attrs["restart_outputs"]:
             slot = attrs["restart_slot"]
@@ -575,6 +581,8 @@ def open_run(path: str | Path) -> xr.DataTree:
     done = attrs["completed_outputs"]
     storeguard.verify_city(scan, "city/")
     storeguard.verify_state(scan, done)
+    if attrs.get("status") == "complete" and "kpi" not in scan.groups:
+        raise InputError(f"{scan.root}: a complete run without its /kpi group; damaged")
     kpis = [n for n in scan.arrays if n.startswith("kpi/")]
     storeguard.expect_numbers(scan, kpis)
     storeguard.verify_chunks(scan, kpis)

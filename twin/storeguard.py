@@ -96,7 +96,9 @@ class Scan:
     files: dict[str, int] = field(default_factory=dict)  # "/"-separated name -> bytes
 
     def fail(self, part: str, problem: str) -> InputError:
-        return InputError(f"{self.root}: {part}: {problem}")
+        """``<store>: <part> is ...`` or ``<store>: <part>: <problem>``."""
+        joined = problem.startswith(("is ", "declares ", "holds "))
+        return InputError(f"{self.root}: {part}{' ' if joined else ': '}{problem}")
 
 
 def unsafe_codecs(doc: dict) -> list[str]:
@@ -497,7 +499,12 @@ def verify_state(scan: Scan, done: int) -> None:
 
 
 def verify_city(scan: Scan, prefix: str) -> None:
-    """Every chunk of the city's arrays; strings only where the schema has text."""
+    """Every group and chunk of the city's arrays; text only where the schema has it."""
+    missing = [g for g in _city_groups() if prefix + g not in scan.groups]
+    if missing:
+        raise InputError(
+            f"{scan.root}: missing group(s) {missing}; a city store has {list(_city_groups())}"
+        )
     names = [
         n
         for n in scan.arrays
@@ -511,4 +518,4 @@ def verify_city(scan: Scan, prefix: str) -> None:
     verify_chunks(scan, names)
 
 
-_CITY_TEXT = {"districts/name", "sensors/name", "sensors/kind", "roads/road_class"}
+_CITY_TEXT = {"districts/name", "sensors/name", "sensors/kind"}
