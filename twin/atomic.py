@@ -97,8 +97,8 @@ def finish_creation(work: Path, target: Path) -> Path:
         creation_step("old store moved aside")
     os.rename(work, target)
     creation_step("new store in place")
-    if old.exists():
-        shutil.rmtree(old)
+    if os.path.lexists(old):
+        old.unlink() if old.is_symlink() else shutil.rmtree(old)
         creation_step("old store removed")
     return target
 

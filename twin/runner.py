@@ -229,6 +229,11 @@ def _run_locked(scenario, store, coupler, city, backend, services, wall_start, r
         rs.truncate_service_records(completed * scenario.output_interval.total_seconds())
         log.info("Resuming %s after %d of %d output steps.", store, completed, scenario.n_outputs)
     else:
+        if resume:
+            log.warning(
+                "No run store at %s (never created, or killed while created): starting the run.",
+                store,
+            )
         coupler.init()
         layouts, coords, restart = coupler.layouts()
         rs = RunStore.create(

@@ -141,3 +141,17 @@ def test_state_chunks_after_the_completed_steps_are_not_required(good, tmp_path)
     meta.write_text(json.dumps(doc))
     shutil.rmtree(crafted / "state" / "air" / "pm25" / "c" / "1")
     assert np.isfinite(open_run(crafted)["state/air"]["pm25"].values).all()
+
+
+@pytest.mark.parametrize(
+    "name", ["chunk linked to /dev/zero", "blosc decompression bomb", "deleted output chunk"]
+)
+def test_pictures_refuse_crafted_stores(good, tmp_path, name):
+    from viz.source import Source  # what twin render opens (no pyvista needed)
+
+    crafted = tmp_path / "crafted.zarr"
+    shutil.copytree(good[0], crafted)
+    change, _, pattern = store_corpus.CASES[name]
+    change(crafted, tmp_path)
+    with pytest.raises(InputError, match=pattern):
+        Source.open(crafted)
