@@ -1,4 +1,5 @@
 # Two entry points: `make demo` (the main job) and `make test`.
+# `make test` also runs examples/ from its own folder, as a service author runs theirs.
 # Both create or reuse .venv and reinstall only when pyproject.toml or this file changes.
 PYTHON ?= python3
 VENV := .venv
@@ -19,6 +20,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+	cd examples && ../$(BIN)/python -m pytest
 
 clean:
 	rm -rf $(VENV) demo.zarr demo.png

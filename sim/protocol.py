@@ -14,7 +14,7 @@ A model is an object with
   not modified);
 - ``outputs(state) -> {name: array}``: as declared in ``OUTPUTS``.
 
-Rules of the time loop (ARCHITECTURE.md, 'The coupled step'): ``step`` and ``outputs`` do
+Rules of the time loop (docs/architecture.md, 'The coupled step'): ``step`` and ``outputs`` do
 not synchronise with the host (no ``bool()``, ``float()``, ``int()``, ``.item()`` of
 device values, no data-sized results such as ``nonzero``) and do not re-upload constant
 tables; forcing is validated once at the boundary, not every step. State entries with

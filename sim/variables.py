@@ -1,4 +1,4 @@
-"""The one table of variable names, dims and CF attributes (../shared/GLOSSARY.md).
+"""The one table of variable names, dims and CF attributes (docs/variables.md).
 
 Models declare ``OUTPUTS = variables.outputs_for(...)``; writers read the dims and attrs
 from there, so names and units agree across models, stores, KPIs and pictures.

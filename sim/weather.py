@@ -1,7 +1,7 @@
 """Weather forcing: from a CSV file or a seeded synthetic generator with a monthly climatology.
 
-A :class:`Weather` holds a regular series (usually hourly) of the forcing variables of the
-glossary (``air_temperature``, ``wind_speed``, ``wind_from_direction``,
+A :class:`Weather` holds a regular series (usually hourly) of the forcing variables
+(docs/variables.md: ``air_temperature``, ``wind_speed``, ``wind_from_direction``,
 ``relative_humidity``, ``cloud_fraction``, ``mixing_height``, ``ghi``, ``dni``, ``dhi``) for
 a site, and :meth:`Weather.at` interpolates it to the coupling steps, adding the sun's
 position and the local clock hour. The series are small (one site), so this module works
@@ -197,7 +197,8 @@ class Weather:
     Parameters
     ----------
     times_utc : datetime64 array, strictly increasing with a constant step.
-    series : mapping of the ``SERIES`` names to arrays of the same length (glossary units).
+    series : mapping of the ``SERIES`` names to arrays of the same length (units as in
+        docs/variables.md).
     climatology : the site and its monthly Linke turbidity.
     irradiance_from_clouds : when True, :meth:`at` recomputes GHI/DNI/DHI at the requested
         times from the clear sky and the interpolated cloud fraction (exact sun timing);

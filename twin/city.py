@@ -61,7 +61,7 @@ _DIMS = {
 class City:
     """A city: grids, buildings, roads, districts and sensors in ``city.tree``.
 
-    Groups and names follow ARCHITECTURE.md and GLOSSARY.md; every variable carries
+    Groups and names follow docs/architecture.md and docs/variables.md; every variable carries
     ``units`` and ``long_name``. Build one with :func:`build_city`, or open a saved
     one with :func:`twin.open_city`.
     """
@@ -220,7 +220,7 @@ def city_from_arrays(arrays: dict[str, dict[str, np.ndarray]], attrs: dict) -> C
 
     Parameters
     ----------
-    arrays : ``{"grid": {...}, "buildings": {...}, ...}``, names as in GLOSSARY.md;
+    arrays : ``{"grid": {...}, "buildings": {...}, ...}``, names as in docs/variables.md;
         ``grid`` also holds the cell-centre coordinates ``x`` and ``y`` [m]. Consumed.
     attrs : root attributes; needs ``name``, ``crs``, ``resolution_m`` and ``source``;
         ``schema_version`` and ``Conventions`` are added.
@@ -249,7 +249,7 @@ def city_from_arrays(arrays: dict[str, dict[str, np.ndarray]], attrs: dict) -> C
         groups[group] = xr.Dataset(
             {k: (_dims(group, k), v, _attrs(group, k)) for k, v in variables.items()}
         )
-    tree = xr.DataTree.from_dict({f"/{k}": v for k, v in groups.items()})
+    tree = xr.DataTree.from_dict({f"/{k}": store.with_labels(v) for k, v in groups.items()})
     tree.attrs = {
         **attrs,
         "schema_version": SCHEMA_VERSION,

@@ -169,7 +169,7 @@ def generate(m: Manifest, resolution_m: float, seed: int) -> dict[str, dict[str,
     -------
     dict
         ``{"grid": {...}, "buildings": {...}, "roads": {...}, "districts": {...},
-        "sensors": {...}}`` of NumPy arrays named as in GLOSSARY.md; ``grid`` also
+        "sensors": {...}}`` of NumPy arrays named as in docs/variables.md; ``grid`` also
         holds the cell-centre coordinates ``x`` and ``y``.
     """
     noise_rng, lot_rng, sensor_rng = (

@@ -12,7 +12,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 import twin
-from twin.console import console, escape, fail
+from twin.console import console, escape, fail, missing_dependency
 from twin.errors import InputError
 from viz import cli as viz_cli
 
@@ -36,13 +36,45 @@ def main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more detail.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log the twin's own detail (debug lines).")
+    ] = False,
 ) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(message)s",
-        handlers=[RichHandler(console=console, show_path=False, show_time=False)],
-    )
+    _log_to_console(verbose)
+
+
+OWN_LOGGERS = ("twin", "sim", "gpu", "viz")  # the twin's packages; libraries log warnings only
+
+
+def _own_handler(handler: logging.Handler) -> logging.Handler:
+    handler.twin_cli = True  # so a later command replaces it rather than adding another
+    return handler
+
+
+def _log_to_console(verbose: bool) -> None:
+    """The twin's log on the console (INFO, or DEBUG with -v); other libraries' (Zarr,
+    asyncio, numcodecs) only from WARNING up."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "twin_cli", False)]:
+        root.removeHandler(old)
+        old.close()
+    handler = _own_handler(RichHandler(console=console, show_path=False, show_time=False))
+    handler.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG)  # the handlers choose what to show
+
+
+def _log_to_file(path: Path) -> None:
+    """The twin's log, debug lines included, with times, appended to ``path``."""
+    try:
+        handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError as err:
+        raise InputError(f"--log {path}: cannot write the log ({err.strerror or err})") from None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.setLevel(logging.DEBUG)
+    logging.getLogger().addHandler(_own_handler(handler))
 
 
 @city_app.command("build")
@@ -186,7 +218,14 @@ def run_cmd(
         str | None, typer.Option("--device", "-d", help="auto, cpu or gpu (default: scenario's).")
     ] = None,
     resume: Annotated[
-        bool, typer.Option("--resume", help="Continue a killed run from its last complete step.")
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue an interrupted run from its last restart (a complete one: no work).",
+        ),
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a run store already at --output.")
     ] = False,
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Progress bar.")
@@ -202,11 +241,34 @@ def run_cmd(
             help="Check for NaN/Inf after every step, not every output (finds the exact step).",
         ),
     ] = False,
+    log_file: Annotated[
+        Path | None, typer.Option("--log", help="Also write the run's log (debug lines) here.")
+    ] = None,
 ) -> None:
-    """Run a scenario: the coupled traffic, air and energy models, streamed to a Zarr store."""
+    """Run a scenario: the coupled traffic, air and energy models, streamed to a Zarr store.
+
+    An existing run store at --output is never replaced silently: continue it with
+    --resume or replace it with --overwrite.
+    """
     from twin.runner import run
+    from twin.store import open_run, read_kpis
 
     try:
+        if log_file is not None:
+            _log_to_file(log_file)
+        if resume and overwrite:
+            raise InputError("--resume and --overwrite exclude each other: continue or replace")
+        existing = _existing_run(output)
+        if existing and not (resume or overwrite):
+            raise InputError(_refusal(output, existing))
+        if existing and resume and existing["status"] == "complete":
+            open_run(output)  # checks every chunk it exposes: damage is reported, not passed
+            console.print(
+                f"{escape(str(output))} is complete ({existing['output steps']}); nothing to "
+                "do (--overwrite runs it again)"
+            )
+            _print_kpis(read_kpis(output), title=f"KPIs of {output}")
+            return
         result = run(
             scenario,
             output,
@@ -218,7 +280,61 @@ def run_cmd(
         )
     except (InputError, RuntimeError, OSError) as err:
         raise fail(err) from None
+    except KeyboardInterrupt:
+        raise _interrupted(scenario, output) from None
     _print_run(result)
+
+
+def _interrupted(scenario: Path, output: Path) -> typer.Exit:
+    """Say what a Ctrl-C left and how to continue; the exit (status 130, as a shell's)."""
+    from twin.store import run_summary
+
+    try:
+        steps = f"holds {run_summary(output)['output steps']} output steps"
+    except (InputError, OSError, ValueError, KeyError):
+        steps = "was not created yet"
+    hint = (
+        f"; continue with: twin run {scenario} -o {output} --resume"
+        if steps.startswith("holds")
+        else ""
+    )
+    console.print(f"[yellow]interrupted:[/] {escape(str(output))} {steps}{escape(hint)}")
+    return typer.Exit(code=130)
+
+
+def _existing_run(path: Path) -> dict | None:
+    """The status lines of the run store at ``path`` (see :func:`twin.store.run_summary`),
+    None when nothing is there; anything else there is refused."""
+    from twin.store import RUN_KIND, run_summary, store_kind
+
+    if not path.exists() and not path.is_symlink():
+        return None
+    kind = store_kind(path)
+    if kind != RUN_KIND:
+        what = f"a {kind} store" if kind else "not a run store written by this twin"
+        raise InputError(
+            f"{path} exists and is {what}; choose another --output (or delete it yourself)"
+        )
+    try:
+        return run_summary(path)
+    except (OSError, ValueError, KeyError):  # killed while it was being created
+        return {"scenario": "", "status": "interrupted while being created",
+                "output steps": "no output step complete"}  # fmt: skip
+
+
+def _refusal(path: Path, run: dict) -> str:
+    """Why ``twin run`` does not replace the run at ``path``, and what to type instead."""
+    complete = run["status"] == "complete"
+    what = (
+        f"{path} already holds a run (scenario {run['scenario']!r}, status {run['status']}, "
+        f"{run['output steps']})"
+    )
+    if complete:
+        return f"{what}; replace it with --overwrite, or choose another --output"
+    return (
+        f"{what}; continue it with --resume, replace it with --overwrite, or choose another "
+        "--output"
+    )
 
 
 def _print_run(result) -> None:
@@ -266,19 +382,30 @@ def demo(
         "demo.zarr"
     ),
     device: Annotated[str | None, typer.Option("--device", "-d", help="auto, cpu or gpu.")] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Run again over an existing demo store.")
+    ] = False,
 ) -> None:
-    """The main job: a June weekday in Gwangju at 100 m, 24 simulated hours."""
+    """The main job: a June weekday in Gwangju at 100 m, 24 simulated hours (an existing
+    demo store is continued or, when complete, shown again)."""
     from twin.scenario import builtin_scenario
 
-    run_cmd(builtin_scenario("june_weekday"), output=output, device=device)
+    # the demo's own store: an interrupted demo continues, a complete one is shown again
+    run_cmd(
+        builtin_scenario("june_weekday"),
+        output=output,
+        device=device,
+        resume=not overwrite,
+        overwrite=overwrite,
+    )
     picture = output.with_suffix(".png")
     try:
         import viz
 
         with console.status(f"Rendering {picture} (PM2.5 at 08:00, the morning peak)..."):
             viz.render(output, picture, time="08:00", var="pm25", size=(1600, 1000))
-    except ImportError:
-        console.print("No picture: install the 'viz' extra (pip install 'gwangju-twin[viz]').")
+    except ImportError as err:
+        console.print(f"No picture: {escape(missing_dependency(err, 'the picture'))}")
         return
     except (InputError, RuntimeError) as err:
         console.print(f"[yellow]No picture:[/] {err}", soft_wrap=True)
@@ -349,8 +476,8 @@ def _compare_picture(ev, output: Path, var: str) -> None:
         import viz
 
         viz.compare(ev.stores["baseline"][0], ev.stores["service"][0], picture, var=var)
-    except ImportError:
-        console.print("No picture: install the viz extra (pip install 'gwangju-twin\\[viz]').")
+    except ImportError as err:
+        console.print(f"No picture: {escape(missing_dependency(err, 'the picture'))}")
         return
     except (InputError, RuntimeError) as err:
         console.print(f"[yellow]No picture:[/] {escape(str(err))}", soft_wrap=True)

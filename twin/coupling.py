@@ -57,16 +57,27 @@ class Timers:
 def run_weather(scenario: Scenario) -> weather.Weather:
     """The weather that drives ``scenario``: synthetic from its dataset's climatology
     (also for a stored city), or its CSV file."""
-    manifest = load_manifest(scenario.city.dataset)
-    climate = weatherfiles.load_climatology(manifest.file("climate"))
+    try:
+        manifest = load_manifest(scenario.city.dataset)
+        climate = weatherfiles.load_climatology(manifest.file("climate"))
+    except ValueError as err:
+        raise InputError(f"city.dataset: {err}") from None
     start = utc64(scenario.start)
     end = start + np.timedelta64(int(scenario.duration.total_seconds()) + 3600, "s")
     if scenario.weather.source == "synthetic":
         return weather.synthetic_weather(climate, start, end, seed=scenario.weather.seed)
     try:
-        return weatherfiles.read_weather_csv(scenario.weather.source, climate)
+        forcing = weatherfiles.read_weather_csv(scenario.weather.source, climate)
     except ValueError as err:
         raise InputError(f"weather.source: {err}") from None
+    first, last = forcing.times_utc[0], forcing.times_utc[-1]
+    needed = utc64(scenario.time_at(scenario.n_steps - 1))  # the start of the last step
+    if first > start or last < needed:
+        raise InputError(
+            f"weather.source: weather file {scenario.weather.source} covers {first} to {last} "
+            f"UTC; the run needs {start} to {needed} UTC"
+        )
+    return forcing
 
 
 class Coupler:
@@ -79,6 +90,8 @@ class Coupler:
     check_every_step : check every output and state for NaN/Inf after each step (on a
         GPU a sync per array); by default the runner checks host copies once per output.
     sensors : add the city's sensors to the loop (for services).
+    weather : the run's weather, when the caller has read it already (default: read it
+        with :func:`run_weather`).
     """
 
     def __init__(
@@ -90,10 +103,11 @@ class Coupler:
         profile: bool = False,
         check_every_step: bool = False,
         sensors: bool = False,
+        weather: weather.Weather | None = None,
     ):
         self.city, self.scenario, self.backend = city, scenario, backend
         self.check_every_step = check_every_step
-        self.weather = run_weather(scenario)
+        self.weather = run_weather(scenario) if weather is None else weather
         times = utc64(scenario.start) + np.arange(scenario.n_steps) * np.timedelta64(
             int(scenario.step.total_seconds()), "s"
         )
@@ -148,6 +162,13 @@ class Coupler:
                 when = f"at simulated time {ex.time:%Y-%m-%d %H:%M:%S%z}"
                 self.check(ex.outputs, when)
                 self.check(ex.states, when, what="state")
+
+    def forcing_record(self) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, dict]]]:
+        """The weather scalars of every coupling step (:data:`sim.weather.FORCING`, with
+        their attributes) and the steps' start times [s since the start], for the store."""
+        step_s = self.scenario.step.total_seconds()
+        seconds = (np.arange(self.scenario.n_steps) * step_s).astype(np.int64)
+        return seconds, {k: (self.forcing[k], dict(a)) for k, a in weather.FORCING.items()}
 
     # ---------------------------------------------------------------- services
     def observe(self) -> dict[str, Any]:
@@ -224,12 +245,14 @@ class Coupler:
             }
         g = self.city.grid
         coords = {
-            name: {
+            c.name: {
                 d: ((d,), g[d].values, dict(g[d].attrs))
                 for d in ("y", "x")
-                if any(d in dims for dims, _, _ in variables.values())
+                if any(d in dims for dims, _, _ in layouts[c.name].values())
             }
-            for name, variables in layouts.items()
+            | dict(c.coords)
+            for c in self.components
+            if c.name in layouts
         }
         return layouts, coords, restart
 

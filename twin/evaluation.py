@@ -193,7 +193,7 @@ def evaluate(
                 path = root / arm / f"seed{seed}.zarr"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 result = run(sc, path, services=[make()], device=device, progress=progress)
-                rows[arm].append(result.kpis)
+                rows[arm].append(result.kpis.reset_coords(drop=True))  # not the period
                 stores[arm].append(path)
     finally:
         if not keep:

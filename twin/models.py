@@ -45,6 +45,8 @@ class Component:
     inputs : init inputs (backend arrays).
     stage : label of the stage in timings (default ``"<name> inputs"``).
     sizes : lengths of output dims the city does not define (the city's are known).
+    coords : label coordinates of those dims for the store,
+        ``{name: (dims, values, attrs)}`` (the city's dims get theirs from the city).
     kpis : the component's KPIs from its state (host floats, names in
         :data:`twin.kpi.KPIS`), or None.
     """
@@ -55,6 +57,7 @@ class Component:
     inputs: Mapping[str, Any] = field(default_factory=dict)
     stage: str = ""
     sizes: Mapping[str, int] = field(default_factory=dict)
+    coords: Mapping[str, tuple[tuple[str, ...], np.ndarray, dict]] = field(default_factory=dict)
     kpis: Callable[[Mapping[str, Any]], dict[str, float]] | None = None
 
     def __post_init__(self):
@@ -169,7 +172,7 @@ def traffic(a: Assembly) -> Component:
         raise InputError(
             f"[traffic] zone_size_m = {ts.zone_size_m:g} m makes {nodes.size} traffic zone of "
             f"the {extent[0]:.1f} x {extent[1]:.1f} km city {a.city.name!r}; traffic needs 2 or "
-            "more: set [traffic] zone_size_m smaller (1000 m at least)"
+            "more: set [traffic] zone_size_m smaller (100 m at least)"
         )
     signal_nodes = np.flatnonzero(a.network.signalized)
     control = dict.fromkeys(signal_nodes.tolist(), ts.signal_control) | ts.signal_control_nodes
@@ -191,6 +194,18 @@ def traffic(a: Assembly) -> Component:
         forcing,
         stage="demand",
         sizes={"signal": signal_nodes.size, "detector": model.n_detectors},
+        coords={
+            "signal": (
+                ("signal",),
+                signal_nodes,
+                {"units": "1", "long_name": "node of the signal"},
+            ),
+            "detector_link": (
+                ("detector",),
+                model.detectors.link if model.detectors is not None else np.zeros(0, np.int64),
+                {"units": "1", "long_name": "link of the detector"},
+            ),
+        },
         kpis=lambda st: traffic_kpis(model.counters(st)),
     )
 

@@ -20,7 +20,7 @@ writer thread (a queue of two snapshots, so memory does not grow with the run an
 compute overlaps I/O). The writer writes the outputs at their ``time`` index and
 advances ``completed_outputs``, then writes the states into the restart slot not in use
 and moves ``restart_outputs`` to it. Between two output steps the loop never reads a
-device value on the host (see ARCHITECTURE.md, 'The coupled step').
+device value on the host (see docs/architecture.md, 'The coupled step').
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from rich.markup import escape
 
 import gpu
 import twin
@@ -79,6 +80,8 @@ class _Writer:
         self.thread.start()
 
     def _loop(self) -> None:
+        # after an error the loop keeps taking items (and drops them), so a put never waits
+        # on a full queue that nobody empties
         while (item := self.queue.get()) is not None:
             if self.error is None:
                 k, outputs, states, extra = item
@@ -92,6 +95,7 @@ class _Writer:
                         self.store.write_restart(k + 1, states, services_state)
                     self.seconds["output writes"] += t1 - t0
                     self.seconds["restart writes"] += wallclock.perf_counter() - t1
+                    log.debug("Wrote output step %d%s.", k + 1, " and a restart" * bool(states))
                 except BaseException as err:  # handed to the main thread at the next put
                     self.error = err
 
@@ -99,12 +103,26 @@ class _Writer:
         """Queue output step ``k`` (and the states after it, or None: no restart; and the
         services' records, state and time units, or None)."""
         self._raise()
-        self.queue.put((k, outputs, states, extra))
+        self._put((k, outputs, states, extra))
 
     def close(self) -> None:
-        self.queue.put(None)
+        """Write what is queued and stop; raises the writer's error, if any."""
+        self._put(None)
         self.thread.join()
         self._raise()
+
+    def _put(self, item) -> None:
+        """Queue ``item``, waiting for room only while the writer thread lives (a thread
+        gone would otherwise leave the main thread waiting forever)."""
+        while self.thread.is_alive():
+            try:
+                self.queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+        self._raise()
+        if item is not None:
+            raise RuntimeError("writing the run store failed: the writer thread stopped")
 
     def _raise(self) -> None:
         if self.error is not None:
@@ -114,10 +132,15 @@ class _Writer:
 
 
 def _load_city(scenario: Scenario) -> twin.City:
+    """The scenario's city; an error names the field (``city.store`` or ``city.dataset``)."""
     spec = scenario.city
-    if spec.store:
-        return twin.open_city(spec.store)
-    return twin.build_city(spec.dataset, resolution_m=spec.resolution_m, seed=spec.seed)
+    field = "city.store" if spec.store else "city.dataset"
+    try:
+        if spec.store:
+            return twin.open_city(spec.store)
+        return twin.build_city(spec.dataset, resolution_m=spec.resolution_m, seed=spec.seed)
+    except (ValueError, OSError) as err:
+        raise InputError(f"{field}: {err}") from None
 
 
 def run(
@@ -153,8 +176,9 @@ def run(
     -------
     RunResult
     """
-    from twin.coupling import Coupler
+    from twin.coupling import Coupler, run_weather
 
+    source = f"scenario {scenario.name!r}" if isinstance(scenario, Scenario) else scenario
     if not isinstance(scenario, Scenario):
         scenario = Scenario.from_toml(scenario)
     store = Path(store)
@@ -162,9 +186,15 @@ def run(
     lock = WriterLock(store).acquire()  # first: a second writer is refused at once
     try:
         if resume and store.exists():  # a bad store is refused before the models are built
-            RunStore.check_resumable(store, scenario.to_toml())
+            attrs = RunStore.check_resumable(store, scenario.to_toml()).groups[""]
+            if attrs.get("status") == "complete" and attrs.get("completed_outputs") == (
+                scenario.n_outputs
+            ):
+                log.info("%s is complete; nothing to resume.", store)
+                return _recorded(store, attrs)
         try:  # device: argument, else the scenario's, else TWIN_DEVICE, else auto
             backend = gpu.select(device or scenario.device)
+            forcing = run_weather(scenario)  # a bad weather file fails before the city is built
             city = _load_city(scenario)
             services = [*_scenario_services(scenario), *services]
             coupler = Coupler(
@@ -174,11 +204,10 @@ def run(
                 profile=profile,
                 check_every_step=check_every_step,
                 sensors=bool(services),
+                weather=forcing,
             )
         except ValueError as err:  # models validate their inputs with ValueError
-            if isinstance(err, InputError):
-                raise
-            raise InputError(f"scenario {scenario.name!r}: {err}") from None
+            raise InputError(f"{source}: {err}") from None
         with _terminate_as_interrupt():
             return _run_locked(
                 scenario, store, coupler, city, backend, services, wall_start, resume, progress
@@ -221,9 +250,6 @@ def _run_locked(scenario, store, coupler, city, backend, services, wall_start, r
         )
         before = rs.attrs
         completed, states, services_state = rs.read_restart(restart)
-        if before.get("status") == "complete" and completed == scenario.n_outputs:
-            log.info("%s is complete; nothing to resume.", store)
-            return _recorded(rs, before)
         if completed:
             coupler.restore(states)
         rs.truncate_service_records(completed * scenario.output_interval.total_seconds())
@@ -257,8 +283,19 @@ def _run_locked(scenario, store, coupler, city, backend, services, wall_start, r
             layouts=layouts,
             coords=coords,
             restart=restart,
+            forcing=coupler.forcing_record(),
         )
         completed, services_state = 0, ""
+    log.info(
+        "Running %s: %d steps of %g s, %d output steps, %s on %s, to %s.",
+        scenario.name,
+        scenario.n_steps,
+        scenario.step.total_seconds(),
+        scenario.n_outputs,
+        backend.name,
+        backend.device,
+        store,
+    )
     hook = _hook(coupler, services, scenario, services_state)
     rs.update_attrs(status="running", pid=os.getpid(), host=socket.gethostname())
     coupler.timers.seconds["setup"] += wallclock.perf_counter() - wall_start
@@ -270,7 +307,9 @@ def _run_locked(scenario, store, coupler, city, backend, services, wall_start, r
     bar = _progress(scenario, enabled=progress)
     try:
         with bar:
-            task = bar.add_task(scenario.name, total=n_steps, completed=completed * spo, sim="")
+            task = bar.add_task(
+                escape(scenario.name), total=n_steps, completed=completed * spo, sim=""
+            )
             t0 = wallclock.perf_counter()
             for i in range(completed * spo, n_steps):
                 if hook is not None:
@@ -293,10 +332,16 @@ def _run_locked(scenario, store, coupler, city, backend, services, wall_start, r
     except BaseException as err:
         with contextlib.suppress(Exception):
             writer.close()  # flush the completed steps already queued
+        status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
         with contextlib.suppress(OSError):  # a full disk must not hide the first error
-            rs.update_attrs(
-                status="interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
-            )
+            rs.update_attrs(status=status)
+        log.debug(
+            "Run %s after %d of %d output steps%s.",
+            status,
+            rs.attrs.get("completed_outputs", 0),
+            scenario.n_outputs,
+            f": {err}" if str(err) else "",
+        )
         raise
     kpis = coupler.kpis()
     if hook is not None:
@@ -304,7 +349,7 @@ def _run_locked(scenario, store, coupler, city, backend, services, wall_start, r
         rs.write_service_summary(summary)
         failed = sum(v["status"] == "failed" for v in summary.values())
         kpis = kpis.merge(kpi_dataset({"failed_services": failed}))
-    rs.write_kpis(kpis)
+    kpis = rs.write_kpis(kpis)
     # a resumed run adds its time to that of the attempts before it
     wall = wallclock.perf_counter() - wall_start + before.get("wall_seconds", 0.0)
     now = coupler.timers.seconds | writer.seconds
@@ -318,14 +363,18 @@ def _run_locked(scenario, store, coupler, city, backend, services, wall_start, r
         wall_seconds=round(wall, 3),
         timings_s={k: round(v, 3) for k, v in timings.items()},
     )
+    rs.finish()
+    log.debug("Run complete: %s, %d output steps, %.1f s.", store, scenario.n_outputs, wall)
     return RunResult(store=store, kpis=kpis, timings_s=timings, wall_s=wall)
 
 
-def _recorded(rs: RunStore, attrs: dict) -> RunResult:
-    """The result of a complete run as its store records it (nothing is rewritten)."""
+def _recorded(store: Path, attrs: dict) -> RunResult:
+    """The result of a complete run as its store records it (every chunk it exposes is
+    checked, nothing is rewritten)."""
+    open_run(store)
     return RunResult(
-        store=rs.path,
-        kpis=read_kpis(rs.path),
+        store=store,
+        kpis=read_kpis(store),
         timings_s=dict(attrs.get("timings_s", {})),
         wall_s=float(attrs.get("wall_seconds", 0.0)),
     )
@@ -384,6 +433,8 @@ def _progress(scenario: Scenario, enabled: bool):
         TimeRemainingColumn,
     )
 
+    from twin.console import console  # writes through a closed pipe without failing
+
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -393,4 +444,5 @@ def _progress(scenario: Scenario, enabled: bool):
         TimeRemainingColumn(),
         disable=not enabled,
         transient=False,
+        console=console,
     )

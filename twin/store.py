@@ -24,6 +24,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import warnings
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import ClassVar
 
@@ -45,6 +47,17 @@ _COMPRESSORS = (zarr.codecs.BloscCodec(cname="zstd", clevel=3, shuffle="shuffle"
 _RESTART_COMPRESSORS = (zarr.codecs.BloscCodec(cname="lz4", clevel=1, shuffle="shuffle"), _CRC)
 _STRING_COMPRESSORS = (zarr.codecs.ZstdCodec(level=3), _CRC)
 RUN_KIND = "run"
+RESTART = ".restart"  # the runner's private resume state: a hidden group, out of the user's way
+# Label coordinates of the city's table dimensions: the row index by which other variables
+# refer to a row (from_node/to_node, a sensor's target, a building's district), so
+# ``sel(link=412)`` picks what ``from_node``, ``target`` and the CLI call link 412.
+LABELS = {
+    "node": ("roads", "node index (the numbering of /roads from_node and to_node)"),
+    "link": ("roads", "link index (the numbering of loop sensors' target)"),
+    "building": ("buildings", "building index (the numbering of meter sensors' target)"),
+    "district": ("districts", "district index (the numbering of the district variables)"),
+    "sensor": ("sensors", "sensor index"),
+}
 
 
 def _encoding(ds: xr.Dataset) -> dict[str, dict]:
@@ -59,6 +72,18 @@ def _encoding(ds: xr.Dataset) -> dict[str, dict]:
             "compressors": _STRING_COMPRESSORS if var.dtype.kind in "OUT" else _COMPRESSORS,
         }
     return enc
+
+
+def with_labels(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with an integer label coordinate (0, 1, ...) on each :data:`LABELS`
+    dimension that has none."""
+    return ds.assign_coords(
+        {
+            dim: (dim, np.arange(n, dtype=np.int64), {"units": "1", "long_name": LABELS[dim][1]})
+            for dim, n in ds.sizes.items()
+            if dim in LABELS and dim not in ds.coords
+        }
+    )
 
 
 def save_city(tree: xr.DataTree, path: str | Path) -> Path:
@@ -145,7 +170,9 @@ def read_city(path: str | Path) -> xr.DataTree:
 
     def load():
         tree = xr.open_datatree(base, engine="zarr", zarr_format=3, consolidated=False)
-        city = xr.DataTree.from_dict({f"/{g}": _as_written(tree[g].to_dataset()) for g in GROUPS})
+        city = xr.DataTree.from_dict(
+            {f"/{g}": with_labels(_as_written(tree[g].to_dataset())) for g in GROUPS}
+        )
         city.attrs = dict(tree.attrs)
         tree.close()
         return city
@@ -180,21 +207,99 @@ def _chunks(dims: tuple[str, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
     )
 
 
+def time_attrs(units: str, utc_offset_hours: float | None = None) -> dict[str, dict]:
+    """CF attributes of a run's ``time`` and ``local_time`` coordinates.
+
+    ``time`` is CF time in ``units`` (``seconds since <start with its UTC offset>``), so
+    it decodes to UTC instants; ``local_time`` holds the same seconds counted from the
+    start on the city's wall clock (``utc_offset_hours``, default the start's offset), so
+    it decodes to the city's clock: 08:00 KST reads 08:00, not 23:00 the day before.
+    Both carry the offset as ``utc_offset`` (``"+09:00"``).
+    """
+    start = datetime.fromisoformat(units.removeprefix("seconds since "))
+    if utc_offset_hours is not None:
+        start = start.astimezone(timezone(timedelta(hours=float(utc_offset_hours))))
+    offset = start.isoformat()[-6:]
+    common = {"calendar": "proleptic_gregorian", "utc_offset": offset}
+    return {
+        "time": {
+            "units": units,
+            **common,
+            "standard_name": "time",
+            "long_name": "time (UTC once decoded; local_time is the city's clock)",
+        },
+        "local_time": {
+            "units": f"seconds since {start.replace(tzinfo=None).isoformat()}",
+            **common,
+            "long_name": f"local time in the city (UTC{offset})",
+        },
+    }
+
+
+def _write(grp: zarr.Group, name: str, dims: tuple[str, ...], values, attrs: dict) -> None:
+    """A small array written whole (coordinates, forcing)."""
+    values = np.asarray(values)
+    text = values.dtype.kind in "OUST"
+    arr = grp.create_array(
+        name,
+        shape=values.shape,
+        dtype=str if text else values.dtype,
+        dimension_names=dims,
+        attributes=attrs,
+        compressors=_STRING_COMPRESSORS if text else _COMPRESSORS,
+        config={"write_empty_chunks": True},
+    )
+    arr[...] = values.astype(str) if text else values
+
+
+def _write_coords(grp: zarr.Group, coords: dict[str, tuple]) -> None:
+    """Coordinates of a group; those that are not a dimension's own are named in the
+    group's CF ``coordinates`` attribute, so xarray reads them as coordinates."""
+    for name, (dims, values, attrs) in coords.items():
+        _write(grp, name, dims, values, attrs)
+    auxiliary = [k for k, (dims, _, _) in coords.items() if dims != (k,)]
+    if auxiliary:
+        grp.attrs["coordinates"] = " ".join(auxiliary)
+
+
+def _output_time(root: zarr.Group) -> zarr.Array:
+    """The output ``time`` of a run store (every ``/state`` group has the same)."""
+    return next(root["state"].groups())[1]["time"]
+
+
+def _times(seconds: np.ndarray, attrs: dict[str, dict]) -> dict[str, tuple]:
+    return {name: (("time",), seconds, a) for name, a in attrs.items()}
+
+
+def _labels(city: xr.DataTree, dims: set[str]) -> dict[str, tuple]:
+    """Label coordinates of ``dims`` from the city (district names too)."""
+    coords = {}
+    for dim in sorted(dims & set(LABELS)):
+        table = with_labels(city[LABELS[dim][0]].to_dataset())
+        coords[dim] = ((dim,), table[dim].values, dict(table[dim].attrs))
+        if dim == "district":
+            coords["district_name"] = ((dim,), table["name"].values, {"long_name": "district name"})
+    return coords
+
+
 class RunStore:
-    """The Zarr v3 store of one run.
+    """The Zarr v3 store of one run (the layout is documented in ``docs/store.md``).
 
     Layout: ``/city/<group>`` (the static city), ``/state/<model>/<var>`` with a
     leading ``time`` dimension pre-allocated for the whole run and chunked one
     output step per chunk (so each snapshot is a chunk-aligned region write, and
     ensemble ``member`` or tile ``y/x`` regions can be written the same way),
-    ``/restart/<model>/<var>`` (each model state variable with the dims of its ``STATE``
-    table and a leading ``slot`` of 2: the states at the last two restart points,
-    alternating, one chunk per slot, so a crash while writing one leaves the other
-    intact), ``/kpi`` (scalars). The root attributes ``completed_outputs`` (output steps
-    written) and ``restart_outputs`` with ``restart_slot`` (the output step of the latest
-    complete restart and its slot) are the completion markers, replaced atomically after
-    each write, so a store killed at any moment opens, holds every completed output
-    step, and resumes from its latest restart.
+    ``/forcing`` (the weather of every coupling step), ``/.restart/<model>/<var>`` (each
+    model state variable with the dims of its ``STATE`` table and a leading ``slot`` of 2:
+    the states at the last two restart points, alternating, one chunk per slot, so a crash
+    while writing one leaves the other intact), ``/kpi`` (scalars), ``/services/<name>``.
+    Every group opened alone is self-describing: its own ``time`` and ``local_time``
+    coordinates (:func:`time_attrs`) and label coordinates of its table dimensions
+    (:data:`LABELS`). The root attributes ``completed_outputs`` (output steps written) and
+    ``restart_outputs`` with ``restart_slot`` (the output step of the latest complete
+    restart and its slot) are the completion markers, replaced atomically after each
+    write, so a store killed at any moment opens, holds every completed output step, and
+    resumes from its latest restart. :meth:`finish` consolidates the metadata.
 
     Arrays are opened once and their handles kept: reopening them for every write costs
     more than the write.
@@ -222,28 +327,36 @@ class RunStore:
         layouts: Layout,
         coords: dict[str, dict[str, tuple[tuple[str, ...], np.ndarray, dict]]],
         restart: RestartLayout | None = None,
+        forcing: tuple[np.ndarray, dict[str, tuple[np.ndarray, dict]]] | None = None,
     ) -> RunStore:
         """Create a run store.
 
+        ``times_s``: output times [s since the start] in ``time_units``;
         ``layouts[model][var] = (dims without time, shape without time, attrs)``;
-        ``coords[model][name] = (dims, values, attrs)`` for each state group;
-        ``restart[model][var] = (dims, shape, dtype)`` of each restart variable.
+        ``coords[model][name] = (dims, values, attrs)`` for each state group (label
+        coordinates of the city's dims are added);
+        ``restart[model][var] = (dims, shape, dtype)`` of each restart variable;
+        ``forcing = (times [s since the start], {name: (values, attrs)})``: the weather.
+        ``attrs`` may give ``utc_offset_hours``, the city's clock (default: the start's).
 
         The store is built in a temporary folder beside ``path`` and renamed into place
-        when complete (see :func:`_finish_creation`); the caller holds the writer lock.
+        when complete (see :func:`twin.atomic.finish_creation`); the caller holds the
+        writer lock.
         """
         target = Path(path)
         _replaceable(target, RUN_KIND, remove=False)
         path = atomic.begin_creation(target)
         try:
-            cls._write_layout(path, city, attrs, times_s, time_units, layouts, coords, restart)
+            cls._write_layout(
+                path, city, attrs, times_s, time_units, layouts, coords, restart, forcing
+            )
             return cls(atomic.finish_creation(path, target))
         except Exception:
             atomic.abandon_creation(path, target)
             raise
 
     @staticmethod
-    def _write_layout(path, city, attrs, times_s, time_units, layouts, coords, restart):
+    def _write_layout(path, city, attrs, times_s, time_units, layouts, coords, restart, forcing):
         """The layout of :meth:`create`, written into the (temporary) folder ``path``."""
         root = zarr.open_group(path, mode="w", zarr_format=3)
         atomic.creation_step("root group")
@@ -251,7 +364,7 @@ class RunStore:
         root.attrs.update({"kind": RUN_KIND, "layout_complete": False})
         atomic.creation_step("store kind")
         for g in GROUPS:
-            ds = city[g].to_dataset()
+            ds = with_labels(city[g].to_dataset())
             ds.to_zarr(
                 path,
                 group=f"city/{g}",
@@ -264,36 +377,13 @@ class RunStore:
             atomic.creation_step(f"city/{g}")
         zarr.open_group(path / "city", mode="r+", zarr_format=3).attrs.update(dict(city.attrs))
         atomic.creation_step("city attributes")
+        clock = time_attrs(time_units, attrs.get("utc_offset_hours"))
         state = root.require_group("state")
-        time = state.create_array(
-            "time",
-            shape=times_s.shape,
-            dtype="int64",
-            chunks=times_s.shape,
-            dimension_names=("time",),
-            attributes={
-                "units": time_units,
-                "calendar": "proleptic_gregorian",
-                "long_name": "time",
-                "standard_name": "time",
-            },
-            compressors=_COMPRESSORS,
-        )
-        time[:] = times_s
-        atomic.creation_step("state/time")
         n = times_s.size
         for model, variables in layouts.items():
             grp = state.require_group(model)
-            for name, (dims, values, attrs_) in coords.get(model, {}).items():
-                arr = grp.create_array(
-                    name,
-                    shape=values.shape,
-                    dtype=values.dtype,
-                    dimension_names=dims,
-                    attributes=attrs_,
-                    compressors=_COMPRESSORS,
-                )
-                arr[...] = values
+            dims = {d for dims, _, _ in variables.values() for d in dims}
+            _write_coords(grp, _times(times_s, clock) | _labels(city, dims) | coords.get(model, {}))
             for name, (dims, shape, attrs_) in variables.items():
                 grp.create_array(
                     name,
@@ -306,8 +396,16 @@ class RunStore:
                     compressors=_COMPRESSORS,
                 )
             atomic.creation_step(f"state/{model}")
+        if forcing is not None:
+            seconds, series = forcing
+            grp = root.require_group("forcing")
+            grp.attrs["long_name"] = "the weather that drove the run, at each coupling step"
+            _write_coords(grp, _times(seconds, clock))
+            for name, (values, attrs_) in series.items():
+                _write(grp, name, ("time",), values, attrs_)
+            atomic.creation_step("forcing")
         for model, variables in (restart or {}).items():
-            grp = root.require_group(f"restart/{model}")
+            grp = root.require_group(f"{RESTART}/{model}")
             for name, (dims, shape, dtype) in variables.items():
                 grp.create_array(
                     name,
@@ -318,7 +416,7 @@ class RunStore:
                     dimension_names=("slot", *dims),
                     compressors=_RESTART_COMPRESSORS,
                 )
-            atomic.creation_step(f"restart/{model}")
+            atomic.creation_step(f"{RESTART}/{model}")
         _update_root_attrs(
             path,
             completed_outputs=0,
@@ -372,23 +470,29 @@ class RunStore:
         attrs = storeguard.run_attrs(scan)
         if inputs is not None:
             check_fingerprints(path, attrs.get("input_fingerprints"), inputs)
-        n = scan.arrays["state/time"].shape[0]
+        n = storeguard.output_steps(scan)
         for model, variables in (layouts or {}).items():
             for name, (_, shape, _) in variables.items():
                 storeguard.expect_array(scan, f"state/{model}/{name}", (n, *shape), "float32")
         for model, variables in (restart or {}).items():
             for name, (_, shape, dtype) in variables.items():
                 storeguard.expect_array(
-                    scan, f"restart/{model}/{name}", (2, *shape), np.dtype(dtype).name
+                    scan, f"{RESTART}/{model}/{name}", (2, *shape), np.dtype(dtype).name
                 )
         storeguard.verify_state(scan, attrs["completed_outputs"])
         if attrs["restart_outputs"]:
             slot = attrs["restart_slot"]
-            names = [f"restart/{m}/{v}" for m, vs in (restart or {}).items() for v in vs]
+            names = [f"{RESTART}/{m}/{v}" for m, vs in (restart or {}).items() for v in vs]
             storeguard.verify_chunks(scan, names, first=range(slot, slot + 1))
         for name in scan.files:
             if name.endswith((".partial", "zarr.json.tmp")):
                 (path / name).unlink()
+        # its metadata changes again (service records grow): drop the consolidated copy
+        # first, so no reader trusts stale shapes; finish() writes it anew
+        meta = path / "zarr.json"
+        doc = json.loads(meta.read_text(encoding="utf-8"))
+        if doc.pop("consolidated_metadata", None) is not None:
+            atomic.write_json(meta, doc)
         return cls(path)
 
     @property
@@ -417,9 +521,9 @@ class RunStore:
         slot = 1 - int(self.attrs.get("restart_slot", 0)) if completed else 0
         for model, variables in states.items():
             for name, values in variables.items():
-                self._array(f"restart/{model}/{name}")[slot] = values
+                self._array(f"{RESTART}/{model}/{name}")[slot] = values
         if services:
-            self.group.require_group("restart").attrs[f"services_{slot}"] = services
+            self.group.require_group(RESTART).attrs[f"services_{slot}"] = services
         self.update_attrs(restart_outputs=completed, restart_slot=slot)
 
     def read_restart(
@@ -434,13 +538,18 @@ class RunStore:
             raise InputError(f"{self.path}: restart_outputs/restart_slot are not valid markers")
         if completed == 0:
             return 0, {}, ""
-        services = self._array_group("restart").attrs.get(f"services_{slot}", "")
+        if not (self.path / RESTART / "zarr.json").is_file():
+            raise InputError(
+                f"{self.path}: no {RESTART} group to resume from (a store of an older twin "
+                "kept it in /restart); run without --resume to start over"
+            )
+        services = self._array_group(RESTART).attrs.get(f"services_{slot}", "")
         if not isinstance(services, str):
             raise InputError(f"{self.path}: restart attribute services_{slot} is not text")
 
         def load():
             return {
-                model: {name: self._array(f"restart/{model}/{name}")[slot] for name in variables}
+                model: {name: self._array(f"{RESTART}/{model}/{name}")[slot] for name in variables}
                 for model, variables in layout.items()
             }
 
@@ -461,7 +570,8 @@ class RunStore:
     def write_service_records(self, records: dict[str, dict[str, list[dict]]], units: str):
         """Append each service's new rows to ``/services/<name>``: one array per column,
         ``<table>_<column>`` along ``action``, ``rejection`` or ``decision``; times in
-        ``units`` (seconds since the start)."""
+        ``units`` (seconds since the start), ``<table>_time`` the coordinate of its table."""
+        clock = None
         for name, tables in records.items():
             grp = self.group.require_group(f"services/{name}")
             for table, rows in tables.items():
@@ -473,10 +583,12 @@ class RunStore:
                             self._RECORD_DIMS[table],
                             *(f"{column}_{i}" for i in range(values.ndim - 1)),
                         )
+                        if clock is None:
+                            clock = time_attrs(units, self.attrs.get("utc_offset_hours"))
                         attrs = (
-                            {"units": units, "calendar": "proleptic_gregorian"}
+                            clock["time"]
                             if column == "time_s"
-                            else {}
+                            else {"coordinates": f"{table}_time"}
                         )
                         grp.create_array(
                             key,
@@ -485,6 +597,9 @@ class RunStore:
                             dtype=str if values.dtype.kind in "US" else values.dtype,
                             dimension_names=dims,
                             attributes=attrs,
+                            compressors=_STRING_COMPRESSORS
+                            if values.dtype.kind in "US"
+                            else _COMPRESSORS,
                         )
                     grp[key].append(values)
 
@@ -508,8 +623,16 @@ class RunStore:
                     if key.startswith(f"{table}_"):
                         arr.resize((keep, *arr.shape[1:]))
 
-    def write_kpis(self, kpis: xr.Dataset) -> None:
-        """Replace ``/kpi`` with scalar KPIs."""
+    def write_kpis(self, kpis: xr.Dataset) -> xr.Dataset:
+        """Replace ``/kpi`` with scalar KPIs, with the period they cover: a scalar ``time``
+        (the end of the run) and its ``time_bounds`` (start, end); returns them as read."""
+        time = _output_time(self.group)
+        attrs = dict(time.attrs) | {"bounds": "time_bounds", "long_name": "end of the run"}
+        bounds = {k: attrs[k] for k in ("units", "calendar", "utc_offset")}
+        kpis = kpis.assign_coords(
+            time=((), time[-1], attrs),
+            time_bounds=(("bounds",), np.array([0, time[-1]]), bounds),
+        )
         kpis.to_zarr(
             self.path,
             group="kpi",
@@ -519,6 +642,15 @@ class RunStore:
             encoding={name: {"compressors": _COMPRESSORS} for name in kpis.variables},
             write_empty_chunks=True,
         )
+        return read_kpis(self.path)
+
+    def finish(self) -> None:
+        """Consolidate the metadata into the root ``zarr.json`` (the run is complete), so
+        plain ``xarray.open_dataset(path, group=..., engine="zarr")`` opens any group
+        quickly and without a warning."""
+        with warnings.catch_warnings():  # zarr: "not part of the v3 specification" (yet)
+            warnings.simplefilter("ignore", UserWarning)
+            zarr.consolidate_metadata(self.path, zarr_format=3)
 
     def open(self) -> xr.DataTree:
         return open_run(self.path)
@@ -559,7 +691,7 @@ def run_summary(path: str | Path) -> dict[str, object]:
     if scan.groups.get("", {}).get("kind") != RUN_KIND:
         return {}
     attrs = storeguard.run_attrs(scan)
-    n = scan.arrays["state/time"].shape[0]
+    n = storeguard.output_steps(scan)
     return {
         "scenario": attrs.get("scenario_name", ""),
         "status": _status(scan.root, attrs),
@@ -575,7 +707,7 @@ def open_run(path: str | Path) -> xr.DataTree:
     """Open a run store lazily as a DataTree, cut to its completed output steps.
 
     The guard checks every chunk the tree exposes first (city, completed output steps,
-    KPIs, service records), so damage is reported by array and chunk."""
+    forcing, KPIs, service records), so damage is reported by array and chunk."""
     scan = storeguard.scan(path)
     attrs = storeguard.run_attrs(scan)
     done = attrs["completed_outputs"]
@@ -583,7 +715,7 @@ def open_run(path: str | Path) -> xr.DataTree:
     storeguard.verify_state(scan, done)
     if attrs.get("status") == "complete" and "kpi" not in scan.groups:
         raise InputError(f"{scan.root}: a complete run without its /kpi group; damaged")
-    kpis = [n for n in scan.arrays if n.startswith("kpi/")]
+    kpis = [n for n in scan.arrays if n.startswith(("kpi/", "forcing/"))]
     storeguard.expect_numbers(scan, kpis)
     storeguard.verify_chunks(scan, kpis)
     services = [n for n in scan.arrays if n.startswith("services/")]
@@ -591,10 +723,11 @@ def open_run(path: str | Path) -> xr.DataTree:
 
     def load():
         tree = xr.open_datatree(scan.root, engine="zarr", zarr_format=3, consolidated=False)
-        if "restart" in tree.children:  # the runner's private resume state
-            tree = tree.drop_nodes("restart")
-        if "state" in tree.children and done < tree["state"].sizes.get("time", 0):
-            tree["state"] = tree["state"].isel(time=slice(0, done))
+        if RESTART in tree.children:  # the runner's private resume state
+            tree = tree.drop_nodes(RESTART)
+        for name, node in (tree["state"].children if "state" in tree.children else {}).items():
+            if done < node.sizes.get("time", 0):
+                tree[f"state/{name}"] = node.to_dataset().isel(time=slice(0, done))
         return tree
 
     return storeguard.read_guarded(scan, "the run", load)

@@ -429,6 +429,32 @@ _TEXT_ATTRS = (
 )  # fmt: skip
 
 
+def output_steps(scan: Scan) -> int:
+    """The output steps of a run store: the length of the ``time`` of its state groups
+    (one and the same)."""
+    times = [
+        a for n, a in scan.arrays.items() if n.startswith("state/") and n.count("/") == 2
+        and n.endswith("/time")
+    ]  # fmt: skip
+    if not times or any(len(a.shape) != 1 or a.dtype != "int64" for a in times):
+        raise InputError(
+            f"{scan.root}: no state group with its output time (int64, one axis) is there; "
+            "not a run store"
+        )
+    sizes = sorted({a.shape[0] for a in times})
+    if len(sizes) != 1:
+        raise InputError(f"{scan.root}: the state groups' time axes differ in length {sizes}")
+    return sizes[0]
+
+
+def _timed(scan: Scan) -> list[str]:
+    """The state arrays along ``time`` (not the time coordinates themselves)."""
+    return [
+        n for n, a in scan.arrays.items() if n.startswith("state/") and a.dims[:1] == ("time",)
+        and n.rpartition("/")[2] not in ("time", "local_time")
+    ]  # fmt: skip
+
+
 def run_attrs(scan: Scan) -> dict:
     """The root attributes of a run store, after checking the types and ranges of
     everything the twin reads from them (markers, names, times)."""
@@ -436,11 +462,8 @@ def run_attrs(scan: Scan) -> dict:
     root = scan.root
     if attrs.get("kind") != _RUN_KIND:
         raise InputError(f"{root} is not a run store (no kind='run' root attribute)")
-    time = scan.arrays.get("state/time")
-    if time is None or len(time.shape) != 1 or time.dtype != "int64":
-        raise InputError(f"{root}: array state/time (int64, one axis) is missing; not a run store")
-    expect_numbers(scan, [n for n in scan.arrays if n.startswith("state/")])
-    bounds = {"completed_outputs": time.shape[0]}
+    expect_numbers(scan, _timed(scan))
+    bounds = {"completed_outputs": output_steps(scan)}
     bounds["restart_outputs"] = attrs.get("completed_outputs", 0)
     for key, upper in bounds.items():
         value = attrs.get(key, 0)
@@ -493,7 +516,7 @@ def verify_state(scan: Scan, done: int) -> None:
     """The chunks of the first ``done`` output steps of every state array (and of the
     coordinates in full)."""
     names = [n for n in scan.arrays if n.startswith("state/")]
-    timed = [n for n in names if scan.arrays[n].dims[:1] == ("time",) and n != "state/time"]
+    timed = _timed(scan)
     verify_chunks(scan, timed, first=range(done))
     verify_chunks(scan, [n for n in names if n not in timed])
 

@@ -28,6 +28,7 @@ from sim.weather import (
 
 _CSV_REQUIRED = ("air_temperature", "wind_speed", "wind_from_direction", "relative_humidity",
                  "cloud_fraction")  # fmt: skip
+MAX_CSV_BYTES = 256 << 20
 _CSV_RANGES = {
     "air_temperature": (-80.0, 70.0), "wind_speed": (0.0, 100.0),
     "wind_from_direction": (0.0, 360.0), "relative_humidity": (0.0, 1.0),
@@ -51,7 +52,7 @@ def load_climatology(path: str | Path) -> Climatology:
 
 
 def read_weather_csv(path: str | Path, climatology: Climatology | Mapping[str, Any]) -> Weather:
-    """Forcing from a CSV file with a ``time`` column and glossary-named columns.
+    """Forcing from a CSV file with a ``time`` column and columns named as in docs/variables.md.
 
     ``time`` holds ISO 8601 times with an offset (``2024-01-01T00:00+09:00`` or ``...Z``),
     strictly increasing with a constant step. Required columns: ``air_temperature``
@@ -63,14 +64,27 @@ def read_weather_csv(path: str | Path, climatology: Climatology | Mapping[str, A
     """
     clim = as_climatology(climatology)
     path = Path(path)
+    if not path.exists():
+        raise ValueError(f"weather file {path} does not exist")
+    if not path.is_file():  # a FIFO or a device would block or never end
+        raise ValueError(f"weather file {path} is not a regular file")
+    if path.stat().st_size > MAX_CSV_BYTES:
+        raise ValueError(
+            f"weather file {path} is larger than {MAX_CSV_BYTES >> 20} MiB "
+            "(ten years of 10-minute rows take about 50 MiB)"
+        )
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:  # -sig: Excel's BOM
             reader = csv.DictReader(fh)
             header = [name.strip() for name in reader.fieldnames or []]
             reader.fieldnames = header
             rows = list(reader)
-    except FileNotFoundError as err:
-        raise ValueError(f"weather file {path} does not exist") from err
+    except OSError as err:
+        raise ValueError(f"weather file {path}: cannot read it ({err.strerror or err})") from err
+    except UnicodeDecodeError as err:
+        raise ValueError(f"weather file {path}: not UTF-8 text ({err.reason})") from err
+    except csv.Error as err:
+        raise ValueError(f"weather file {path}: not a CSV file ({err})") from err
     missing = [c for c in ("time", *_CSV_REQUIRED) if c not in header]
     if missing:
         raise ValueError(f"weather file {path}: missing column(s) {', '.join(missing)}")
@@ -87,7 +101,7 @@ def read_weather_csv(path: str | Path, climatology: Climatology | Mapping[str, A
         i = int(bad[0])
         raise ValueError(
             f"weather file {path}: gap or irregular step in column time between rows {i + 2} "
-            f"({rows[i]['time']}) and {i + 3} ({rows[i + 1]['time']}); the step must be "
+            f"({rows[i]['time']!r}) and {i + 3} ({rows[i + 1]['time']!r}); the step must be "
             f"constant and positive ({steps[0]:g} s at the start)"
         )
     series = {c: _csv_column(rows, c, path) for c in SERIES if c in header}
@@ -118,7 +132,12 @@ def _csv_time(text, path, row):
             f"weather file {path}: column time, row {row}: {text!r} has no timezone; "
             "write e.g. 2024-01-01T00:00+09:00 or 2024-01-01T00:00Z"
         )
-    return np.datetime64(t.astimezone(_dt.UTC).replace(tzinfo=None), "s")
+    try:
+        return np.datetime64(t.astimezone(_dt.UTC).replace(tzinfo=None), "s")
+    except OverflowError:
+        raise ValueError(
+            f"weather file {path}: column time, row {row}: {text!r} is out of range"
+        ) from None
 
 
 def _csv_column(rows, name, path):

@@ -12,11 +12,17 @@ from typing import Annotated
 import typer
 
 import viz
-from twin.console import console, escape, fail
+from twin.console import console, escape, fail, missing_dependency
 from twin.errors import InputError
 from viz import plots
 from viz.headless import HeadlessRenderError
 from viz.source import Source, parse_size
+
+LOCAL_TIME_HELP = (
+    "HH:MM, or a date and time without an offset ('2026-06-17 08:00'), is the city's local "
+    "time (the run's UTC offset, +09:00 in Gwangju); ISO 8601 with an offset "
+    "(2026-06-17T08:00+09:00) is taken as given."
+)
 
 
 def render(
@@ -29,8 +35,8 @@ def render(
         str | None,
         typer.Option(
             "--time",
-            help="HH:MM local time of the run (default: its last output), or ISO 8601 with "
-            "an offset; for a city store it sets the sun.",
+            help=LOCAL_TIME_HELP + " Default: the run's last output. For a city store "
+            "(no clock) it sets the sun and needs its offset.",
         ),
     ] = None,
     var: Annotated[
@@ -105,7 +111,9 @@ def render(
         if html is not None:
             viz.export_html(source, html, time=time, var=var, camera=camera, size=pixels)
             console.print(f"Wrote [bold]{escape(str(html))}[/] (offline vtk.js scene)")
-    except (InputError, HeadlessRenderError, ImportError) as err:
+    except ImportError as err:
+        raise fail(missing_dependency(err, "twin render")) from None
+    except (InputError, HeadlessRenderError) as err:
         raise fail(err) from None
 
 
@@ -121,7 +129,8 @@ def plot(
         str | None, typer.Option("--var", help="Map of one variable (grid, buildings, links).")
     ] = None,
     time: Annotated[
-        str | None, typer.Option("--time", help="HH:MM local time for --var (default: last).")
+        str | None,
+        typer.Option("--time", help=LOCAL_TIME_HELP + " For --var; default: the last output."),
     ] = None,
 ) -> None:
     """Flat matplotlib figures: KPIs over time, or a map of one variable."""
@@ -133,6 +142,8 @@ def plot(
             plots.plot_kpis(source, output)
         else:
             plots.plot_map(source, output, var, time)
-    except (InputError, ImportError) as err:
+    except ImportError as err:
+        raise fail(missing_dependency(err, "twin plot")) from None
+    except InputError as err:
         raise fail(err) from None
     console.print(f"Wrote [bold]{escape(str(output))}[/]")

@@ -1,7 +1,7 @@
 """What a picture is made from: a city, and the run on it, with its clock and variables.
 
 No pyvista here: opening stores, finding variables, reading times and converting units
-to what people read (GLOSSARY.md: stores hold SI, pictures show km/h, veh/km, ...).
+to what people read (docs/variables.md: stores hold SI, pictures show km/h, veh/km, ...).
 """
 
 from __future__ import annotations
@@ -136,9 +136,10 @@ class Source:
     @property
     def times(self) -> np.ndarray:
         """UTC times (datetime64, naive) of the completed output steps; empty for a city."""
-        if self.run is None or "state" not in self.run.children:
+        if self.run is None or not self.run.get("state", xr.DataTree()).children:
             return np.array([], dtype="datetime64[ns]")
-        return np.asarray(self.run["state"]["time"].values)
+        # every state group has the same output times
+        return np.asarray(next(iter(self.run["state"].children.values()))["time"].values)
 
     @property
     def start(self) -> datetime:

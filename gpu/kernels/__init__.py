@@ -1,2 +1,2 @@
-"""Hand-written kernels, each paired with the ``xp`` code it must match (ARCHITECTURE.md,
+"""Hand-written kernels, each paired with the ``xp`` code it must match (docs/architecture.md,
 'GPU backend'): :mod:`gpu.kernels.air`, the fused air sub-step."""

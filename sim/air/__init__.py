@@ -2,7 +2,7 @@
 
 :func:`advect_diffuse` and :func:`max_stable_dt` are the pure transport kernel;
 :class:`AirModel` adds emissions, deposition, decay, mixing-height changes and
-automatic sub-stepping behind the runner protocol of ARCHITECTURE.md.
+automatic sub-stepping behind the runner protocol of sim/protocol.py (docs/architecture.md).
 """
 
 from sim.air.model import SPECIES_DEFAULTS, AirModel

@@ -1,6 +1,6 @@
 """Road network: nodes, directed links and each link's triangular fundamental diagram.
 
-Arrays are stored exactly as the city stores them (``/roads``, GLOSSARY.md units):
+Arrays are stored exactly as the city stores them (``/roads``, docs/variables.md units):
 node ``x``, ``y`` [m] and ``signalized`` (0/1); link ``from_node``, ``to_node``,
 ``length`` [m], ``lanes``, ``free_speed`` [m s-1], ``capacity`` [veh s-1 per lane]
 and ``jam_density`` [veh m-1 per lane]. Everything here is host NumPy: the network is

@@ -173,7 +173,12 @@ def _millions_of_chunks(store: Path, tmp: Path) -> None:
 
 
 def _units_number(store: Path, tmp: Path) -> None:
-    _meta(store, "state/time", lambda d: d["attributes"].__setitem__("units", 5))
+    _meta(store, "state/air/time", lambda d: d["attributes"].__setitem__("units", 5))
+
+
+def _no_output_time(store: Path, tmp: Path) -> None:
+    for clock in store.glob("state/*/time"):
+        shutil.rmtree(clock)
 
 
 GRID_CHUNK = "city/grid/population/c/0/0"
@@ -201,9 +206,9 @@ CASES = {  # id: (change, commands that must refuse it, message pattern)
         "city/roads is a symbolic link",
     ),
     "restart linked to another store": (
-        _replace_by_link("restart/air", _other_store("restart/air")),
+        _replace_by_link(".restart/air", _other_store(".restart/air")),
         ALL,
-        "restart/air is a symbolic link",
+        ".restart/air is a symbolic link",
     ),
     "chunk linked to /dev/zero": (
         _replace_by_link(GRID_CHUNK, lambda s, t: "/dev/zero"),
@@ -339,12 +344,12 @@ CASES = {  # id: (change, commands that must refuse it, message pattern)
     ),
     "missing city group": (_delete("city/roads"), CITY, r"missing group\(s\) \['roads'\]"),
     "missing city": (_delete("city"), CITY, "missing group|without its /city group"),
-    "missing state/time": (_delete("state/time"), RUN, "state/time .* is missing"),
+    "missing output time": (_no_output_time, RUN, "no state group with its output time"),
     "missing kpi group": (_delete("kpi"), KPI, "/kpi group"),
     "missing restart array": (
-        _delete("restart/air/pm25"),
+        _delete(".restart/air/pm25"),
         ("resume",),
-        "restart/air/pm25 is missing",
+        ".restart/air/pm25 is missing",
     ),
     "deleted city chunk": (_delete(GRID_CHUNK), CITY, "population chunk c/0/0 is missing"),
     "deleted output chunk": (_delete(STATE_CHUNK), STATE, "pm25 chunk c/1/0/0 is missing"),

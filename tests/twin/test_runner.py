@@ -51,7 +51,7 @@ def day(tmp_path_factory):
 
 def test_store_layout_and_attrs(day):
     tree = day.open()
-    assert set(tree.children) == {"city", "state", "kpi"}
+    assert set(tree.children) == {"city", "state", "forcing", "kpi"}
     assert tree.attrs["status"] == "complete" and tree.attrs["completed_outputs"] == 24
     assert Scenario.from_dict(tomllib.loads(tree.attrs["scenario"])).name == "mini"
     assert tree.attrs["backend"] == "numpy" and "wall_seconds" in tree.attrs
@@ -60,7 +60,7 @@ def test_store_layout_and_attrs(day):
     assert air["pm25"].attrs["units"] == "ug m-3"
     assert tree["state/traffic"]["speed"].dims == ("time", "link")
     assert tree["state/energy"]["net_load"].dims == ("time", "district")
-    times = tree["state"]["time"].values
+    times = tree["state/air"]["time"].values
     assert times[0] == np.datetime64("2026-06-16T16:00")  # 01:00 KST in UTC
     for name, var in day.kpis.data_vars.items():
         assert var.attrs["units"] and np.isfinite(var.values), name
@@ -161,7 +161,7 @@ def dying(self, completed, states, services=""):  # write half of the third rest
         slot = 1 - int(self.attrs["restart_slot"])
         items = [(m, n, v) for m, vs in states.items() for n, v in vs.items()]
         for m, n, v in items[: len(items) // 2]:
-            self._array(f"restart/{m}/{n}")[slot] = v
+            self._array(f".restart/{m}/{n}")[slot] = v
         os.kill(os.getpid(), signal.SIGKILL)
     real(self, completed, states, services)
 

@@ -139,3 +139,56 @@ def test_relative_paths_are_relative_to_the_file(tmp_path, monkeypatch):
     path.write_text(GOOD + '[city]\nstore = "cities/c.zarr"\n')
     monkeypatch.chdir("/")
     assert Scenario.from_toml(path).city.store == str(tmp_path / "cities" / "c.zarr")
+
+
+def test_background_follows_the_chosen_species():
+    """Issue 11 item 5: one species alone is a consistent scenario; its background is
+    the air model's default for it."""
+    from sim.air import SPECIES_DEFAULTS
+
+    s = Scenario.from_dict(tomllib.loads(GOOD + '[air]\nspecies = ["pm25"]\n'))
+    assert s.air.background_ugm3 == {"pm25": SPECIES_DEFAULTS["pm25"]["background_ugm3"]}
+    assert Scenario.from_dict(tomllib.loads(s.to_toml())) == s
+    s = Scenario.from_dict(tomllib.loads(GOOD + '[air]\nspecies = ["nox"]\n'))
+    assert set(s.air.background_ugm3) == {"nox"}
+    assert set(Scenario.from_dict(tomllib.loads(GOOD)).air.background_ugm3) == {"pm25", "nox"}
+
+
+def test_strict_types_refuse_what_was_coerced():
+    """Issue 20 item 7: what pydantic's lax mode turned into other values is refused."""
+    for extra, field in (
+        ("seed = true", "city.seed"),
+        ("resolution_m = '100'", "city.resolution_m"),
+    ):
+        with pytest.raises(InputError, match=field.replace(".", r"\.")):
+            Scenario.from_dict(tomllib.loads(GOOD + f"[city]\n{extra}\n"))
+    with pytest.raises(InputError, match="a number is not a time"):
+        Scenario.from_dict(tomllib.loads(GOOD.replace("2026-06-17T00:00:00+09:00", "20260617")))
+    # what tests and services pass in Python stays valid: ISO text, ints for floats
+    s = Scenario.from_dict(tomllib.loads(GOOD) | {"start": "2026-06-17T07:00:00+09:00"})
+    assert s.start.hour == 7 and s.with_updates(duration="1h").n_outputs == 4
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        out |= _flat(value, f"{name}.") if isinstance(value, dict) and value else {name: value}
+    return out
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.toml")), ids=lambda p: p.stem)
+def test_examples_vary_only_what_they_say(path):
+    """Issue 11 item 8: each example is a clean what-if against the demo: the fields that
+    differ from june_weekday.toml are exactly its '# varies:' line."""
+    declared = next(
+        line.removeprefix("# varies:").split("(")[0]
+        for line in path.read_text().splitlines()
+        if line.startswith("# varies:")
+    )
+    declared = {f.strip() for f in declared.split(",")} - {"nothing", ""}
+    demo = _flat(Scenario.from_toml(SCENARIOS / "june_weekday.toml").model_dump())
+    this = _flat(Scenario.from_toml(path).model_dump())
+    differ = {k.split(".background_ugm3.")[0] + ".background_ugm3" if ".background_ugm3." in k
+              else k for k in demo.keys() | this.keys() if demo.get(k) != this.get(k)}  # fmt: skip
+    assert differ - {"name"} == declared
