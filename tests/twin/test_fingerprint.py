@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import twin
@@ -18,11 +20,21 @@ def _weather(path, temperature: float):
     return path
 
 
+def _interrupted(store):
+    """Mark a finished store interrupted (a resume of a complete one has nothing to do)."""
+    meta = store / "zarr.json"
+    doc = json.loads(meta.read_text())
+    doc["attributes"]["status"] = "interrupted"
+    meta.write_text(json.dumps(doc))
+    return store
+
+
 def test_changed_weather_csv_refused(tmp_path):
     csv = _weather(tmp_path / "weather.csv", 21.5)
     sc = scenario(duration="2h", weather={"source": str(csv)})
-    store = run(sc, tmp_path / "run.zarr", progress=False).store
-    run(sc, store, progress=False, resume=True)  # unchanged: fine
+    store = _interrupted(run(sc, tmp_path / "run.zarr", progress=False).store)
+    run(sc, _interrupted(store), progress=False, resume=True)  # unchanged: fine
+    _interrupted(store)
     _weather(csv, 22.5)
     with pytest.raises(InputError, match=r"input weather\.source = .*weather\.csv changed"):
         run(sc, store, progress=False, resume=True)
@@ -31,7 +43,7 @@ def test_changed_weather_csv_refused(tmp_path):
 def test_changed_city_store_refused(tmp_path):
     city = twin.build_city(MINICITY, resolution_m=500, seed=1).save(tmp_path / "city.zarr")
     sc = scenario(duration="1h", city={"dataset": MINICITY, "store": str(city)})
-    store = run(sc, tmp_path / "run.zarr", progress=False).store
+    store = _interrupted(run(sc, tmp_path / "run.zarr", progress=False).store)
     twin.build_city(MINICITY, resolution_m=500, seed=2).save(city)  # same path, other city
     with pytest.raises(InputError, match=r"input city\.store = .*city\.zarr changed"):
         run(sc, store, progress=False, resume=True)

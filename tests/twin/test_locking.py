@@ -46,7 +46,7 @@ def test_second_writer_refused_naming_the_holder(done, tmp_path):
         assert holder.stdout.readline().strip() == "locked"
         second = subprocess.run(
             [sys.executable, "-m", "twin.cli", "run", str(sc_path), "-o", str(done),
-             "--no-progress", "--resume"],
+             "--no-progress", "--overwrite"],
             capture_output=True, text=True, env=env, timeout=300,
         )  # fmt: skip
         out = second.stdout + second.stderr
