@@ -176,6 +176,16 @@ def _units_number(store: Path, tmp: Path) -> None:
     _meta(store, "state/air/time", lambda d: d["attributes"].__setitem__("units", 5))
 
 
+def _unfinished(change):
+    """``change``, on a store marked interrupted (a complete one needs no restart)."""
+
+    def both(store: Path, tmp: Path) -> None:
+        change(store, tmp)
+        _root_attr("status", "interrupted")(store, tmp)
+
+    return both
+
+
 def _no_output_time(store: Path, tmp: Path) -> None:
     for clock in store.glob("state/*/time"):
         shutil.rmtree(clock)
@@ -187,7 +197,7 @@ CASES = {  # id: (change, commands that must refuse it, message pattern)
     "fifo as the root zarr.json": (
         _replace_by_fifo("zarr.json"),
         ALL,
-        "zarr.json is not a regular file",
+        "zarr.json is not a regular file|exists and is not a run store written by this twin",
     ),
     "fifo as a chunk": (_replace_by_fifo(GRID_CHUNK), ALL, "c/0/0 is not a regular file"),
     "fifo as an array's zarr.json": (
@@ -347,7 +357,7 @@ CASES = {  # id: (change, commands that must refuse it, message pattern)
     "missing output time": (_no_output_time, RUN, "no state group with its output time"),
     "missing kpi group": (_delete("kpi"), KPI, "/kpi group"),
     "missing restart array": (
-        _delete(".restart/air/pm25"),
+        _unfinished(_delete(".restart/air/pm25")),
         ("resume",),
         ".restart/air/pm25 is missing",
     ),
