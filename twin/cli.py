@@ -317,9 +317,9 @@ def _existing_run(path: Path) -> dict | None:
         )
     try:
         return run_summary(path)
-    except (OSError, ValueError, KeyError):  # killed while it was being created
-        return {"scenario": "", "status": "interrupted while being created",
-                "output steps": "no output step complete"}  # fmt: skip
+    except (OSError, ValueError, KeyError) as err:  # damaged, or half-made by an older twin
+        return {"scenario": "", "status": f"unreadable ({err})",
+                "output steps": "no output step readable"}  # fmt: skip
 
 
 def _refusal(path: Path, run: dict) -> str:
