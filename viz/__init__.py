@@ -12,11 +12,12 @@ and :func:`scene` (the live scene, for scripting). Flat figures (:mod:`viz.plots
 """
 
 from viz.headless import HeadlessRenderError, ensure_offscreen
-from viz.pictures import animate, compare, export_html, render, scene
+from viz.pictures import ComparisonWarning, animate, compare, export_html, render, scene
 from viz.plots import plot_kpis, plot_map
 from viz.source import Source
 
 __all__ = [
+    "ComparisonWarning",
     "HeadlessRenderError",
     "Source",
     "animate",

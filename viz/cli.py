@@ -6,6 +6,7 @@ runs. Bad input exits with status 2 and one ``error:`` line, as the other twin c
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -41,7 +42,12 @@ def render(
     ] = None,
     var: Annotated[
         str | None,
-        typer.Option("--var", help="Variable to colour by (pm25, speed, electric_load, ...)."),
+        typer.Option(
+            "--var",
+            help="Variable to colour by (pm25, speed, electric_load, ...); default for a "
+            "run: pm25 (else the first of no2, nox, speed, electric_load, net_load it has); "
+            "land_use: no state layer.",
+        ),
     ] = None,
     camera: Annotated[
         str, typer.Option("--camera", help="oblique, top, street or street:<place>.")
@@ -60,7 +66,9 @@ def render(
     ] = None,
     compare: Annotated[
         Path | None,
-        typer.Option("--compare", help="Second store B: draw B - A of --var at --time."),
+        typer.Option(
+            "--compare", help="Second store B: draw B - A of --var at the same clock time."
+        ),
     ] = None,
     html: Annotated[
         Path | None,
@@ -85,6 +93,11 @@ def render(
             raise InputError("--animate and --compare write to --output/-o")
         pixels = parse_size(size)
         source = Source.open(path)
+        if var is None and source.default_variable() is not None:
+            var = source.default_variable()
+            console.print(
+                f"Colouring by {var} (the default; --var NAME to choose, --var land_use for none)"
+            )
         if output is not None:
             if animate:
                 frames = viz.animate(
@@ -92,16 +105,20 @@ def render(
                 )
                 what = f"{len(frames)} frames"
             elif compare is not None:
-                _, max_abs = viz.compare(
-                    source,
-                    Source.open(compare),
-                    output,
-                    var=var,
-                    time=time,
-                    camera=camera,
-                    size=pixels,
-                    side_by_side=side_by_side,
-                )
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", viz.ComparisonWarning)
+                    _, max_abs = viz.compare(
+                        source,
+                        Source.open(compare),
+                        output,
+                        var=var,
+                        time=time,
+                        camera=camera,
+                        size=pixels,
+                        side_by_side=side_by_side,
+                    )
+                for w in caught:
+                    console.print(f"[yellow]warning:[/] {escape(str(w.message))}")
                 units = source.variable(var).units
                 what = f"max |B - A| of {var} = {max_abs:.4g} {units}".rstrip()
             else:

@@ -100,3 +100,34 @@ def directed_segments(x0, y0, x1, y1, offset_m: float) -> np.ndarray:
     return np.stack(
         [np.column_stack([x0 + ox, y0 + oy]), np.column_stack([x1 + ox, y1 + oy])], axis=1
     )
+
+
+def clip_segments(segments: np.ndarray, width: float, height: float):
+    """Clip segments (n, 2, 2) to the rectangle [0, width] x [0, height].
+
+    Liang-Barsky parametric clipping, vectorised. Returns the clipped segments of the
+    ones that cross the rectangle and a boolean mask (n,) of which ones those are.
+
+    References
+    ----------
+    Liang, Y.-D. and Barsky, B. A. (1984). A new concept and method for line clipping.
+    ACM Transactions on Graphics 3(1), 1-22. doi:10.1145/357332.357333
+    """
+    start, d = segments[:, 0], segments[:, 1] - segments[:, 0]
+    t0, t1 = np.zeros(len(segments)), np.ones(len(segments))
+    keep = np.ones(len(segments), bool)
+    for p, q in (
+        (-d[:, 0], start[:, 0]),
+        (d[:, 0], width - start[:, 0]),
+        (-d[:, 1], start[:, 1]),
+        (d[:, 1], height - start[:, 1]),
+    ):
+        parallel = p == 0
+        keep &= ~(parallel & (q < 0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(parallel, 0.0, q / np.where(parallel, 1.0, p))
+        t0 = np.where(~parallel & (p < 0), np.maximum(t0, t), t0)
+        t1 = np.where(~parallel & (p > 0), np.minimum(t1, t), t1)
+    keep &= t0 <= t1
+    clipped = np.stack([start + t0[:, None] * d, start + t1[:, None] * d], axis=1)
+    return clipped[keep], keep

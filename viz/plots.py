@@ -11,10 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from twin.errors import InputError
+from twin.kpi import PM25_STANDARD_UGM3
 from viz.layers import Layer
 from viz.source import DISPLAY_UNITS, Source
 
 DPI = 100
+PM25_EXPOSURE = "PM2.5 exposure, population-weighted [µg/m³]"
 
 
 def _series(source: Source) -> list[tuple[str, np.ndarray]]:
@@ -26,7 +28,7 @@ def _series(source: Source) -> list[tuple[str, np.ndarray]]:
         weight = np.asarray(source.city.grid["population"].values, dtype=np.float64)
         weight = weight if weight.sum() > 0 else np.ones_like(weight)
         exposure = (pm * weight).sum(axis=(1, 2)) / weight.sum()
-        out.append(("PM2.5 exposure, population-weighted [µg/m³]", exposure))
+        out.append((PM25_EXPOSURE, exposure))
     length = np.asarray(source.city["roads"]["length"].values, dtype=np.float64)
     if "density" in names:
         density = np.asarray(names["density"].data.values, dtype=np.float64)
@@ -40,7 +42,8 @@ def _series(source: Source) -> list[tuple[str, np.ndarray]]:
     return out
 
 
-def _kpis(source: Source) -> list[tuple[str, float, str]]:
+def _kpis(source: Source) -> list[tuple[str, str, str, str]]:
+    """KPI rows (model, description, value, units), grouped by owning model."""
     if source.run is None or "kpi" not in source.run.children:
         return []
     ds = source.run["kpi"].to_dataset()
@@ -49,14 +52,19 @@ def _kpis(source: Source) -> list[tuple[str, float, str]]:
         if da.ndim == 0 and da.dtype.kind in "iuf":
             units = str(da.attrs.get("units", ""))
             factor, label = DISPLAY_UNITS.get(units, (1.0, units))
-            rows.append((str(name), float(da.values) * factor, label))
-    return rows
+            value = float(da.values) * factor
+            shown = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+            what = f"{da.attrs['long_name']} ({name})" if "long_name" in da.attrs else str(name)
+            rows.append((str(da.attrs.get("model", "")), what, shown, label))
+    order = list(dict.fromkeys(model for model, *_ in rows))
+    return sorted(rows, key=lambda row: order.index(row[0]))
 
 
 def plot_kpis(source, output) -> object:
-    """KPI values (one bar each, with units) beside the run's city-wide time series.
+    """The run's KPIs as one table (grouped by model, with units) beside its city-wide
+    time series.
 
-    Returns the saved :class:`matplotlib.figure.Figure`.
+    Returns the saved :class:`matplotlib.figure.Figure`; its last axes holds the table.
     """
     from matplotlib.dates import DateFormatter
     from matplotlib.figure import Figure
@@ -68,9 +76,11 @@ def plot_kpis(source, output) -> object:
     series = _series(source) if source.times.size else []
     if not kpis and not series:
         raise InputError(f"{source.label}: the run has no KPIs and no completed output step yet")
-    rows = max(len(kpis), len(series), 1)
-    fig = Figure(figsize=(12, 1.0 + 1.3 * rows), dpi=DPI, layout="constrained")
-    grid = fig.add_gridspec(rows, 2 if kpis and series else 1, width_ratios=None)
+    groups = len({model for model, *_ in kpis})
+    height = max(1.0 + 1.6 * len(series), 1.0 + 0.26 * (len(kpis) + groups))
+    fig = Figure(figsize=(15 if kpis and series else 8, height), dpi=DPI, layout="constrained")
+    cols = 2 if kpis and series else 1
+    grid = fig.add_gridspec(max(len(series), 1), cols, width_ratios=[1, 1.5][:cols])
     times = [source.local(t).replace(tzinfo=None) for t in source.times]
     for i, (label, values) in enumerate(series):
         ax = fig.add_subplot(grid[i, 0])
@@ -79,17 +89,53 @@ def plot_kpis(source, output) -> object:
         ax.grid(alpha=0.3)
         ax.ticklabel_format(axis="y", useOffset=False)
         ax.xaxis.set_major_formatter(DateFormatter("%H:%M"))
+        if label == PM25_EXPOSURE:  # on the scale of the standard, not stretched
+            ax.set_ylim(0, max(PM25_STANDARD_UGM3, float(np.nanmax(values))) * 1.1)
+            ax.axhline(PM25_STANDARD_UGM3, color="#c0392b", ls="--", lw=1)
+            ax.annotate(
+                f"Korean 24-h standard {PM25_STANDARD_UGM3:g} µg/m³",
+                (0.01, PM25_STANDARD_UGM3),
+                xycoords=("axes fraction", "data"),
+                xytext=(0, -10),
+                textcoords="offset points",
+                fontsize=8,
+                color="#c0392b",
+            )
     if series:
         ax.set_xlabel(f"local time (UTC{source.start:%z})")
-    for i, (name, value, units) in enumerate(kpis):
-        ax = fig.add_subplot(grid[i, -1])
-        ax.barh([0], [value], color="#4c72b0")
-        ax.set_xlim(min(0.0, 1.4 * value), max(0.0, 1.4 * value) or 1.0)  # room for the label
-        ax.set_yticks([0], [name])
-        shown = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
-        ax.bar_label(ax.containers[0], [f"{shown} {units}".strip()], padding=3)
+    if kpis:
+        _kpi_table(fig.add_subplot(grid[:, -1]), kpis)
     fig.suptitle(f"{source.label}: key performance indicators", fontsize=11)
     return _save(fig, output)
+
+
+def _kpi_table(ax, kpis) -> None:
+    """KPI rows as a table on ``ax``: a header row per model, then its KPIs."""
+    cells, colours, model = [], [], None
+    for row in kpis:
+        if row[0] != model:
+            model = row[0]
+            cells.append([model or "other", "", ""])
+            colours.append(["#dde5f0"] * 3)
+        cells.append(list(row[1:]))
+        colours.append(["white"] * 3)
+    ax.axis("off")
+    table = ax.table(
+        cells,
+        cellColours=colours,
+        colLabels=["KPI", "value", "units"],
+        colWidths=[0.78, 0.13, 0.09],
+        cellLoc="left",
+        loc="upper center",
+    )
+    table.auto_set_font_size(False)
+    table.set_fontsize(8)
+    table.scale(1.0, 1.25)
+    for (r, c), cell in table.get_celld().items():
+        if c == 1 and r > 0:
+            cell.set_text_props(ha="right")
+        if r == 0 or colours[r - 1][0] != "white":
+            cell.set_text_props(weight="bold")
 
 
 def plot_map(source, output, var: str, time: str | None = None) -> object:
@@ -105,7 +151,7 @@ def plot_map(source, output, var: str, time: str | None = None) -> object:
     source = Source.of(source)
     v = source.variable(var)
     step = source.time_index(time) if v.timed else None
-    layer = Layer.of(v, [step])
+    layer = Layer.of(v, [step], background=source.background(v.name))
     values = layer.values(step)
     city = source.city
     fig = Figure(figsize=(10, 7), dpi=DPI, layout="constrained")
@@ -136,7 +182,7 @@ def plot_map(source, output, var: str, time: str | None = None) -> object:
     ax.set_xlabel(f"easting [km, {city.crs}]")
     ax.set_ylabel(f"northing [km, {city.crs}]")
     when = f" at {source.clock_label(source.times[step])}" if step is not None else ""
-    ax.set_title(f"{source.label}: {v.name}{when}")
+    ax.set_title(f"{source.label}: {v.name}{when}\n{layer.note}", fontsize=10)
     return _save(fig, output)
 
 

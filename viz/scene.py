@@ -6,6 +6,7 @@ projected CRS shifted, so single-precision GL and vtk.js keep centimetre detail)
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,12 +34,18 @@ BUILDING_USE_RGB = {
 }
 ROAD_STYLE = {"local": ("#8a8a8a", 1.5), "arterial": ("#3c3c3c", 2.5), "ring": ("#e67e22", 4.0)}
 SENSOR_RGB = {"air": "#d62728", "loop": "#1f77b4", "meter": "#2ca02c"}
-SENSOR_SIZE_M = {"air": 150.0, "loop": 60.0, "meter": 40.0}  # glyph diameter / side
+# Glyph diameter / side: a share of the city's longer side, at most the sizes that suit
+# the 36 km of Gwangju (150, 60, 40 m); 16 m for a monitor in a 2 km city, so no glyph
+# hides the streets of a small one.
+SENSOR_SIZE_M = {"air": 150.0, "loop": 60.0, "meter": 40.0}
+SENSOR_SIZE_SHARE = {"air": 0.008, "loop": 0.003, "meter": 0.002}
 UNKNOWN_RGB = "#cccccc"
 CAMERAS = ("oblique", "top", "street")
 GRID_LAYER_LIFT_M = 50.0  # a translucent grid layer floats this far above the terrain
 GRID_LAYER_OPACITY = 0.65
 ROAD_LIFT_M = 8.0  # keeps roads above the coarse terrain surface between its corners
+LABEL_LIFT_M = GRID_LAYER_LIFT_M + 5.0  # labels sit on the ground, just above any layer
+STREET_BACK_M, STREET_UP_M = 900.0, 160.0  # street camera: this far south, this high
 
 
 def _rgb(hex_colours) -> np.ndarray:
@@ -96,17 +103,31 @@ class CityScene:
     camera : ``oblique``, ``top``, ``street`` or ``street:<place>``.
     step : output step whose state and sun are shown (``None`` for a city).
     when : timezone-aware time that lights a city store (which has no clock of its own).
+    caption : lines printed above the clock (a panel's name, a comparison's stores).
     """
 
-    def __init__(self, source: Source, plotter, layer: Layer | None, camera: str, step, when=None):
+    def __init__(
+        self,
+        source: Source,
+        plotter,
+        layer: Layer | None,
+        camera: str,
+        step,
+        when=None,
+        caption: str = "",
+    ):
         import pyvista as pv
 
         self.pv, self.source, self.plotter, self.layer = pv, source, plotter, layer
         self.renderer = plotter.renderer
         self.frame = Frame.of(source)
-        set_camera(self, camera)  # first: a bad camera or place fails before the work
+        self.viewpoint = set_camera(self, camera)  # first: a bad camera fails before work
         self.meshes: dict[str, object] = {}
+        self.marks: tuple[list[str], np.ndarray] = ([], np.empty((0, 3)))  # N, scale
+        self.caption = caption
         self.clock = None
+        self.clock_text = ""  # the caption block as drawn (wrapped in a narrow renderer)
+        self.caption_lines: list[str] = []  # its lines unwrapped
         self.when = when
         self._terrain()
         self._buildings()
@@ -118,6 +139,11 @@ class CityScene:
         self._lights()
         self.set_step(step)
         self.renderer.reset_camera_clipping_range()
+
+    @property
+    def narrow(self) -> bool:
+        """A small renderer (a thumbnail or a panel of a comparison): smaller text."""
+        return self.renderer.GetSize()[0] < 700
 
     # ------------------------------------------------------------ pieces
     def _add(self, name, mesh, **kwargs):
@@ -142,7 +168,7 @@ class CityScene:
                 "width": 0.4,
                 "height": 0.1,
                 "fmt": "%.4g",
-                "n_labels": 5 if self.renderer.GetSize()[0] >= 700 else 3,
+                "n_labels": 3 if self.narrow else 5,
                 "color": "black",
                 "background_color": "white",
                 "fill": True,
@@ -182,12 +208,14 @@ class CityScene:
         nx, ny = self.frame.local(r["x"].values, r["y"].values)
         frm, to = r["from_node"].values[links], r["to_node"].values[links]
         seg = geometry.directed_segments(nx[frm], ny[frm], nx[to], ny[to], offset_m=15.0)
+        # a dataset's roads may run beyond the grid: draw only their part over the terrain
+        seg, keep = geometry.clip_segments(seg, *self.frame.size)
+        self.drawn_links = links[keep]
+        n = int(keep.sum())
         xy = seg.reshape(-1, 2)
         z = self.frame.ground(xy[:, 0], xy[:, 1]) + ROAD_LIFT_M
         points = np.column_stack([xy, z]).astype(np.float32)
-        lines = np.column_stack(
-            [np.full(links.size, 2), 2 * np.arange(links.size), 2 * np.arange(links.size) + 1]
-        )
+        lines = np.column_stack([np.full(n, 2), 2 * np.arange(n), 2 * np.arange(n) + 1])
         return self.pv.PolyData(points, lines=lines.ravel())
 
     def _roads(self):
@@ -209,7 +237,10 @@ class CityScene:
             if links.size:
                 colour, width = ROAD_STYLE.get(meaning, (UNKNOWN_RGB, 1.5))
                 mesh = self._road_mesh(links)
-                self._add(f"roads_{meaning}", mesh, color=colour, line_width=width, lighting=False)
+                if mesh.n_points:
+                    self._add(
+                        f"roads_{meaning}", mesh, color=colour, line_width=width, lighting=False
+                    )
 
     def _sensors(self):
         """Monitors as spheres on the ground; loop detectors and meters as small cubes
@@ -228,7 +259,7 @@ class CityScene:
             pick = (kinds == kind) & inside
             if not pick.any():
                 continue
-            size = SENSOR_SIZE_M[kind]
+            size = sensor_size_m(kind, max(w, h))
             pts = np.column_stack([x[pick], y[pick], z[pick] + size / 2])
             geom = (
                 self.pv.Sphere(radius=size / 2)
@@ -250,17 +281,21 @@ class CityScene:
         args = self._layer_args(self.layer.kind, mesh)
         self._add("overlay", mesh, opacity=GRID_LAYER_OPACITY, lighting=False, **args)
 
-    def _labels(self):
+    def _district_points(self) -> tuple[list[str], np.ndarray]:
+        """District names and their label points on the ground (scene coordinates)."""
         centroids = district_centroids(self.source.city)
-        if not centroids:
-            return
-        xy = np.array(list(centroids.values()))
+        xy = np.array(list(centroids.values())).reshape(-1, 2)
         x, y = self.frame.local(xy[:, 0], xy[:, 1])
-        z = self.frame.ground(x, y) + 300.0
+        return list(centroids), np.column_stack([x, y, self.frame.ground(x, y) + LABEL_LIFT_M])
+
+    def _labels(self):
+        names, points = self._district_points()
+        if not names:
+            return
         self.plotter.add_point_labels(
-            np.column_stack([x, y, z]),
-            list(centroids),
-            font_size=14,
+            points,
+            names,
+            font_size=10 if self.narrow else 14,
             show_points=False,
             shape_opacity=0.6,
             shape_color="white",
@@ -269,12 +304,30 @@ class CityScene:
             reset_camera=False,
         )
 
+    def ground_text(self) -> None:
+        """District names, the north mark and the scale's length as flat text on the
+        ground (geometry, so the HTML scene, which carries no text overlays, shows them)."""
+        names, points = self._district_points()
+        height = 0.025 * max(self.frame.size)
+        for i, (name, point) in enumerate(
+            zip([*names, *self.marks[0]], [*points, *self.marks[1]], strict=True)
+        ):
+            text = self.pv.Text3D(name, depth=0.0, height=height, center=tuple(point))
+            # on a slope, lift the whole name over the highest ground under it
+            x0, x1, y0, y1, _, _ = text.bounds
+            gx, gy = np.meshgrid(np.linspace(x0, x1, 9), np.linspace(y0, y1, 3))
+            top = float(self.frame.ground(gx.ravel(), gy.ravel()).max()) + LABEL_LIFT_M
+            text.points[:, 2] = max(top, point[2])
+            self._add(f"ground_text_{i}", text, color="black", lighting=False)
+
     def _north_arrow_and_scale(self):
+        if self.viewpoint:  # a street view says it looks north; a scale means nothing there
+            return
         w, h = self.frame.size
         span = max(w, h)
-        # north arrow in the north-east corner, lying on the ground
-        ax, ay = w - 0.05 * span, h - 0.14 * span
-        az = float(self.frame.ground(ax, ay)) + 150.0
+        # north arrow in the south-east corner (district names crowd the north), flat
+        ax, ay = w - 0.1 * w, 0.15 * h
+        az = float(self.frame.ground(ax, ay)) + LABEL_LIFT_M
         length = 0.08 * span
         arrow = self.pv.Arrow(start=(ax, ay, az), direction=(0, 1, 0), scale=length)
         self._add("north_arrow", arrow, color="#c0392b")
@@ -282,7 +335,7 @@ class CityScene:
         bar = nice_length(w / 5)
         x0, y0 = 0.04 * w, 0.05 * h
         thick = 0.006 * span
-        z0 = float(self.frame.ground(x0 + bar / 2, y0)) + 100.0
+        z0 = float(self.frame.ground(x0 + bar / 2, y0)) + LABEL_LIFT_M
         centres = x0 + bar * np.array([0.25, 0.75])
         points, faces = geometry.boxes(
             centres, [y0] * 2, [bar / 2] * 2, [thick] * 2, [z0] * 2, [z0 + thick / 2] * 2
@@ -291,8 +344,10 @@ class CityScene:
         scale.cell_data["rgb"] = np.repeat(_rgb(["#111111", "#f5f5f5"]), geometry.FACES_PER_BOX, 0)
         self._add("scale_bar", scale, scalars="rgb", rgb=True, lighting=False)
         label = f"{bar / 1000:g} km" if bar >= 1000 else f"{bar:g} m"
+        points = np.array([[ax, ay + length * 1.15, az], [x0 + bar / 2, y0 + 3 * thick, z0]])
+        self.marks = (["N", label], points)
         self.plotter.add_point_labels(
-            np.array([[ax, ay + length * 1.15, az], [x0 + bar / 2, y0 + 3 * thick, z0]]),
+            points,
             ["N", label],
             font_size=16,
             show_points=False,
@@ -330,14 +385,30 @@ class CityScene:
         self.sun.color = (1.0, 0.93 + 0.07 * daylight, 0.82 + 0.18 * daylight)
         self.sky.intensity = 0.25 + 0.25 * (1 - daylight)
         self.sky.color = (0.8 + 0.2 * daylight, 0.85 + 0.15 * daylight, 1.0)
+        lines = [self.caption] if self.caption else []
         if label is not None:
-            text = f"{label}   sun {elevation:.0f}° up, {azimuth:.0f}° from N"
-            if self.clock is None:
-                self.clock = self.plotter.add_text(
-                    text, position="upper_left", font_size=11, color="black"
-                )
-            else:
-                self.clock.set_text("upper_left", text)
+            sep = "\n" if self.narrow else "   "
+            lines.append(f"{label}{sep}sun {elevation:.0f}° up, {azimuth:.0f}° from N")
+        if self.viewpoint:
+            lines.append(self.viewpoint)
+        if self.layer is not None and self.layer.note:  # the legend's range in words
+            lines.append(f"{self.layer.title}: {self.layer.note}")
+        self.caption_lines = lines
+        width = 60 if self.narrow else 200
+        parts = [part for line in lines for part in line.split("\n")]
+        wrapped = [textwrap.wrap(p, width) if len(p) > width else [p] for p in parts]
+        self.clock_text = "\n".join(w for part in wrapped for w in part)
+        if not self.clock_text:
+            return
+        if self.clock is None:
+            self.clock = self.plotter.add_text(
+                self.clock_text,
+                position="upper_left",
+                font_size=8 if self.narrow else 11,
+                color="black",
+            )
+        else:
+            self.clock.set_text("upper_left", self.clock_text)
 
     def _set_layer_values(self, values: np.ndarray) -> None:
         kind = self.layer.kind
@@ -348,8 +419,15 @@ class CityScene:
         mesh = self.meshes[name]
         if kind == "building":
             values = np.repeat(values, geometry.FACES_PER_BOX)
+        elif kind == "link":
+            values = values[self.drawn_links]
         mesh.cell_data["value"] = values
         mesh.Modified()
+
+
+def sensor_size_m(kind: str, span_m: float) -> float:
+    """Glyph size [m] of a ``kind`` sensor in a city whose longer side is ``span_m``."""
+    return min(SENSOR_SIZE_M[kind], SENSOR_SIZE_SHARE[kind] * span_m)
 
 
 def nice_length(target_m: float) -> float:
@@ -358,10 +436,12 @@ def nice_length(target_m: float) -> float:
     return float(max(s * magnitude for s in (1, 2, 5) if s * magnitude <= target_m))
 
 
-def set_camera(scene: CityScene, spec: str) -> None:
+def set_camera(scene: CityScene, spec: str) -> str:
     """Camera presets: ``oblique`` (whole city from the south-south-west), ``top`` (north
     up, parallel projection, so distances read the same everywhere) and ``street`` or
-    ``street:<place>`` (low over a named place, looking north)."""
+    ``street:<place>`` (low over a named place, looking north).
+
+    Returns where the camera stands in words for a street view (``""`` otherwise)."""
     name, _, place = str(spec).partition(":")
     if name not in CAMERAS or (place and name != "street"):
         raise InputError(f"camera {spec!r}: expected one of {', '.join(CAMERAS)} or street:<place>")
@@ -376,7 +456,7 @@ def set_camera(scene: CityScene, spec: str) -> None:
         cam.position = tuple(centre + np.array([0, 0, 3 * max(w, h)]))
         cam.up = (0, 1, 0)
         cam.enable_parallel_projection()
-        cam.parallel_scale = 0.5 * max(h, w / aspect) * 1.1  # room for the clock
+        cam.parallel_scale = 0.5 * max(h, w / aspect) * 1.15  # room for the caption block
     elif name == "oblique":
         cam.disable_parallel_projection()
         cam.view_angle = 30.0
@@ -387,11 +467,16 @@ def set_camera(scene: CityScene, spec: str) -> None:
         cam.position = tuple(centre + direction * distance)
         cam.up = (0, 0, 1)
     else:
-        _, (px, py) = find_place(scene.source.city, place or None)
+        found, (px, py) = find_place(scene.source.city, place or None)
         lx, ly = scene.frame.local(px, py)
         ground = float(scene.frame.ground(lx, ly))
         cam.disable_parallel_projection()
         cam.view_angle = 55.0
         cam.focal_point = (float(lx), float(ly), ground + 25.0)
-        cam.position = (float(lx), float(ly) - 900.0, ground + 160.0)
+        cam.position = (float(lx), float(ly) - STREET_BACK_M, ground + STREET_UP_M)
         cam.up = (0, 0, 1)
+        return (
+            f"street view of {found}: camera {STREET_BACK_M:g} m south, "
+            f"{STREET_UP_M:g} m up, looking north"
+        )
+    return ""

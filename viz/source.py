@@ -39,6 +39,10 @@ DISPLAY_UNITS = {
     "m2": (1.0, "m²"),
     "1": (1.0, ""),
 }
+# What `twin render` / `twin render --animate` colour a run by without --var: the first
+# of these the run has (air first: it is what a city twin is asked about most).
+DEFAULT_VARIABLES = ("pm25", "no2", "nox", "speed", "electric_load", "net_load")
+PLAIN = "land_use"  # --var land_use: no state layer, the land-use colours of the plain scene
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 
 
@@ -131,6 +135,36 @@ class Source:
             f"{self.label or 'store'}: no variable {name!r} to draw; available: "
             + ", ".join(sorted(self.variables))
         )
+
+    def default_variable(self) -> str | None:
+        """The variable a run is drawn with when none is asked for (the first of
+        :data:`DEFAULT_VARIABLES` the run has); ``None`` for a city store."""
+        if self.run is None:
+            return None
+        return next((v for v in DEFAULT_VARIABLES if v in self.variables), None)
+
+    def layer_variable(self, name: str | None) -> Variable | None:
+        """The variable of a picture's state layer: ``name``, the default for ``None``
+        (:meth:`default_variable`), or no layer for :data:`PLAIN`."""
+        name = self.default_variable() if name is None else name
+        return None if name in (None, PLAIN) else self.variable(name)
+
+    def background(self, name: str) -> float | None:
+        """Regional background of pollutant ``name`` [ug m-3] the run used (its scenario's
+        ``[air] background_ugm3``, else the air model's default); ``None`` when unknown."""
+        from sim.air.model import SPECIES_DEFAULTS
+
+        species = name.split("/")[-1]
+        if species not in SPECIES_DEFAULTS:
+            return None
+        given = {}
+        if self.run is not None:
+            try:
+                given = tomllib.loads(self.run.attrs.get("scenario", ""))
+            except tomllib.TOMLDecodeError:
+                given = {}
+        given = given.get("air", {}).get("background_ugm3", {})
+        return float(given.get(species, SPECIES_DEFAULTS[species]["background_ugm3"]))
 
     # ------------------------------------------------------------------ clock
     @property

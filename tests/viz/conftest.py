@@ -22,7 +22,12 @@ from twin.store import RunStore
 START = "2026-06-17T05:00:00+09:00"
 STEP_S = 3600
 N_STEPS = 5  # outputs at 06:00, 07:00, 08:00, 09:00, 10:00 local
-SCENARIO_TOML = f'name = "viz-test"\nstart = {START}\nduration = "{N_STEPS}h"\n'
+
+
+def scenario_toml(start: str = START) -> str:
+    return f'name = "viz-test"\nstart = {start}\nduration = "{N_STEPS}h"\n'
+
+
 AIR = ("pm25", "no2", "nox")
 TRAFFIC = ("density", "flow", "speed", "queue_length", "travel_time")
 ENERGY_B = ("heating_power", "cooling_power", "electric_load", "pv_power", "indoor_temperature")
@@ -79,8 +84,9 @@ def state(city, k: int, scale: float = 1.0) -> dict[str, dict[str, np.ndarray]]:
     }
 
 
-def make_run(path, city, scale: float = 1.0, completed: int = N_STEPS):
-    """A run store laid out as ``twin.runner`` writes it, ``completed`` steps written."""
+def make_run(path, city, scale: float = 1.0, completed: int = N_STEPS, start: str = START):
+    """A run store laid out as ``twin.runner`` writes it, ``completed`` steps written,
+    hourly outputs from an hour after ``start``."""
     g, b, r = city.grid, city["buildings"], city["roads"]
     n_b, n_l = b.sizes["building"], r.sizes["link"]
     ny, nx = g.sizes["y"], g.sizes["x"]
@@ -96,9 +102,9 @@ def make_run(path, city, scale: float = 1.0, completed: int = N_STEPS):
     store = RunStore.create(
         path,
         city.tree,
-        attrs={"scenario": SCENARIO_TOML, "scenario_name": "viz-test", "status": "complete"},
+        attrs={"scenario": scenario_toml(start), "scenario_name": "viz-test", "status": "complete"},
         times_s=np.arange(1, N_STEPS + 1, dtype=np.int64) * STEP_S,
-        time_units=f"seconds since {START}",
+        time_units=f"seconds since {start}",
         layouts=layouts,
         coords=coords,
     )

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 import viz.cli
 from tests.helpers import requires_pyvista
+from tests.viz.conftest import make_run
 
 pytestmark = requires_pyvista
 
@@ -53,6 +54,19 @@ def test_render_run_layer_animation_comparison_html(app, run_store, other_run_st
     code, text = invoke(app, "render", run_store, "--html", html, "--size", "320x200")
     assert code == 0, text
     assert html.stat().st_size > 100_000
+    assert "Colouring by pm25 (the default" in text  # no --var: the run's default, said
+
+
+def test_render_compare_warns_on_different_days(app, run_store, city, tmp_path):
+    winter = make_run(tmp_path / "winter.zarr", city, start="2026-01-15T05:00:00+09:00")
+    out = tmp_path / "d.png"
+    code, text = invoke(
+        app, "render", run_store, "--compare", winter, "-o", out, "--size", "320x200",
+        "--side-by-side",
+    )  # fmt: skip
+    assert code == 0, text
+    assert "Colouring by pm25" in text  # a comparison has the same default variable
+    assert "warning:" in text and "2026-06-17" in text and "2026-01-15" in text
 
 
 @pytest.mark.parametrize(

@@ -61,3 +61,5 @@ def test_html_scene_draws_in_chromium(run_store, tmp_path):
     assert canvas.std() > 15
     assert 1 - counts.max() / counts.sum() > 0.2  # over a fifth is not the background
     assert len(colours) > 200
+    # the overlay (clock and legend note) is drawn at the top left, dark on light
+    assert (image[:40, :300].max(axis=2) < 80).mean() > 0.01

@@ -33,8 +33,12 @@ def test_map_puts_the_plume_at_the_top_of_the_colour_map(run_store, city, tmp_pa
     assert np.abs(rgb_at(image, fig, x[-1], y[-1]) - top).max() <= 2
     assert np.abs(rgb_at(image, fig, x[0], y[0]) - bottom).max() <= 2
     assert fig.axes[1].get_ylabel() == "pm25 [µg/m³]"
+    # From the background to the top of the Korean CAI band holding the city cells'
+    # maximum: 3 cells (1.5 km) in from each edge the plume is 12 + 90 exp(-0.5) = 66.6,
+    # in the 'unhealthy' band (36-75); the corner's 102 is clipped to the top colour.
     lo, hi = fig.axes[0].collections[0].get_clim()
-    assert lo == pytest.approx(BACKGROUND_PM25) and hi == pytest.approx(102.0)
+    assert lo == pytest.approx(BACKGROUND_PM25) and hi == pytest.approx(75.0)
+    assert "75 (top of the CAI 'unhealthy' band)" in fig.axes[0].get_title()
 
 
 @pytest.mark.parametrize("var", ["speed", "electric_load", "net_load", "height"])
@@ -45,19 +49,25 @@ def test_maps_of_each_kind(run_store, tmp_path, var):
 
 
 def test_kpis(run_store, tmp_path):
+    """One table of every KPI (no single-bar panels) beside the city-wide series."""
     out = tmp_path / "kpi.png"
     fig = viz.plot_kpis(run_store, out)
-    assert iio.imread(out)[..., :3].std() > 20
-    bars = {ax.get_yticklabels()[0].get_text(): ax.patches[0].get_width() for ax in fig.axes[4:]}
-    assert bars == {
-        "vehicle_hours_travelled": 5210.0,
-        "total_delay": 830.0,
-        "pm25_exposure": pytest.approx(18.4),
-        "energy_use": 412.0,
-        "peak_load": 96.0,
-    }
+    image = iio.imread(out)[..., :3]
+    assert image.std() > 20
+    assert not any(ax.patches for ax in fig.axes)  # no bar charts
+    table = fig.axes[-1].tables[0]
+    cells = {(r, c): cell.get_text().get_text() for (r, c), cell in table.get_celld().items()}
+    rows = {cells[r, 0]: (cells[r, 1], cells[r, 2]) for r in range(1, 1 + max(r for r, _ in cells))}
+    assert rows["vehicle_hours_travelled"] == ("5,210", "h")  # no long_name in the fixture
+    assert rows["pm25_exposure"] == ("18.4", "µg/m³")
+    assert rows["peak_load"] == ("96", "MW")
+    # the table's cells are drawn: its rows cover the right half of the picture
+    right = image[:, image.shape[1] // 2 :]
+    assert (right.max(axis=2) < 60).mean() > 0.01  # grid lines and text
     series = fig.axes[3].lines[0].get_ydata()  # net load of all districts [MW]
     assert_close(series, [15.0, 30.0, 45.0, 60.0, 75.0])  # 1000 kW * (1+...+5) * (k+1)
+    exposure = fig.axes[0]  # PM2.5 on the scale of the 35 ug m-3 standard, not stretched
+    assert exposure.get_ylim()[0] == 0 and exposure.get_ylim()[1] >= 35
 
 
 def test_plot_bad_input(run_store, city_store, tmp_path):

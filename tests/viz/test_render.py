@@ -20,8 +20,9 @@ import pytest
 import twin
 import viz
 from tests.helpers import requires_pyvista
-from viz import headless
-from viz.scene import GRID_LAYER_OPACITY
+from tests.viz.conftest import make_run
+from viz import headless, pictures
+from viz.scene import GRID_LAYER_OPACITY, LABEL_LIFT_M, sensor_size_m
 
 pytestmark = requires_pyvista
 requires_ffmpeg = pytest.mark.skipif(
@@ -49,13 +50,13 @@ def shoot(scene) -> np.ndarray:
 def corner_pixels(store, var, **kwargs):
     """Image with ``var`` and without, and the pixels of the NE and SE grid corners."""
     images, where = {}, None
-    for layer in (var, None):
+    for layer in (var, "land_use"):
         s = viz.scene(store, var=layer, camera="top", size=SIZE, **kwargs)
         w, h = s.frame.size
         where = {"ne": pixel(s, w - 400, h - 400), "se": pixel(s, w - 400, 400)}
         images[layer] = shoot(s)
         s.plotter.close()
-    return images[var], images[None], where
+    return images[var], images["land_use"], where
 
 
 def colinear_fraction(image, rgb, degrees=5.0) -> float:
@@ -163,7 +164,7 @@ def test_comparison_of_a_run_with_itself_is_zero(run_store, other_run_store, tmp
         run_store, run_store, tmp_path / "d.png", var="pm25", time="08:00", camera="top", size=SIZE
     )
     assert max_abs == 0.0
-    plain = viz.render(run_store, time="08:00", camera="top", size=SIZE)
+    plain = viz.render(run_store, time="08:00", var="land_use", camera="top", size=SIZE)
     s = viz.scene(run_store, camera="top", size=SIZE)
     w, h = s.frame.size
     ne, se = pixel(s, w - 400, h - 400), pixel(s, w - 400, 400)
@@ -238,3 +239,142 @@ def test_html_export_is_self_contained(run_store, tmp_path):
     assert "OfflineLocalView" in text and len(text) > 100_000
     for remote in ('src="http', "src='http", 'href="http', "@import url(http"):
         assert remote not in text, remote
+
+
+def _walk(node):
+    yield node
+    for child in node.get("dependencies", []):
+        yield from _walk(child)
+
+
+def test_html_colour_bar_states_the_range_of_its_colours(run_store, tmp_path):
+    """The issue's case: a bar of 0-250 over colours of 13.7-15.4. Read the exported
+    vtk.js scene: the range each scalar-coloured mapper uses, and the bar's."""
+    from viz.webexport import OVERLAY_ID, read_scene
+
+    out = viz.export_html(run_store, tmp_path / "s.html", var="pm25", time="08:00", size=SIZE)
+    nodes = list(_walk(read_scene(out)))
+    mapped = [  # colorMode 1: scalars through the lookup table (not direct RGB)
+        n for n in nodes
+        if n["type"] == "vtkMapper" and n["properties"]["scalarVisibility"]
+        and n["properties"]["colorMode"] == 1
+    ]  # fmt: skip
+    bars = [n for n in nodes if n["type"] == "vtkScalarBarActor"]
+    assert len(mapped) == 1 and len(bars) == 1
+    bar_lut = next(d for d in bars[0]["dependencies"] if d["type"] == "vtkLookupTable")
+    mapper_lut = next(d for d in mapped[0]["dependencies"] if d["type"] == "vtkLookupTable")
+    # background 12 to the top of the CAI band of the city cells' maximum (66.6): 75
+    assert mapped[0]["properties"]["scalarRange"] == [12.0, 75.0]
+    assert bar_lut["properties"]["mappingRange"] == [12.0, 75.0]
+    assert mapper_lut["properties"]["mappingRange"] == [12.0, 75.0]
+    assert bars[0]["properties"]["axisLabel"] == "pm25 [µg/m³]"
+    # the page's overlay: the clock and the legend's note, as on the PNG
+    text = out.read_text(encoding="utf-8")
+    overlay = text[text.index(OVERLAY_ID) :][:2000]
+    assert "2026-06-17 08:00 UTC+09:00" in overlay
+    assert "12 µg/m³ (regional background) to 75 (top of the CAI &#x27;unhealthy&#x27;" in overlay
+
+
+def test_html_scene_has_district_names_on_the_ground(run_store, city):
+    s = viz.scene(run_store, var="pm25", size=SIZE)
+    s.ground_text()
+    texts = [m for k, m in s.meshes.items() if k.startswith("ground_text_")]
+    s.plotter.close()
+    n = city["districts"].sizes["district"]
+    assert len(texts) == n + 2  # and N, the scale's length
+    for mesh in texts[:n]:  # flat, above the layer and the terrain all under the name
+        x0, x1, y0, y1, z0, z1 = mesh.bounds
+        gx, gy = np.meshgrid(np.linspace(x0, x1, 9), np.linspace(y0, y1, 3))
+        ground = s.frame.ground(gx.ravel(), gy.ravel())
+        assert z1 - z0 < 1e-3 and (z0 - ground >= LABEL_LIFT_M - 1e-3).all()
+        assert (z0 - ground).min() == pytest.approx(LABEL_LIFT_M, abs=1.0)
+
+
+def test_labels_sit_on_the_ground(run_store):
+    s = viz.scene(run_store, size=SIZE)
+    _, points = s._district_points()
+    s.plotter.close()
+    lift = points[:, 2] - s.frame.ground(points[:, 0], points[:, 1])
+    np.testing.assert_allclose(lift, LABEL_LIFT_M)
+
+
+def test_run_without_var_is_coloured_by_pm25(run_store, city_store):
+    default = viz.render(run_store, time="08:00", camera="top", size=SIZE)
+    pm25 = viz.render(run_store, time="08:00", var="pm25", camera="top", size=SIZE)
+    plain = viz.render(run_store, time="08:00", var="land_use", camera="top", size=SIZE)
+    assert np.array_equal(default, pm25)
+    assert np.abs(default.astype(int) - plain).mean() > 5
+    assert viz.Source.open(city_store).default_variable() is None  # a city: land use
+    s = viz.scene(run_store, time="08:00", size=(800, 500))  # the PNG states the range too
+    assert "pm25 [µg/m³]: colours: 12 µg/m³ (regional background) to 75" in s.clock_text
+    assert s.layer.clim == (12.0, 75.0)
+    s.plotter.close()
+
+
+def test_street_view_says_where_the_camera_stands(run_store):
+    s = viz.scene(run_store, camera="street:downtown", size=SIZE)
+    text = "\n".join(s.caption_lines)
+    s.plotter.close()
+    assert "street view of Downtown" in text
+    assert "camera 900 m south, 160 m up, looking north" in text
+    top = viz.scene(run_store, camera="top", size=SIZE)
+    assert "camera" not in top.clock_text
+    top.plotter.close()
+
+
+def test_sensor_glyphs_scale_with_the_city(city):
+    assert sensor_size_m("air", 36_000.0) == 150.0  # Gwangju: as before
+    assert sensor_size_m("air", 2_000.0) == pytest.approx(16.0)  # a 2 km city
+    small = twin.build_city("minicity", resolution_m=250)
+    for c, span in ((city, 35_500.0), (small, None)):
+        s = viz.scene(c, camera="top", size=SIZE)
+        span = span or max(s.frame.size)
+        one = s.meshes["sensors_air"].points[: s.pv.Sphere().n_points]  # the first glyph
+        s.plotter.close()
+        height = one[:, 2].max() - one[:, 2].min()
+        assert height == pytest.approx(sensor_size_m("air", span), rel=0.02)
+
+
+def test_roads_are_drawn_only_over_the_grid(run_store):
+    s = viz.scene(run_store, var="speed", camera="top", size=SIZE)
+    points = np.asarray(s.meshes["roads"].points)
+    values = s.meshes["roads"].cell_data["value"]
+    w, h = s.frame.size
+    s.plotter.close()
+    assert points[:, 0].min() >= -1e-3 and points[:, 0].max() <= w + 1e-3
+    assert points[:, 1].min() >= -1e-3 and points[:, 1].max() <= h + 1e-3
+    assert values.size == points.shape[0] // 2  # one value per drawn link
+
+
+def test_compare_at_a_shared_clock_time(run_store, city, tmp_path):
+    """A 3-step run (06:00-08:00) against the 5-step base: without --time both show
+    08:00, the last time they share, not their own last steps (10:00 and 08:00)."""
+    short = make_run(tmp_path / "short.zarr", city, scale=2.0, completed=3)
+    _, max_abs = viz.compare(run_store, short, var="pm25", camera="top", size=SIZE)
+    assert max_abs == pytest.approx(102.0, rel=1e-6)  # 2x - 1x of 12 + 30 * 3 at 08:00
+    a, b = viz.Source.open(run_store), viz.Source.open(short)
+    assert pictures.shared_steps(a, b, None) == (2, 2)
+
+
+def test_compare_warns_when_days_or_times_differ(run_store, city, tmp_path):
+    winter = make_run(tmp_path / "winter.zarr", city, start="2026-01-15T05:00:00+09:00")
+    with pytest.warns(viz.ComparisonWarning, match="different days"):
+        _, max_abs = viz.compare(run_store, winter, var="pm25", camera="top", size=SIZE)
+    assert max_abs == 0.0  # the same clock time (10:00) on both days: same fake plume
+    late = make_run(tmp_path / "late.zarr", city, start="2026-06-17T05:30:00+09:00")
+    with pytest.warns(viz.ComparisonWarning, match="differ in time of day"):
+        viz.compare(run_store, late, var="pm25", time="08:00", camera="top", size=SIZE)
+    with pytest.raises(twin.InputError, match="share no output clock time"):
+        viz.compare(run_store, late, var="pm25", camera="top", size=SIZE)
+
+
+def test_side_by_side_captions_stay_in_their_panels(run_store, other_run_store):
+    image, _ = viz.compare(
+        run_store, other_run_store, var="pm25", camera="top", size=(800, 300), side_by_side=True
+    )
+    # Captions and clocks are one block at each panel's top left; the sky there is a
+    # light gradient, text is dark. Nothing dark may sit at the right end of a panel's
+    # caption rows, where the old upper-right captions collided with the clock.
+    dark = image[:45].max(axis=2) < 100
+    assert dark[:, 5:200].any() and dark[:, 405:600].any()  # both captions drawn
+    assert not dark[:, 330:400].any() and not dark[:, 730:800].any()
