@@ -254,7 +254,7 @@ def run_cmd(
     --resume or replace it with --overwrite.
     """
     from twin.runner import run
-    from twin.store import read_kpis
+    from twin.store import open_run, read_kpis
 
     try:
         if log_file is not None:
@@ -265,6 +265,7 @@ def run_cmd(
         if existing and not (resume or overwrite):
             raise InputError(_refusal(output, existing))
         if existing and resume and existing["status"] == "complete":
+            open_run(output)  # checks every chunk it exposes: damage is reported, not passed
             console.print(
                 f"{escape(str(output))} is complete ({existing['output steps']}); nothing to "
                 "do (--overwrite runs it again)"
@@ -319,9 +320,9 @@ def _existing_run(path: Path) -> dict | None:
         )
     try:
         return run_summary(path)
-    except (OSError, ValueError, KeyError):  # killed while it was being created
-        return {"scenario": "", "status": "interrupted while being created",
-                "output steps": "no output step complete"}  # fmt: skip
+    except (OSError, ValueError, KeyError) as err:  # damaged, or half-made by an older twin
+        return {"scenario": "", "status": f"unreadable ({err})",
+                "output steps": "no output step readable"}  # fmt: skip
 
 
 def _refusal(path: Path, run: dict) -> str:

@@ -53,9 +53,16 @@ from twin.kpi import KPIS
 from twin.scenario import Scenario
 from twin.store import (
     _COMPRESSORS,
+    _STRING_COMPRESSORS,
     RUN_KIND,
     _chunks,
+    _labels,
+    _replaceable,
+    _times,
+    _write_coords,
     check_store,
+    start_run_store,
+    time_attrs,
 )
 from twin.store import _root_attrs as root_attrs
 
@@ -259,9 +266,8 @@ class EnsembleStore:
 
         ``layouts`` and ``coords`` are those of :meth:`twin.coupling.Coupler.layouts`
         (one member's; every member has the same)."""
-        from twin.store import _labels, _times, _write_coords, start_run_store, time_attrs
-
         path = Path(path)
+        _replaceable(path, RUN_KIND)
         root = start_run_store(path, city)
         n_members, sc = len(members), members[0].scenario
         labels = _label_coords(members)
@@ -371,7 +377,7 @@ def _full(grp: zarr.Group, name, shape, chunks, dtype, fill, dims, attrs) -> Non
         fill_value=None if text else fill,
         dimension_names=dims,
         attributes=attrs,
-        compressors="auto" if text else _COMPRESSORS,
+        compressors=_STRING_COMPRESSORS if text else _COMPRESSORS,
         config={"write_empty_chunks": True},
     )
     arr[...] = np.full(shape, fill, dtype=object if text else dtype)

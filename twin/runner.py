@@ -29,6 +29,7 @@ import contextlib
 import logging
 import os
 import queue
+import signal
 import socket
 import threading
 import time as wallclock
@@ -43,9 +44,11 @@ from rich.markup import escape
 import gpu
 import twin
 from twin.errors import InputError, ModelHealthError
+from twin.fingerprint import fingerprints
 from twin.kpi import kpi_dataset
+from twin.locking import WriterLock
 from twin.scenario import Scenario
-from twin.store import RunStore, open_run
+from twin.store import RunStore, open_run, read_kpis
 
 log = logging.getLogger(__name__)
 __all__ = ["ModelHealthError", "RunResult", "run"]
@@ -123,7 +126,9 @@ class _Writer:
 
     def _raise(self) -> None:
         if self.error is not None:
-            raise RuntimeError(f"writing the run store failed: {self.error}") from self.error
+            raise RuntimeError(
+                f"writing the run store {self.store.path} failed: {self.error}"
+            ) from self.error
 
 
 def _load_city(scenario: Scenario) -> twin.City:
@@ -178,33 +183,83 @@ def run(
         scenario = Scenario.from_toml(scenario)
     store = Path(store)
     wall_start = wallclock.perf_counter()
-    try:  # device: argument, else the scenario's, else TWIN_DEVICE, else auto
-        backend = gpu.select(device or scenario.device)
-        forcing = run_weather(scenario)  # a bad weather file fails before the city is built
-        city = _load_city(scenario)
-        services = [*_scenario_services(scenario), *services]
-        coupler = Coupler(
-            city,
-            scenario,
-            backend,
-            profile=profile,
-            check_every_step=check_every_step,
-            sensors=bool(services),
-            weather=forcing,
-        )
-    except ValueError as err:  # models validate their inputs with ValueError
-        raise InputError(f"{source}: {err}") from None
+    lock = WriterLock(store).acquire()  # first: a second writer is refused at once
+    try:
+        if resume and store.exists():  # a bad store is refused before the models are built
+            attrs = RunStore.check_resumable(store, scenario.to_toml()).groups[""]
+            if attrs.get("status") == "complete" and attrs.get("completed_outputs") == (
+                scenario.n_outputs
+            ):
+                log.info("%s is complete; nothing to resume.", store)
+                return _recorded(store, attrs)
+        try:  # device: argument, else the scenario's, else TWIN_DEVICE, else auto
+            backend = gpu.select(device or scenario.device)
+            forcing = run_weather(scenario)  # a bad weather file fails before the city is built
+            city = _load_city(scenario)
+            services = [*_scenario_services(scenario), *services]
+            coupler = Coupler(
+                city,
+                scenario,
+                backend,
+                profile=profile,
+                check_every_step=check_every_step,
+                sensors=bool(services),
+                weather=forcing,
+            )
+        except ValueError as err:  # models validate their inputs with ValueError
+            raise InputError(f"{source}: {err}") from None
+        with _terminate_as_interrupt():
+            return _run_locked(
+                scenario, store, coupler, city, backend, services, wall_start, resume, progress
+            )
+    finally:
+        lock.release()
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during a run: handled like Ctrl-C (the store is marked ``interrupted``)."""
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """Raise :class:`Terminated` in the main thread on SIGTERM while a run writes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated(f"signal {signum} (SIGTERM)")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_locked(scenario, store, coupler, city, backend, services, wall_start, resume, progress):
+    """The run proper, under the store's writer lock (see :func:`run`)."""
     scenario_toml = scenario.to_toml()
     before: dict = {}
 
     if resume and store.exists():
-        rs = RunStore.open_for_resume(store, scenario_toml)
+        coupler.init()
+        layouts, _, restart = coupler.layouts()
+        rs = RunStore.open_for_resume(
+            store, scenario_toml, layouts, restart, inputs=fingerprints(scenario)
+        )
         before = rs.attrs
-        completed, states, services_state = rs.read_restart()
-        coupler.restore(states) if completed else coupler.init()
+        completed, states, services_state = rs.read_restart(restart)
+        if completed:
+            coupler.restore(states)
         rs.truncate_service_records(completed * scenario.output_interval.total_seconds())
         log.info("Resuming %s after %d of %d output steps.", store, completed, scenario.n_outputs)
     else:
+        if resume:
+            log.warning(
+                "No run store at %s (never created, or killed while created): starting the run.",
+                store,
+            )
         coupler.init()
         layouts, coords, restart = coupler.layouts()
         rs = RunStore.create(
@@ -219,6 +274,7 @@ def run(
                 "utc_offset_hours": coupler.weather.climatology.utc_offset_hours,
                 "wall_start": datetime.now(UTC).isoformat(timespec="seconds"),
                 "status": "running",
+                "input_fingerprints": fingerprints(scenario),
             },
             times_s=(
                 np.arange(1, scenario.n_outputs + 1) * scenario.output_interval.total_seconds()
@@ -277,7 +333,8 @@ def run(
         with contextlib.suppress(Exception):
             writer.close()  # flush the completed steps already queued
         status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
-        rs.update_attrs(status=status)
+        with contextlib.suppress(OSError):  # a full disk must not hide the first error
+            rs.update_attrs(status=status)
         log.debug(
             "Run %s after %d of %d output steps%s.",
             status,
@@ -309,6 +366,18 @@ def run(
     rs.finish()
     log.debug("Run complete: %s, %d output steps, %.1f s.", store, scenario.n_outputs, wall)
     return RunResult(store=store, kpis=kpis, timings_s=timings, wall_s=wall)
+
+
+def _recorded(store: Path, attrs: dict) -> RunResult:
+    """The result of a complete run as its store records it (every chunk it exposes is
+    checked, nothing is rewritten)."""
+    open_run(store)
+    return RunResult(
+        store=store,
+        kpis=read_kpis(store),
+        timings_s=dict(attrs.get("timings_s", {})),
+        wall_s=float(attrs.get("wall_seconds", 0.0)),
+    )
 
 
 def _scenario_services(scenario: Scenario) -> list:

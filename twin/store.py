@@ -12,6 +12,11 @@ Encoding choices
   plain zstd at a decompression speed that never limits reading.
 * Strings use Zarr's ``vlen-utf8`` codec. Pickle/object codecs are never written,
   and stores that use them are refused on open: decoding them runs arbitrary code.
+* Every array ends its codec chain with Zarr v3's ``crc32c`` checksum, and every chunk
+  is written, even one that equals the fill value (``write_empty_chunks``), so damage
+  (a deleted or truncated chunk) is found and named, never read as data.
+* Stores are untrusted input: :mod:`twin.storeguard` checks folders, metadata and the
+  chunks a command reads before Zarr or xarray decode any of them.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import warnings
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -30,14 +34,18 @@ import xarray as xr
 import zarr
 import zarr.codecs
 
+from twin import atomic, storeguard
 from twin.errors import InputError
+from twin.fingerprint import check_fingerprints
 from twin.schema import GROUPS, SCHEMA_VERSION
 
 GRID_CHUNK = 512
 TABLE_CHUNK = 65536
-_COMPRESSORS = (zarr.codecs.BloscCodec(cname="zstd", clevel=3, shuffle="shuffle"),)
+_CRC = zarr.codecs.Crc32cCodec()  # last in every chain: damage is detected on read
+_COMPRESSORS = (zarr.codecs.BloscCodec(cname="zstd", clevel=3, shuffle="shuffle"), _CRC)
 # restarts are written often and read once: the fastest codec (LZ4 with shuffle)
-_RESTART_COMPRESSORS = (zarr.codecs.BloscCodec(cname="lz4", clevel=1, shuffle="shuffle"),)
+_RESTART_COMPRESSORS = (zarr.codecs.BloscCodec(cname="lz4", clevel=1, shuffle="shuffle"), _CRC)
+_STRING_COMPRESSORS = (zarr.codecs.ZstdCodec(level=3), _CRC)
 RUN_KIND = "run"
 RESTART = ".restart"  # the runner's private resume state: a hidden group, out of the user's way
 # Label coordinates of the city's table dimensions: the row index by which other variables
@@ -50,7 +58,6 @@ LABELS = {
     "district": ("districts", "district index (the numbering of the district variables)"),
     "sensor": ("sensors", "sensor index"),
 }
-_UNSAFE_CODECS = ("pickle", "object", "msgpack", "json")  # codecs that decode to Python objects
 
 
 def _encoding(ds: xr.Dataset) -> dict[str, dict]:
@@ -60,9 +67,10 @@ def _encoding(ds: xr.Dataset) -> dict[str, dict]:
             min(size, GRID_CHUNK if dim in ("x", "y") else TABLE_CHUNK)
             for dim, size in var.sizes.items()
         )
-        enc[name] = {"chunks": chunks}
-        if var.dtype.kind != "O":
-            enc[name]["compressors"] = _COMPRESSORS
+        enc[name] = {
+            "chunks": chunks,
+            "compressors": _STRING_COMPRESSORS if var.dtype.kind in "OUT" else _COMPRESSORS,
+        }
     return enc
 
 
@@ -84,14 +92,19 @@ def save_city(tree: xr.DataTree, path: str | Path) -> Path:
     path = Path(path)
     _replaceable(path, "city")
     encoding = {f"/{g}": _encoding(tree[g].to_dataset()) for g in GROUPS}
-    tree.to_zarr(path, mode="w", zarr_format=3, consolidated=False, encoding=encoding)
+    tree.to_zarr(
+        path,
+        mode="w",
+        zarr_format=3,
+        consolidated=False,
+        encoding=encoding,
+        write_empty_chunks=True,
+    )
     return path
 
 
 def store_kind(path: Path) -> str | None:
     """``"run"``, ``"city"``, or None when ``path`` holds no store of ours."""
-    if not (path / "zarr.json").is_file():
-        return None
     try:
         attrs = _root_attrs(path)
     except (OSError, ValueError):
@@ -101,9 +114,10 @@ def store_kind(path: Path) -> str | None:
     return "city" if "schema_version" in attrs else None
 
 
-def _replaceable(path: Path, kind: str) -> None:
-    """Remove a store of ``kind`` at ``path``; refuse to delete anything else."""
-    if not path.exists():
+def _replaceable(path: Path, kind: str, remove: bool = True) -> None:
+    """Remove a store of ``kind`` at ``path`` (or, with ``remove=False``, only check
+    that it may be replaced); refuse to delete anything else."""
+    if not os.path.lexists(path):
         return
     found = store_kind(path)
     if found != kind:
@@ -112,53 +126,15 @@ def _replaceable(path: Path, kind: str) -> None:
             f"{path} exists and is {what}; refusing to replace it with a {kind} store "
             "(choose another path or delete it yourself)"
         )
-    shutil.rmtree(path)
+    if remove:
+        shutil.rmtree(path)
 
 
 def check_store(path: str | Path) -> Path:
-    """Refuse paths that are not Zarr stores, and stores that use object/pickle codecs."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file or directory")
-    root_meta = path / "zarr.json"
-    if not root_meta.is_file():
-        hint = (
-            " (a Zarr v2 store; this twin writes and reads Zarr v3)"
-            if (path / ".zgroup").exists()
-            else ""
-        )
-        raise InputError(f"{path} is not a Zarr v3 store: no zarr.json at its root{hint}")
-    for meta in [*path.rglob("zarr.json"), *path.rglob(".zarray")]:
-        try:
-            doc = json.loads(meta.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            raise InputError(f"{meta}: unreadable Zarr metadata ({err})") from None
-        bad = _unsafe_codecs(doc)
-        if bad:
-            raise InputError(
-                f"{path}: array {meta.parent.relative_to(path)} uses the codec(s) {bad}, which "
-                "decode to arbitrary Python objects (reading them could run code); refused"
-            )
-    return path
-
-
-def _unsafe_codecs(doc: dict) -> list[str]:
-    """Names of object-decoding codecs anywhere in an array's metadata (nested too)."""
-    names = ["object dtype"] if doc.get("dtype") in ("|O", "O") else []
-
-    def walk(node):
-        if isinstance(node, dict):
-            names.extend(node[k] for k in ("name", "id") if isinstance(node.get(k), str))
-            for key, value in node.items():
-                if key != "attributes":
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    for key in ("codecs", "filters", "compressor"):
-        walk(doc.get(key))
-    return [n for n in names if any(u in n.lower() for u in (*_UNSAFE_CODECS, "object"))]
+    """Refuse paths that are not Zarr v3 stores of safe, bounded make (see
+    :func:`twin.storeguard.scan`): object/pickle codecs, links, FIFOs and devices,
+    unexpected dtypes, huge declared shapes or chunks, malformed metadata."""
+    return storeguard.scan(path).root
 
 
 def _as_written(ds: xr.Dataset) -> xr.Dataset:
@@ -173,35 +149,44 @@ def _as_written(ds: xr.Dataset) -> xr.Dataset:
 def read_city(path: str | Path) -> xr.DataTree:
     """The city tree of a city store, or of a run store's ``/city`` (see
     :func:`twin.open_city`, which raises the same errors)."""
-    path = check_store(path)
-    base = path
-    if _root_attrs(path).get("kind") == RUN_KIND:
-        base = path / "city"
-        if not (base / "zarr.json").is_file():
+    scan = storeguard.scan(path)
+    path = scan.root
+    prefix = ""
+    if scan.groups.get("", {}).get("kind") == RUN_KIND:
+        prefix = "city/"
+        if "city" not in scan.groups:
             raise InputError(f"{path}: run store without its /city group")
-    attrs = _root_attrs(base)
+    attrs = scan.groups.get(prefix.rstrip("/"), {})
     if "schema_version" not in attrs:
         raise InputError(f"{path}: root attribute schema_version is missing; not a city store")
     version = attrs["schema_version"]
-    if not isinstance(version, int) or version > SCHEMA_VERSION or version < 1:
+    if type(version) is not int or not 1 <= version <= SCHEMA_VERSION:
         raise InputError(
             f"{path}: schema_version={version!r} is not supported; this twin reads "
             f"schema_version 1 to {SCHEMA_VERSION} (upgrade the twin to open newer stores)"
         )
-    missing = [g for g in GROUPS if not (base / g / "zarr.json").is_file()]
-    if missing:
-        raise InputError(f"{path}: missing group(s) {missing}; a city store has {list(GROUPS)}")
-    tree = xr.open_datatree(base, engine="zarr", zarr_format=3, consolidated=False)
-    city_tree = xr.DataTree.from_dict(
-        {f"/{g}": with_labels(_as_written(tree[g].to_dataset())) for g in GROUPS}
-    )
-    city_tree.attrs = dict(tree.attrs)
-    tree.close()
-    return city_tree
+    storeguard.verify_city(scan, prefix)
+    base = path / prefix if prefix else path
+
+    def load():
+        tree = xr.open_datatree(base, engine="zarr", zarr_format=3, consolidated=False)
+        city = xr.DataTree.from_dict(
+            {f"/{g}": with_labels(_as_written(tree[g].to_dataset())) for g in GROUPS}
+        )
+        city.attrs = dict(tree.attrs)
+        tree.close()
+        return city
+
+    return storeguard.read_guarded(scan, f"the city {prefix or '/'}", load)
 
 
 def _root_attrs(path: Path) -> dict:
-    return json.loads((path / "zarr.json").read_text(encoding="utf-8")).get("attributes", {})
+    """The root attributes, read with the guard's bounds (no link, FIFO or huge file)."""
+    meta = path / "zarr.json"
+    size = os.stat(meta, follow_symlinks=False).st_size
+    doc = json.loads(storeguard.read_bounded(meta, size, storeguard.MAX_METADATA_BYTES, "metadata"))
+    attrs = doc.get("attributes", {}) if isinstance(doc, dict) else {}
+    return attrs if isinstance(attrs, dict) else {}
 
 
 # ---------------------------------------------------------------- run stores
@@ -209,11 +194,11 @@ Layout = dict[str, dict[str, tuple[tuple[str, ...], tuple[int, ...], dict]]]
 RestartLayout = dict[str, dict[str, tuple[tuple[str, ...], tuple[int, ...], str]]]
 
 
-def _atomic_write_json(path: Path, doc: dict) -> None:
-    """Replace a JSON file atomically: a reader (or a crash) sees the old or the new one."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+def _update_root_attrs(path: Path, **changes) -> None:
+    meta = path / "zarr.json"
+    doc = json.loads(meta.read_text(encoding="utf-8"))
+    doc["attributes"].update(changes)
+    atomic.write_json(meta, doc)
 
 
 def _chunks(dims: tuple[str, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -254,14 +239,17 @@ def time_attrs(units: str, utc_offset_hours: float | None = None) -> dict[str, d
 def _write(grp: zarr.Group, name: str, dims: tuple[str, ...], values, attrs: dict) -> None:
     """A small array written whole (coordinates, forcing)."""
     values = np.asarray(values)
+    text = values.dtype.kind in "OUST"
     arr = grp.create_array(
         name,
         shape=values.shape,
-        dtype=str if values.dtype.kind in "OUST" else values.dtype,
+        dtype=str if text else values.dtype,
         dimension_names=dims,
         attributes=attrs,
+        compressors=_STRING_COMPRESSORS if text else _COMPRESSORS,
+        config={"write_empty_chunks": True},
     )
-    arr[...] = values.astype(str) if values.dtype.kind in "OUST" else values
+    arr[...] = values.astype(str) if text else values
 
 
 def _write_coords(grp: zarr.Group, coords: dict[str, tuple]) -> None:
@@ -295,12 +283,14 @@ def _labels(city: xr.DataTree, dims: set[str]) -> dict[str, tuple]:
 
 
 def start_run_store(path: Path, city: xr.DataTree) -> zarr.Group:
-    """A new run store at ``path`` (replacing only a run store) holding the static city,
-    its root marked ``layout_complete = False`` until the caller has written the rest."""
-    _replaceable(path, RUN_KIND)
+    """A new run store in the (new or temporary) folder ``path`` holding the static city,
+    its root marked ``layout_complete = False`` until the caller has written the rest;
+    every chunk is written, even one equal to the fill value (a missing chunk is damage)."""
     root = zarr.open_group(path, mode="w", zarr_format=3)
+    atomic.creation_step("root group")
     # kind first (so a half-made store can be replaced), layout_complete last
     root.attrs.update({"kind": RUN_KIND, "layout_complete": False})
+    atomic.creation_step("store kind")
     for g in GROUPS:
         ds = with_labels(city[g].to_dataset())
         ds.to_zarr(
@@ -310,8 +300,11 @@ def start_run_store(path: Path, city: xr.DataTree) -> zarr.Group:
             zarr_format=3,
             consolidated=False,
             encoding=_encoding(ds),
+            write_empty_chunks=True,
         )
+        atomic.creation_step(f"city/{g}")
     zarr.open_group(path / "city", mode="r+", zarr_format=3).attrs.update(dict(city.attrs))
+    atomic.creation_step("city attributes")
     return root
 
 
@@ -344,8 +337,8 @@ class RunStore:
         self._handles: dict[str, zarr.Array] = {}
 
     def _array(self, name: str) -> zarr.Array:
-        if name not in self._handles:
-            self._handles[name] = self.group[name]
+        if name not in self._handles:  # every chunk written, even one equal to the fill
+            self._handles[name] = self.group[name].with_config({"write_empty_chunks": True})
         return self._handles[name]
 
     # -- creation / reopening
@@ -371,8 +364,26 @@ class RunStore:
         ``restart[model][var] = (dims, shape, dtype)`` of each restart variable;
         ``forcing = (times [s since the start], {name: (values, attrs)})``: the weather.
         ``attrs`` may give ``utc_offset_hours``, the city's clock (default: the start's).
+
+        The store is built in a temporary folder beside ``path`` and renamed into place
+        when complete (see :func:`twin.atomic.finish_creation`); the caller holds the
+        writer lock.
         """
-        path = Path(path)
+        target = Path(path)
+        _replaceable(target, RUN_KIND, remove=False)
+        path = atomic.begin_creation(target)
+        try:
+            cls._write_layout(
+                path, city, attrs, times_s, time_units, layouts, coords, restart, forcing
+            )
+            return cls(atomic.finish_creation(path, target))
+        except Exception:
+            atomic.abandon_creation(path, target)
+            raise
+
+    @staticmethod
+    def _write_layout(path, city, attrs, times_s, time_units, layouts, coords, restart, forcing):
+        """The layout of :meth:`create`, written into the (temporary) folder ``path``."""
         root = start_run_store(path, city)
         clock = time_attrs(time_units, attrs.get("utc_offset_hours"))
         state = root.require_group("state")
@@ -392,6 +403,7 @@ class RunStore:
                     attributes=attrs_,
                     compressors=_COMPRESSORS,
                 )
+            atomic.creation_step(f"state/{model}")
         if forcing is not None:
             seconds, series = forcing
             grp = root.require_group("forcing")
@@ -399,6 +411,7 @@ class RunStore:
             _write_coords(grp, _times(seconds, clock))
             for name, (values, attrs_) in series.items():
                 _write(grp, name, ("time",), values, attrs_)
+            atomic.creation_step("forcing")
         for model, variables in (restart or {}).items():
             grp = root.require_group(f"{RESTART}/{model}")
             for name, (dims, shape, dtype) in variables.items():
@@ -411,24 +424,25 @@ class RunStore:
                     dimension_names=("slot", *dims),
                     compressors=_RESTART_COMPRESSORS,
                 )
-        store = cls(path)
-        store.update_attrs(
-            completed_outputs=0, restart_outputs=0, restart_slot=0, **attrs, layout_complete=True
+            atomic.creation_step(f"{RESTART}/{model}")
+        _update_root_attrs(
+            path,
+            completed_outputs=0,
+            restart_outputs=0,
+            restart_slot=0,
+            **attrs,
+            layout_complete=True,
         )
-        return store
+        atomic.creation_step("identity and layout_complete")
 
-    @classmethod
-    def open_for_resume(cls, path: str | Path, scenario_toml: str) -> RunStore:
-        """Reopen a run store to continue it; refused if it holds another scenario."""
-        path = check_store(path)
-        # its metadata changes again (service records grow): drop the consolidated copy
-        # first, so no reader trusts stale shapes; finish() writes it anew
-        meta = path / "zarr.json"
-        doc = json.loads(meta.read_text(encoding="utf-8"))
-        if doc.pop("consolidated_metadata", None) is not None:
-            _atomic_write_json(meta, doc)
-        store = cls(path)
-        attrs = store.attrs
+    @staticmethod
+    def check_resumable(path: str | Path, scenario_toml: str) -> storeguard.Scan:
+        """The checks of :meth:`open_for_resume` that need no model: kind, completed
+        layout, same scenario, root markers, the city (cheap, so a run refuses a bad
+        store before it builds its models)."""
+        scan = storeguard.scan(path)
+        path = scan.root
+        attrs = scan.groups[""]
         if attrs.get("kind") != RUN_KIND:
             raise InputError(f"{path} is not a run store (no kind='run' root attribute)")
         if not attrs.get("layout_complete"):
@@ -440,17 +454,61 @@ class RunStore:
                 f"{path} holds a run of a different scenario; refusing to resume it. "
                 "Run without --resume to start over (this replaces the store)."
             )
-        return store
+        storeguard.run_attrs(scan)
+        storeguard.verify_city(scan, "city/")
+        return scan
+
+    @classmethod
+    def open_for_resume(
+        cls,
+        path: str | Path,
+        scenario_toml: str,
+        layouts: Layout | None = None,
+        restart: RestartLayout | None = None,
+        inputs: dict | None = None,
+    ) -> RunStore:
+        """Reopen a run store to continue it; refused if it holds another scenario, was
+        made from other input files (``inputs``: their fingerprints now, see
+        :mod:`twin.fingerprint`), lacks or changed an array this run writes
+        (``layouts``, ``restart`` as for :meth:`create`), or is damaged in a part the
+        resume reads. Leftovers of a kill (Zarr's ``*.partial`` files, a
+        ``zarr.json.tmp``) are removed; the caller holds the writer lock."""
+        scan = cls.check_resumable(path, scenario_toml)
+        path = scan.root
+        attrs = storeguard.run_attrs(scan)
+        if inputs is not None:
+            check_fingerprints(path, attrs.get("input_fingerprints"), inputs)
+        n = storeguard.output_steps(scan)
+        for model, variables in (layouts or {}).items():
+            for name, (_, shape, _) in variables.items():
+                storeguard.expect_array(scan, f"state/{model}/{name}", (n, *shape), "float32")
+        for model, variables in (restart or {}).items():
+            for name, (_, shape, dtype) in variables.items():
+                storeguard.expect_array(
+                    scan, f"{RESTART}/{model}/{name}", (2, *shape), np.dtype(dtype).name
+                )
+        storeguard.verify_state(scan, attrs["completed_outputs"])
+        if attrs["restart_outputs"]:
+            slot = attrs["restart_slot"]
+            names = [f"{RESTART}/{m}/{v}" for m, vs in (restart or {}).items() for v in vs]
+            storeguard.verify_chunks(scan, names, first=range(slot, slot + 1))
+        for name in scan.files:
+            if name.endswith((".partial", "zarr.json.tmp")):
+                (path / name).unlink()
+        # its metadata changes again (service records grow): drop the consolidated copy
+        # first, so no reader trusts stale shapes; finish() writes it anew
+        meta = path / "zarr.json"
+        doc = json.loads(meta.read_text(encoding="utf-8"))
+        if doc.pop("consolidated_metadata", None) is not None:
+            atomic.write_json(meta, doc)
+        return cls(path)
 
     @property
     def attrs(self) -> dict:
         return _root_attrs(self.path)
 
     def update_attrs(self, **changes) -> None:
-        meta = self.path / "zarr.json"
-        doc = json.loads(meta.read_text(encoding="utf-8"))
-        doc["attributes"].update(changes)
-        _atomic_write_json(meta, doc)
+        _update_root_attrs(self.path, **changes)
 
     # -- per output step
     def write_outputs(self, k: int, outputs: dict[str, dict[str, np.ndarray]]) -> None:
@@ -476,28 +534,41 @@ class RunStore:
             self.group.require_group(RESTART).attrs[f"services_{slot}"] = services
         self.update_attrs(restart_outputs=completed, restart_slot=slot)
 
-    def read_restart(self) -> tuple[int, dict[str, dict[str, np.ndarray]], str]:
-        """The latest restart: the output steps it follows, the states (host arrays) and
-        the services' state (JSON text, empty without services)."""
+    def read_restart(
+        self, layout: RestartLayout
+    ) -> tuple[int, dict[str, dict[str, np.ndarray]], str]:
+        """The latest restart: the output steps it follows, the states (host arrays) of
+        the variables of ``layout`` (names never come from the store) and the services'
+        state (JSON text, empty without services)."""
         attrs = self.attrs
-        completed, slot = int(attrs.get("restart_outputs", 0)), int(attrs.get("restart_slot", 0))
+        completed, slot = attrs.get("restart_outputs", 0), attrs.get("restart_slot", 0)
+        if type(completed) is not int or type(slot) is not int or slot not in (0, 1):
+            raise InputError(f"{self.path}: restart_outputs/restart_slot are not valid markers")
         if completed == 0:
             return 0, {}, ""
-        if slot not in (0, 1):
-            raise InputError(f"{self.path}: restart_slot={slot!r} is not 0 or 1")
         if not (self.path / RESTART / "zarr.json").is_file():
             raise InputError(
                 f"{self.path}: no {RESTART} group to resume from (a store of an older twin "
                 "kept it in /restart); run without --resume to start over"
             )
-        grp = zarr.open_group(self.path / RESTART, mode="r", zarr_format=3)
-        services = grp.attrs.get(f"services_{slot}", "")
+        services = self._array_group(RESTART).attrs.get(f"services_{slot}", "")
         if not isinstance(services, str):
             raise InputError(f"{self.path}: restart attribute services_{slot} is not text")
-        states = {
-            model: {name: arr[slot] for name, arr in sub.arrays()} for model, sub in grp.groups()
-        }
-        return completed, states, services
+
+        def load():
+            return {
+                model: {name: self._array(f"{RESTART}/{model}/{name}")[slot] for name in variables}
+                for model, variables in layout.items()
+            }
+
+        return (
+            completed,
+            storeguard.read_guarded(storeguard.Scan(self.path), "the restart", load),
+            services,
+        )
+
+    def _array_group(self, name: str) -> zarr.Group:
+        return zarr.open_group(self.path / name, mode="r", zarr_format=3)
 
     # -- services
     _RECORD_DIMS: ClassVar[dict[str, str]] = {
@@ -534,6 +605,9 @@ class RunStore:
                             dtype=str if values.dtype.kind in "US" else values.dtype,
                             dimension_names=dims,
                             attributes=attrs,
+                            compressors=_STRING_COMPRESSORS
+                            if values.dtype.kind in "US"
+                            else _COMPRESSORS,
                         )
                     grp[key].append(values)
 
@@ -567,7 +641,15 @@ class RunStore:
             time=((), time[-1], attrs),
             time_bounds=(("bounds",), np.array([0, time[-1]]), bounds),
         )
-        kpis.to_zarr(self.path, group="kpi", mode="w", zarr_format=3, consolidated=False)
+        kpis.to_zarr(
+            self.path,
+            group="kpi",
+            mode="w",
+            zarr_format=3,
+            consolidated=False,
+            encoding={name: {"compressors": _COMPRESSORS} for name in kpis.variables},
+            write_empty_chunks=True,
+        )
         return read_kpis(self.path)
 
     def finish(self) -> None:
@@ -584,36 +666,44 @@ class RunStore:
 
 def read_kpis(path: str | Path) -> xr.Dataset:
     """The ``/kpi`` group of a finished run store."""
-    path = check_store(path)
-    if not (path / "kpi" / "zarr.json").is_file():
-        raise InputError(f"{path}: no /kpi group; is this a finished run store?")
-    kpis = xr.open_dataset(path, group="kpi", engine="zarr", zarr_format=3, consolidated=False)
-    return kpis.load()
+    scan = storeguard.scan(path)
+    if "kpi" not in scan.groups:
+        raise InputError(f"{scan.root}: no /kpi group; is this a finished run store?")
+    names = [n for n in scan.arrays if n.startswith("kpi/")]
+    storeguard.expect_numbers(scan, names)
+    storeguard.verify_chunks(scan, names)
+
+    def load():
+        ds = xr.open_dataset(
+            scan.root, group="kpi", engine="zarr", zarr_format=3, consolidated=False
+        )
+        return ds.load()
+
+    return storeguard.read_guarded(scan, "/kpi", load)
 
 
-def _status(attrs: dict) -> str:
-    """The run status, ``interrupted`` for a running run whose process is gone."""
+def _status(path: Path, attrs: dict) -> str:
+    """The run status, ``interrupted`` for a running run whose writer is gone (nobody
+    holds its writer lock)."""
+    from twin.locking import lock_holder
+
     status = attrs.get("status", "")
-    if status != "running" or attrs.get("host") != socket.gethostname():
-        return status
-    try:
-        os.kill(int(attrs.get("pid", -1)), 0)
-    except (OSError, ValueError):
+    if status == "running" and lock_holder(path) is None:
         return "interrupted (its process is gone; continue it with --resume)"
     return status
 
 
 def run_summary(path: str | Path) -> dict[str, object]:
     """Status lines of a run store (empty for a city store)."""
-    path = check_store(path)
-    if store_kind(path) != RUN_KIND:
+    scan = storeguard.scan(path)
+    if scan.groups.get("", {}).get("kind") != RUN_KIND:
         return {}
-    attrs = _root_attrs(path)
-    n = _output_time(zarr.open_group(path, mode="r")).shape[0]
+    attrs = storeguard.run_attrs(scan)
+    n = storeguard.output_steps(scan)
     return {
         "scenario": attrs.get("scenario_name", ""),
-        "status": _status(attrs),
-        "output steps": f"{attrs.get('completed_outputs', 0)} of {n} complete",
+        "status": _status(scan.root, attrs),
+        "output steps": f"{attrs['completed_outputs']} of {n} complete",
         "backend": f"{attrs.get('backend', '')} on {attrs.get('device', '')}",
         "started": attrs.get("wall_start", ""),
         "wall time": f"{attrs['wall_seconds']:.1f} s" if "wall_seconds" in attrs else "",
@@ -622,13 +712,30 @@ def run_summary(path: str | Path) -> dict[str, object]:
 
 
 def open_run(path: str | Path) -> xr.DataTree:
-    """Open a run store lazily as a DataTree, cut to its completed output steps."""
-    path = check_store(path)
-    tree = xr.open_datatree(path, engine="zarr", zarr_format=3, consolidated=False)
-    if RESTART in tree.children:  # the runner's private resume state
-        tree = tree.drop_nodes(RESTART)
-    done = int(tree.attrs.get("completed_outputs", 0))
-    for name, node in (tree["state"].children if "state" in tree.children else {}).items():
-        if done < node.sizes.get("time", 0):
-            tree[f"state/{name}"] = node.to_dataset().isel(time=slice(0, done))
-    return tree
+    """Open a run store lazily as a DataTree, cut to its completed output steps.
+
+    The guard checks every chunk the tree exposes first (city, completed output steps,
+    forcing, KPIs, service records), so damage is reported by array and chunk."""
+    scan = storeguard.scan(path)
+    attrs = storeguard.run_attrs(scan)
+    done = attrs["completed_outputs"]
+    storeguard.verify_city(scan, "city/")
+    storeguard.verify_state(scan, done)
+    if attrs.get("status") == "complete" and "kpi" not in scan.groups:
+        raise InputError(f"{scan.root}: a complete run without its /kpi group; damaged")
+    kpis = [n for n in scan.arrays if n.startswith(("kpi/", "forcing/"))]
+    storeguard.expect_numbers(scan, kpis)
+    storeguard.verify_chunks(scan, kpis)
+    services = [n for n in scan.arrays if n.startswith("services/")]
+    storeguard.verify_chunks(scan, services, missing_ok=True)
+
+    def load():
+        tree = xr.open_datatree(scan.root, engine="zarr", zarr_format=3, consolidated=False)
+        if RESTART in tree.children:  # the runner's private resume state
+            tree = tree.drop_nodes(RESTART)
+        for name, node in (tree["state"].children if "state" in tree.children else {}).items():
+            if done < node.sizes.get("time", 0):
+                tree[f"state/{name}"] = node.to_dataset().isel(time=slice(0, done))
+        return tree
+
+    return storeguard.read_guarded(scan, "the run", load)

@@ -86,7 +86,7 @@ def test_run_never_replaces_a_store_silently(tmp_path):
     assert "population-weighted mean PM2.5" in result.output  # the stored KPIs
     assert (store / "zarr.json").read_bytes() == meta  # no work, not even a timestamp
 
-    RunStore(store).update_attrs(status="interrupted", completed_outputs=1)
+    RunStore(store).update_attrs(status="interrupted", completed_outputs=1, restart_outputs=1)
     result = runner.invoke(app, args)
     assert result.exit_code == 2 and "status interrupted" in result.output
     assert "1 of 2 complete" in result.output and "continue it with --resume" in result.output

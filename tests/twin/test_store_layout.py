@@ -166,4 +166,4 @@ def test_a_store_without_the_hidden_restart_group_is_refused(store, sc, tmp_path
     shutil.copytree(store, copy)
     (copy / ".restart").rename(copy / "restart")  # the layout before /.restart
     with pytest.raises(InputError, match=r"no \.restart group to resume from"):
-        RunStore.open_for_resume(copy, sc.to_toml()).read_restart()
+        RunStore.open_for_resume(copy, sc.to_toml()).read_restart({})

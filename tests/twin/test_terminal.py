@@ -106,6 +106,8 @@ def test_ctrl_c_says_how_to_resume(tmp_path):
 
 
 class _Store:
+    path = "full.zarr"  # the writer's error names the store
+
     def write_service_records(self, records, units):
         pass
 

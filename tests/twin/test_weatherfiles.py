@@ -31,7 +31,6 @@ def test_bad_climatology_files(tmp_path):
         weatherfiles.load_climatology(bad)
 
 
-
 HEADER = "time,air_temperature,wind_speed,wind_from_direction,relative_humidity,cloud_fraction"
 
 

@@ -35,5 +35,6 @@ __all__ = [
     "SignalLayout",
     "SignalPhase",
     "SignalPlan",
-from twin.services import air, energy, signals, uam  # noqa: F401  (registers the built-ins)
+    "UamRoutes",
+    "from_policy",
 ]
