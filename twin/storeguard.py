@@ -56,6 +56,11 @@ _UNSAFE_CODECS = ("pickle", "object", "msgpack", "json")  # codecs that decode t
 _STR_ATTRS = ("units", "long_name", "standard_name", "calendar", "coordinates", "flag_meanings")
 
 
+def _grid(shape: tuple[int, ...], chunks: tuple[int, ...]) -> list[int]:
+    """Chunks along each axis (none along an empty one, whose chunk may be 0)."""
+    return [math.ceil(n / c) if n else 0 for n, c in zip(shape, chunks, strict=True)]
+
+
 @dataclass
 class ArrayMeta:
     """What :func:`scan` validated about one array."""
@@ -75,8 +80,8 @@ class ArrayMeta:
     def chunk_keys(self, first: range | None = None):
         """Chunk file names (relative to the array), only those holding the elements
         ``first`` of the first axis when given (the time steps written so far)."""
-        grid = [range(math.ceil(n / c)) for n, c in zip(self.shape, self.chunks, strict=True)]
-        if first is not None and grid:
+        grid = [range(n) for n in _grid(self.shape, self.chunks)]
+        if first is not None and grid and self.chunks[0]:
             c = self.chunks[0]
             grid[0] = range(first.start // c, min(len(grid[0]), math.ceil(first.stop / c)))
         if not grid:
@@ -254,12 +259,17 @@ def _array(result: Scan, node: str, doc: dict, attrs: dict) -> ArrayMeta:
     chunks = None
     if isinstance(grid, dict) and grid.get("name") == "regular":
         conf = grid.get("configuration")
-        chunks = _ints(conf.get("chunk_shape") if isinstance(conf, dict) else None, 1)
-    if shape is None or chunks is None or len(chunks) != len(shape):
+        chunks = _ints(conf.get("chunk_shape") if isinstance(conf, dict) else None, 0)
+    if (
+        shape is None
+        or chunks is None
+        or len(chunks) != len(shape)
+        or any(c == 0 < n for n, c in zip(shape, chunks, strict=True))
+    ):  # a chunk of 0 only along an empty axis (Zarr writes that for a length-0 dimension)
         raise result.fail(
             part,
-            "shape and chunk_grid.chunk_shape must be lists of integers "
-            "of the same length (a regular chunk grid)",
+            "shape and chunk_grid.chunk_shape must be lists of integers of the same length "
+            "(a regular chunk grid; a chunk of 0 only along an axis of length 0)",
         )
     if math.prod(shape) > MAX_ELEMENTS:
         raise result.fail(
@@ -270,7 +280,7 @@ def _array(result: Scan, node: str, doc: dict, attrs: dict) -> ArrayMeta:
         raise result.fail(
             part, f"declared chunk {list(chunks)} is larger than {MAX_CHUNK_BYTES:,} bytes"
         )
-    n_chunks = math.prod(math.ceil(n / c) for n, c in zip(shape, chunks, strict=True))
+    n_chunks = math.prod(_grid(shape, chunks))
     if n_chunks > MAX_CHUNKS:
         raise result.fail(part, f"declared {n_chunks:,} chunks; at most {MAX_CHUNKS:,} allowed")
     key = doc.get("chunk_key_encoding")
