@@ -2,9 +2,9 @@
 
 * :func:`write_json` replaces a metadata document atomically (and, on a full disk,
   still records a shorter one, such as a ``failed`` status);
-* a run store is created in ``<name>.creating`` beside its path and renamed into place
-  complete (:func:`begin_creation`, :func:`finish_creation`), so a kill at any step of
-  a creation leaves the old store, the new one, or nothing; never a half-made store.
+* a run store (an ensemble's too) is created in ``<name>.creating`` beside its path and
+  renamed into place complete (:func:`create`), so a kill at any step of a creation
+  leaves the old store, the new one, or nothing; never a half-made store.
   :data:`creation_hook` is the fault-injection seam the tests use to kill a creation
   at each of its steps.
 """
@@ -22,6 +22,7 @@ from pathlib import Path
 __all__ = [
     "abandon_creation",
     "begin_creation",
+    "create",
     "creation_hook",
     "creation_step",
     "finish_creation",
@@ -115,3 +116,16 @@ def abandon_creation(work: Path, target: Path) -> None:
         shutil.rmtree(work, ignore_errors=True)
     else:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def create(target: Path, write: Callable[[Path], None]) -> Path:
+    """Create a store at ``target`` atomically: ``write(folder)`` builds it in the creation
+    folder, which is then renamed into place (an error undoes it; a kill leaves what
+    :func:`finish_creation` says). The caller holds the store's writer lock."""
+    work = begin_creation(target)
+    try:
+        write(work)
+        return finish_creation(work, target)
+    except Exception:
+        abandon_creation(work, target)
+        raise

@@ -371,15 +371,13 @@ class RunStore:
         """
         target = Path(path)
         _replaceable(target, RUN_KIND, remove=False)
-        path = atomic.begin_creation(target)
-        try:
+
+        def write(work: Path) -> None:
             cls._write_layout(
-                path, city, attrs, times_s, time_units, layouts, coords, restart, forcing
+                work, city, attrs, times_s, time_units, layouts, coords, restart, forcing
             )
-            return cls(atomic.finish_creation(path, target))
-        except Exception:
-            atomic.abandon_creation(path, target)
-            raise
+
+        return cls(atomic.create(target, write))
 
     @staticmethod
     def _write_layout(path, city, attrs, times_s, time_units, layouts, coords, restart, forcing):
@@ -653,15 +651,20 @@ class RunStore:
         return read_kpis(self.path)
 
     def finish(self) -> None:
-        """Consolidate the metadata into the root ``zarr.json`` (the run is complete), so
-        plain ``xarray.open_dataset(path, group=..., engine="zarr")`` opens any group
-        quickly and without a warning."""
-        with warnings.catch_warnings():  # zarr: "not part of the v3 specification" (yet)
-            warnings.simplefilter("ignore", UserWarning)
-            zarr.consolidate_metadata(self.path, zarr_format=3)
+        """Consolidate the metadata (the run is complete): see :func:`consolidate`."""
+        consolidate(self.path)
 
     def open(self) -> xr.DataTree:
         return open_run(self.path)
+
+
+def consolidate(path: Path) -> None:
+    """Consolidate a store's metadata into its root ``zarr.json``, so plain
+    ``xarray.open_dataset(path, group=..., engine="zarr")`` opens any group quickly and
+    without a warning."""
+    with warnings.catch_warnings():  # zarr: "not part of the v3 specification" (yet)
+        warnings.simplefilter("ignore", UserWarning)
+        zarr.consolidate_metadata(path, zarr_format=3)
 
 
 def read_kpis(path: str | Path) -> xr.Dataset:
@@ -689,7 +692,8 @@ def _status(path: Path, attrs: dict) -> str:
 
     status = attrs.get("status", "")
     if status == "running" and lock_holder(path) is None:
-        return "interrupted (its process is gone; continue it with --resume)"
+        again = "run the same sweep again" if "ensemble" in attrs else "continue it with --resume"
+        return f"interrupted (its process is gone; {again})"
     return status
 
 

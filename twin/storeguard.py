@@ -50,8 +50,8 @@ NUMERIC = {
 }  # fmt: skip
 ARRAY_BYTES_CODECS = {"bytes", "vlen-utf8"}
 BYTES_CODECS = {"blosc", "zstd", "crc32c"}
-# dimensions shared by the city and the state groups: one size each in a store
-SHARED_DIMS = ("x", "y", "link", "node", "building", "district", "sensor")
+# dimensions shared by the city, state, KPI and member groups: one size each in a store
+SHARED_DIMS = ("x", "y", "link", "node", "building", "district", "sensor", "member")
 _UNSAFE_CODECS = ("pickle", "object", "msgpack", "json")  # codecs that decode to Python objects
 _STR_ATTRS = ("units", "long_name", "standard_name", "calendar", "coordinates", "flag_meanings")
 
@@ -320,12 +320,14 @@ def _array(result: Scan, node: str, doc: dict, attrs: dict) -> ArrayMeta:
 
 
 def _check_dims(result: Scan) -> None:
-    """One size per dimension name in each group, and across the city and state groups
-    for the dimensions they share (a state grid is the city's grid)."""
+    """One size per dimension name in each group, and across the city, state, KPI and
+    member groups for the dimensions they share (a state grid is the city's grid, an
+    ensemble's ``member`` has one length)."""
     sizes: dict[tuple[str, str], tuple[int, str]] = {}
     for name, arr in result.arrays.items():
         group = name.rpartition("/")[0]
-        shared = group == "" or group.split("/")[0] in ("city", "state", *_city_groups())
+        top = group.split("/")[0]
+        shared = group == "" or top in ("city", "state", "kpi", "members", *_city_groups())
         for dim, n in zip(arr.dims, arr.shape, strict=True):
             scope = "" if shared and dim in SHARED_DIMS else group
             seen = sizes.setdefault((scope, dim), (n, name))
@@ -490,6 +492,8 @@ def run_attrs(scan: Scan) -> dict:
     for key in _TEXT_ATTRS:
         if key in attrs and not isinstance(attrs[key], str):
             raise InputError(f"{root}: root attribute {key} is not text")
+    if "ensemble" in attrs:
+        ensemble_attrs(scan)
     wall, timings = attrs.get("wall_seconds", 0.0), attrs.get("timings_s", {})
     if (
         not _number(wall)
@@ -498,6 +502,56 @@ def run_attrs(scan: Scan) -> dict:
     ):
         raise InputError(f"{root}: root attributes wall_seconds/timings_s are not numbers")
     return {"completed_outputs": 0, "restart_outputs": 0, "restart_slot": 0, **attrs}
+
+
+# the arrays of an ensemble's /members group that the twin reads, with their data types
+MEMBER_ARRAYS = {"status": "int8", "error": "string", "scenario": "string",
+                 "wall_seconds": "float64"}  # fmt: skip
+
+
+def ensemble_attrs(scan: Scan) -> dict:
+    """The ``ensemble`` root attribute of an ensemble store, checked: ``members`` a whole
+    number, the length of ``member`` in the store; ``labels`` names of label coordinates
+    of ``/members`` along ``member`` (names from the store are never used as paths
+    before this); the ``/members`` arrays of :data:`MEMBER_ARRAYS` one per member.
+
+    Raises
+    ------
+    InputError
+        Naming the store and the attribute or array that is malformed or missing.
+    """
+    root, ens = scan.root, scan.groups.get("", {}).get("ensemble")
+    if (
+        not isinstance(ens, dict)
+        or type(ens.get("members")) is not int
+        or not isinstance(ens.get("labels"), list)
+        or len(ens["labels"]) > 16
+    ):
+        raise InputError(
+            f"{root}: root attribute ensemble={json.dumps(ens)[:80]} is not "
+            '{"members": <whole number>, "labels": [<up to 16 names>]}'
+        )
+    n = ens["members"]
+    for name, dtype in MEMBER_ARRAYS.items():
+        arr = scan.arrays.get(f"members/{name}")
+        if arr is None or arr.dtype != dtype or arr.dims != ("member",):
+            raise InputError(
+                f"{root}: array members/{name} ({dtype} along member) is missing or of "
+                "another make; not an ensemble store of this twin"
+            )
+        if arr.shape != (n,):
+            raise InputError(
+                f"{root}: root attribute ensemble says {n} members, but members/{name} "
+                f"holds {arr.shape[0]}; the store is inconsistent"
+            )
+    for label in ens["labels"]:
+        arr = scan.arrays.get(f"members/{label}") if isinstance(label, str) else None
+        if arr is None or "/" in label or label in MEMBER_ARRAYS or arr.dims != ("member",):
+            raise InputError(
+                f"{root}: ensemble label {json.dumps(label)[:60]} is not a label coordinate "
+                "of /members along member"
+            )
+    return ens
 
 
 def _number(value) -> bool:
