@@ -26,6 +26,7 @@ __all__ = [
     "creation_hook",
     "creation_step",
     "finish_creation",
+    "remove_leftovers",
     "write_json",
 ]
 
@@ -76,15 +77,21 @@ def sibling(path: Path, suffix: str) -> Path:
     return path.with_name(f"{path.name}.{suffix}")
 
 
-def begin_creation(target: Path) -> Path:
-    """The folder a run store is built in, ``<name>.creating`` beside ``target``, after
-    removing what a killed creation left (the caller holds the writer lock, so these
-    names are this store's own)."""
+def remove_leftovers(target: Path) -> None:
+    """Remove what a killed creation left beside ``target`` (``<name>.creating``,
+    ``<name>.replaced``); the caller holds the writer lock, so these names are this
+    store's own."""
     for leftover in (sibling(target, "creating"), sibling(target, "replaced")):
         if leftover.is_dir() and not leftover.is_symlink():
             shutil.rmtree(leftover)
         elif os.path.lexists(leftover):
             leftover.unlink()
+
+
+def begin_creation(target: Path) -> Path:
+    """The folder a run store is built in, ``<name>.creating`` beside ``target``, after
+    :func:`remove_leftovers`."""
+    remove_leftovers(target)
     return sibling(target, "creating")
 
 

@@ -236,6 +236,7 @@ class EnsembleStore:
         if not attrs.get("layout_complete"):
             raise InputError(f"{self.path} was interrupted while it was being created")
         ensemble = storeguard.ensemble_attrs(scan)
+        storeguard.verify_chunks(scan, [f"members/{n}" for n in storeguard.MEMBER_ARRAYS])
         self.group = zarr.open_group(self.path, mode="r+", zarr_format=3, use_consolidated=False)
         self.size = ensemble["members"]
         self.labels = ["member", *ensemble["labels"]]
@@ -425,6 +426,7 @@ def open_or_create(
     if os.path.lexists(store) and not overwrite:
         es = _continued(store, members, inputs)
         if es is not None:
+            atomic.remove_leftovers(store)  # of a creation killed while replacing it
             return es
     import gpu
     import twin
@@ -469,6 +471,7 @@ def _continued(store: Path, members: Sequence[Member], inputs: dict) -> Ensemble
         raise InputError(f"{store} holds a run, not an ensemble; refusing to replace it ({again})")
     try:
         es = EnsembleStore(store)
+        es.status()  # every status a known one
         same = es.scenarios() == [m.scenario.to_toml() for m in members]
     except InputError as err:
         raise InputError(f"{err}; refusing to continue it ({again})") from None

@@ -470,7 +470,8 @@ class RunStore:
         :mod:`twin.fingerprint`), lacks or changed an array this run writes
         (``layouts``, ``restart`` as for :meth:`create`), or is damaged in a part the
         resume reads. Leftovers of a kill (Zarr's ``*.partial`` files, a
-        ``zarr.json.tmp``) are removed; the caller holds the writer lock."""
+        ``zarr.json.tmp``, a killed creation's ``<name>.creating`` beside it) are removed;
+        the caller holds the writer lock."""
         scan = cls.check_resumable(path, scenario_toml)
         path = scan.root
         attrs = storeguard.run_attrs(scan)
@@ -493,6 +494,7 @@ class RunStore:
         for name in scan.files:
             if name.endswith((".partial", "zarr.json.tmp")):
                 (path / name).unlink()
+        atomic.remove_leftovers(path)  # of a creation killed while replacing this store
         # its metadata changes again (service records grow): drop the consolidated copy
         # first, so no reader trusts stale shapes; finish() writes it anew
         meta = path / "zarr.json"
