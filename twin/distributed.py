@@ -170,8 +170,8 @@ def run_members(
     if gpu_share is not None and not 0 < gpu_share <= 1:
         raise InputError(f"gpu_share={gpu_share!r} must be in (0, 1]")
     store = Path(store)
-    es = open_or_create(store, members, overwrite, dict(attrs or {}))  # refused before Ray
     ray = connect(address)
+    es = open_or_create(store, members, overwrite, dict(attrs or {}))
     todo = deque(int(i) for i, s in enumerate(es.status()) if s != COMPLETE)
     done = len(members) - len(todo)
     if done:
