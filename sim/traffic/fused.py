@@ -79,9 +79,8 @@ class FusedCtm:
         }
         self.detectors = det is not None
         self.none = none
-        self.scratch = {
-            k: xp.zeros(s) for k, s in scratch_shapes(n_cells, n_links, n_zones, net.n_nodes).items()
-        }
+        shapes = scratch_shapes(n_cells, n_links, n_zones, net.n_nodes)
+        self.scratch = {k: xp.zeros(s) for k, s in shapes.items()}
         self.sizes = {
             "C": n_cells, "L": n_links, "Z": n_zones, "N": net.n_nodes,
             "KI": int(static.node_sources.shape[0]), "KO": int(static.out_links.shape[0]),
