@@ -91,15 +91,18 @@ def _noting(model, step, parts, part):
     return run
 
 
-def plug_fused_kernels() -> None:
-    """Make :mod:`gpu` offer the fused kernels' CPU builds (each launch counted) on every
-    namespace, as it offers their CUDA builds on CuPy."""
+def fused_kernels() -> dict:
+    """Replacements for :mod:`gpu`'s kernel dispatch that offer the fused kernels' CPU
+    builds (each launch counted) on every namespace, as :mod:`gpu` offers their CUDA
+    builds on CuPy: ``{name: function}`` to set on :mod:`gpu`."""
     def note():
         counting.counts.update(launches=1)
 
     air_kernel, ctm_kernel = air.cpu_build("float32", on_launch=note), ctm.cpu_build(note)
-    gpu.fused_air_substep = lambda xp, dtype: air_kernel
-    gpu.fused_ctm_substeps = lambda xp: ctm_kernel
+    return {
+        "fused_air_substep": lambda xp, dtype: air_kernel,
+        "fused_ctm_substeps": lambda xp: ctm_kernel,
+    }
 
 
 def main(argv=None) -> None:
@@ -111,7 +114,8 @@ def main(argv=None) -> None:
                         help="the fused kernels' CPU builds in place of CuPy's")  # fmt: skip
     args = parser.parse_args(argv)
     if args.fused:
-        plug_fused_kernels()
+        for name, dispatch in fused_kernels().items():
+            setattr(gpu, name, dispatch)
     coupler = coupler_at(args.resolution)
     g = coupler.city.grid
     kernels = "fused air and CTM kernels (CPU builds)" if args.fused else "array code"
