@@ -65,6 +65,8 @@ INDEX = frozenset(
 # C cells, L links (both with the dummy), Z zones, N nodes, KI / KO node-table rows,
 # NA approaches, NE exits (zone, approach to its node), ND detectors
 SIZES = ("C", "L", "Z", "N", "KI", "KO", "NA", "NE", "ND")
+ROUTE_ARRAYS = ("slot_cost", "slot_to", "dest", "d", "spare", "flag")  # route_sweeps' arrays
+ROUTE_DTYPES = {"slot_to": np.int64, "dest": np.int64, "flag": np.int32}  # others float64
 N_PARAMS = 32  # values per parameter launch
 THREADS = 512
 
@@ -103,6 +105,17 @@ class CtmSubsteps:
                  h_s: float, k0: int, k1: int) -> None:  # fmt: skip
         raise NotImplementedError
 
+    def route_sweeps(self, arrays: Mapping[str, Any], max_sweeps: int) -> None:
+        """Shortest times in place in ``arrays["d"]`` (see ``route_body`` in the source):
+        :data:`ROUTE_ARRAYS`, ``slot_cost``/``slot_to`` (k, node), ``dest`` (zone,),
+        ``d``/``spare`` (zone, node), ``flag`` (1,) int32. One launch."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _route_scalars(arrays: Mapping[str, Any], max_sweeps: int):
+        k, n = (int(v) for v in arrays["slot_cost"].shape)
+        return int(arrays["dest"].shape[0]), n, k, int(max_sweeps), float("nan")
+
     @staticmethod
     def _scalars(sizes: Mapping[str, int], poisson: bool, h_s: float, k0: int, k1: int):
         return (*(int(sizes[k]) for k in SIZES), int(bool(poisson)), float(h_s), int(k0),
@@ -119,6 +132,7 @@ class _CupyCtm(CtmSubsteps):
         )
         # compile now, outside any graph capture
         self._kernel = module.get_function("ctm_substeps")
+        self._routes = module.get_function("route_sweeps")
         self._setter = module.get_function("ctm_params")
 
     def _set(self, params, values) -> None:
@@ -130,6 +144,11 @@ class _CupyCtm(CtmSubsteps):
                    np.int32(b))  # fmt: skip
         self._kernel((1,), (THREADS,), (*(arrays[k] for k in ARRAYS), *scalars))
 
+    def route_sweeps(self, arrays, max_sweeps) -> None:
+        z, n, k, m, bad = self._route_scalars(arrays, max_sweeps)
+        self._routes((1,), (THREADS,), (*(arrays[a] for a in ROUTE_ARRAYS), np.int64(z),
+                                        np.int64(n), np.int64(k), np.int32(m), np.float64(bad)))
+
 
 class CpuCtm(CtmSubsteps):
     """The same source built as C with the system compiler (``cc``) and called through
@@ -140,13 +159,18 @@ class CpuCtm(CtmSubsteps):
 
     def __init__(self, on_launch: Callable[[], None] | None = None):
         self.on_launch = on_launch
-        self._fn = cc_library(SOURCE).ctm_substeps
-        self._fn.restype = None
+        library = cc_library(SOURCE)
+        self._fn, self._routes = library.ctm_substeps, library.route_sweeps
+        self._fn.restype = self._routes.restype = None
         self._fn.argtypes = (
             [ctypes.c_void_p] * len(ARRAYS)
             + [ctypes.c_longlong] * len(SIZES)
             + [ctypes.c_int, ctypes.c_double, ctypes.c_int, ctypes.c_int]
         )
+        self._routes.argtypes = (
+            [ctypes.c_void_p] * len(ROUTE_ARRAYS) + [ctypes.c_longlong] * 3
+            + [ctypes.c_int, ctypes.c_double]
+        )  # fmt: skip
 
     def _note(self) -> None:
         if self.on_launch is not None:
@@ -156,15 +180,25 @@ class CpuCtm(CtmSubsteps):
         self._note()  # one write, as the CuPy build's one-thread kernel
         params.view(np.ndarray)[: len(values)] = values
 
-    def __call__(self, arrays, sizes, poisson, h_s, k0, k1) -> None:
-        for k in ARRAYS:
-            a, dtype = arrays[k], np.int64 if k in INDEX else np.float64
+    @staticmethod
+    def _pointers(arrays, names, dtypes) -> list[int]:
+        for k in names:
+            a, dtype = arrays[k], dtypes(k)
             if not (isinstance(a, np.ndarray) and a.flags.c_contiguous and a.dtype == dtype):
                 raise ValueError(f"the CPU build takes C-contiguous {np.dtype(dtype)} NumPy "
                                  f"arrays ({k!r} is not one)")  # fmt: skip
+        return [arrays[k].ctypes.data for k in names]
+
+    def __call__(self, arrays, sizes, poisson, h_s, k0, k1) -> None:
+        pointers = self._pointers(arrays, ARRAYS,
+                                  lambda k: np.int64 if k in INDEX else np.float64)  # fmt: skip
         self._note()
-        self._fn(*(arrays[k].ctypes.data for k in ARRAYS),
-                 *self._scalars(sizes, poisson, h_s, k0, k1))  # fmt: skip
+        self._fn(*pointers, *self._scalars(sizes, poisson, h_s, k0, k1))
+
+    def route_sweeps(self, arrays, max_sweeps) -> None:
+        pointers = self._pointers(arrays, ROUTE_ARRAYS, lambda k: ROUTE_DTYPES.get(k, np.float64))
+        self._note()
+        self._routes(*pointers, *self._route_scalars(arrays, max_sweeps))
 
 
 def cpu_build(on_launch: Callable[[], None] | None = None) -> CpuCtm:

@@ -265,10 +265,53 @@ CTM_FN void ctm_body(idx_t tid, idx_t nth, CTM_ARGS) {
     }
 }
 
+/* Shortest times to every destination (sim/traffic/routing.py shortest_times): Bellman-Ford
+ * sweeps d <- min over out-slots r of (slot_cost[r, n] + d[z, slot_to[r, n]]), 0 at each
+ * destination's node, from d (Z x N) until a sweep changes nothing, in place in d; spare
+ * (Z x N) is the other buffer, flag one int. The array code tests convergence every few
+ * sweeps on the host; sweeps past the fixed point change nothing, so both end with the
+ * same d. Without convergence in max_sweeps (non-positive costs) d becomes `bad` (NaN),
+ * which the run's health check reports. */
+#define ROUTE_ARGS                                                                            \
+    const double *slot_cost, const idx_t *slot_to, const idx_t *dest, double *d,            \
+        double *spare, int *flag, idx_t Z, idx_t N, idx_t KO, int max_sweeps, double bad
+#define ROUTE_PASS slot_cost, slot_to, dest, d, spare, flag, Z, N, KO, max_sweeps, bad
+
+CTM_FN void route_body(idx_t tid, idx_t nth, ROUTE_ARGS) {
+    double *cur = d, *next = spare;
+    int converged = 0;
+    FOR(z, Z) d[z * N + dest[z]] = 0.0;
+    CTM_SYNC();
+    for (int sweep = 1; sweep <= max_sweeps && !converged; ++sweep) {
+        if (tid == 0) *flag = 0;
+        CTM_SYNC();
+        FOR(i, Z * N) {
+            idx_t z = i / N, n = i % N;
+            double m = slot_cost[n] + cur[z * N + slot_to[n]];
+            for (idx_t r = 1; r < KO; ++r)
+                m = mn(m, slot_cost[r * N + n] + cur[z * N + slot_to[r * N + n]]);
+            if (n == dest[z]) m = 0.0;
+            next[i] = m;
+            if (m != cur[i]) *flag = 1;
+        }
+        CTM_SYNC();
+        converged = !*(volatile int *)flag;
+        CTM_SYNC();
+        double *t = cur;
+        cur = next;
+        next = t;
+    }
+    FOR(i, Z * N) d[i] = converged ? cur[i] : bad;
+}
+
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 extern "C" __global__ void ctm_substeps(CTM_ARGS) {
     ctm_body(threadIdx.x, blockDim.x, CTM_PASS);
 }
+extern "C" __global__ void route_sweeps(ROUTE_ARGS) {
+    route_body(threadIdx.x, blockDim.x, ROUTE_PASS);
+}
 #else
 void ctm_substeps(CTM_ARGS) { ctm_body(0, 1, CTM_PASS); }
+void route_sweeps(ROUTE_ARGS) { route_body(0, 1, ROUTE_PASS); }
 #endif

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gpu.kernels.ctm import scratch_shapes
+from sim.traffic import routing
 
 # the kernel's state arguments and the model's state entries
 STATE_KEYS = {
@@ -89,6 +90,21 @@ class FusedCtm:
         }  # fmt: skip
         self._params: dict[int, Any] = {}
         self._step: dict = {}
+        _, graph, _ = model._device(xp)
+        self.graph = graph
+        self.routes = {
+            "slot_to": graph.to_node[graph.out_links], "dest": graph.dest_nodes,
+            "spare": xp.zeros((n_zones, net.n_nodes)), "flag": xp.zeros(1, dtype=xp.int32),
+        }  # fmt: skip
+        self.max_sweeps = 4 * net.n_nodes + 4  # routing.shortest_times' default bound
+
+    def shortest_times(self, cost: Any, start: Any) -> Any:
+        """:func:`sim.traffic.routing.shortest_times` from ``start`` (zone, node) for link
+        costs ``cost`` [s], in one launch and without its host convergence test."""
+        d = start.copy()
+        arrays = self.routes | {"slot_cost": routing.slot_cost(self.xp, self.graph, cost), "d": d}
+        self.kernel.route_sweeps(arrays, self.max_sweeps)
+        return d
 
     def start(self, constants: Any, greens: Any, factors_h: Sequence[float], poisson: bool):
         """Set up a coupling step: sub-step constants, (sub-step, approach) green

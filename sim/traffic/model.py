@@ -375,7 +375,7 @@ class TrafficModel(SignalCommands):
                 fused.run(st, done, k)
                 done = k
             if t >= next_route:
-                self._update_routes(xp, st)
+                self._update_routes(xp, st, fused)
                 if fused is None:
                     uses = self._uses(xp, st)
                 next_route += self.route_interval_s * math.floor(
@@ -527,18 +527,23 @@ class TrafficModel(SignalCommands):
             )
         return routing.best_next_links(xp, graph, cost, times)
 
-    def _update_routes(self, xp, st) -> None:
+    def _update_routes(self, xp, st, fused: FusedCtm | None = None) -> None:
+        """New route fractions; on the ``fused`` kernel's path the shortest times take
+        one launch and no host sync (``route_sweeps`` keeps its last array-code value)."""
         _, graph, _ = self._device(xp)
         cost = self._travel_time(xp, st, self.signal_wait_in_routes)
-        st["route_time_s"], sweeps = routing.shortest_times(
-            xp,
-            graph,
-            cost,
-            start=st["route_time_s"],
-            first_check=int(st["route_sweeps"]),  # a host value
-            return_sweeps=True,
-        )
-        st["route_sweeps"] = np.asarray(sweeps)
+        if fused is not None:
+            st["route_time_s"] = fused.shortest_times(cost, st["route_time_s"])
+        else:
+            st["route_time_s"], sweeps = routing.shortest_times(
+                xp,
+                graph,
+                cost,
+                start=st["route_time_s"],
+                first_check=int(st["route_sweeps"]),  # a host value
+                return_sweeps=True,
+            )
+            st["route_sweeps"] = np.asarray(sweeps)
         best = self._next_links(xp, graph, cost, st["route_time_s"])
         st["route"] = (1.0 - self.route_weight) * st["route"] + self.route_weight * best
 

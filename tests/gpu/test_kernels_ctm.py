@@ -64,6 +64,8 @@ def test_cpu_build_equals_array_code(case, monkeypatch):
     for part, expected in zip(got, ref, strict=True):
         assert set(part) == set(expected)
         for name, value in expected.items():
+            if name == "route_sweeps":  # the array code's host count of Bellman-Ford
+                continue  # sweeps; the kernel tests convergence on the device, no count
             # The kernel does the array code's IEEE float64 operations in the same order,
             # each rounded once (no contraction into fused multiply-adds), and sums whole
             # arrays in NumPy's pairwise order: equal bit for bit (the sign of a zero
