@@ -72,6 +72,15 @@ def _add_scaled(xp, total, x, scale):
     return total + x * scale
 
 
+@gpu.fuse
+def _link_time(xp, on_link, capacity, green, free_time, wait):
+    """[s] free-flow time plus the signal wait (zeros: none, and ``free_time + 0`` is
+    ``free_time``) or the time to discharge the link at its green-reduced capacity,
+    whichever is longer."""
+    discharge = on_link / xp.maximum(capacity * green, 1e-300)
+    return xp.maximum(free_time + wait, discharge)
+
+
 class TrafficModel(SignalCommands):
     """City traffic on a road network: CTM loading, signals, OD demand, reactive routes.
 
@@ -512,13 +521,12 @@ class TrafficModel(SignalCommands):
         served = signals.served_sum(eff, row, link["serve"], link["serve_valid"])
         green[link["approach"]] = served / cycle[row]
         on_link = st["link_dest"][:, :-1].sum(axis=0)
-        discharge = on_link / xp.maximum(link["capacity"] * green, 1e-300)
-        free = link["free_time"]
+        wait = xp.zeros(n_links)
         if signal_wait:
-            wait = xp.zeros(n_links)
             wait[link["approach"]] = signals.signal_delay(served, cycle[row])
-            free = free + wait
-        return xp.concatenate([xp.maximum(free, discharge), xp.zeros(1)])
+        times = xp.zeros(n_links + 1)
+        times[:-1] = _link_time(on_link, link["capacity"], green, link["free_time"], wait)
+        return times
 
     def _next_links(self, xp, graph, cost, times):
         if self.route_spread_s > 0:

@@ -20,12 +20,13 @@ from sim.traffic.synthetic import grid_network, random_od
 # operations (fewer with no detectors); fused elementwise chains (gpu.fuse, one kernel
 # each on CuPy) and origins as one more slot of the node tables make it 74. The set-up
 # of a coupling step (signal green fractions of all its sub-steps, route uses, the
-# accumulators) and the outputs take SETUP (was 144; the signal windows are fused).
-SETUP, PER_SUBSTEP = 122, 74
+# accumulators) and the outputs take SETUP (was 144, then 122 with the signal windows
+# fused, 94 with the phase sums, the signal display and the link times fused too).
+SETUP, PER_SUBSTEP = 94, 74
 # On the fused CTM kernel (CuPy's path; its CPU build counts here) the sub-steps between
 # two host events are one launch, after one parameter launch per 32 sub-steps; the first
 # step of a new sub-step count allocates its parameter array (one more).
-FUSED_SETUP = 119
+FUSED_SETUP = 91
 
 
 def _model():
