@@ -68,7 +68,7 @@ SIZES = ("C", "L", "Z", "N", "KI", "KO", "NA", "NE", "ND")
 ROUTE_ARRAYS = ("slot_cost", "slot_to", "dest", "d", "spare", "flag")  # route_sweeps' arrays
 ROUTE_DTYPES = {"slot_to": np.int64, "dest": np.int64, "flag": np.int32}  # others float64
 N_PARAMS = 32  # values per parameter launch
-THREADS = 512
+THREADS = 256  # one block; __launch_bounds__ keeps its registers within it
 
 
 def scratch_shapes(C: int, L: int, Z: int, N: int) -> dict[str, tuple[int, ...]]:
@@ -112,6 +112,21 @@ class CtmSubsteps:
         raise NotImplementedError
 
     @staticmethod
+    def _checked(arrays: Mapping[str, Any], names: Sequence[str], dtype_of: Callable,
+                 kind: type = object) -> list:  # fmt: skip
+        """``arrays[name]`` for ``names``, each checked to be a C-contiguous ``kind`` of
+        ``dtype_of(name)`` (host metadata only: no sync)."""
+        out = []
+        for k in names:
+            a, dtype = arrays[k], np.dtype(dtype_of(k))
+            if not (isinstance(a, kind) and a.flags.c_contiguous and a.dtype == dtype):
+                where = " NumPy" if kind is np.ndarray else ""
+                raise ValueError(f"the CTM kernel takes C-contiguous {dtype}{where} arrays "
+                                 f"({k!r} is not one)")  # fmt: skip
+            out.append(a)
+        return out
+
+    @staticmethod
     def _route_scalars(arrays: Mapping[str, Any], max_sweeps: int):
         k, n = (int(v) for v in arrays["slot_cost"].shape)
         return int(arrays["dest"].shape[0]), n, k, int(max_sweeps), float("nan")
@@ -128,7 +143,7 @@ class _CupyCtm(CtmSubsteps):
 
         module = cupy.RawModule(
             code=SOURCE.read_text() + setter_source("ctm_params", "double", N_PARAMS),
-            options=(FMAD_OFF,),
+            options=(FMAD_OFF, f"-DCTM_THREADS={THREADS}"),
         )
         # compile now, outside any graph capture
         self._kernel = module.get_function("ctm_substeps")
@@ -142,12 +157,13 @@ class _CupyCtm(CtmSubsteps):
         *ints, p, h, a, b = self._scalars(sizes, poisson, h_s, k0, k1)
         scalars = (*(np.int64(v) for v in ints), np.int32(p), np.float64(h), np.int32(a),
                    np.int32(b))  # fmt: skip
-        self._kernel((1,), (THREADS,), (*(arrays[k] for k in ARRAYS), *scalars))
+        self._kernel((1,), (THREADS,), (*self._checked(arrays, ARRAYS, _dtype), *scalars))
 
     def route_sweeps(self, arrays, max_sweeps) -> None:
         z, n, k, m, bad = self._route_scalars(arrays, max_sweeps)
-        self._routes((1,), (THREADS,), (*(arrays[a] for a in ROUTE_ARRAYS), np.int64(z),
-                                        np.int64(n), np.int64(k), np.int32(m), np.float64(bad)))
+        checked = self._checked(arrays, ROUTE_ARRAYS, _route_dtype)
+        self._routes((1,), (THREADS,), (*checked, np.int64(z), np.int64(n), np.int64(k),
+                                        np.int32(m), np.float64(bad)))  # fmt: skip
 
 
 class CpuCtm(CtmSubsteps):
@@ -180,25 +196,23 @@ class CpuCtm(CtmSubsteps):
         self._note()  # one write, as the CuPy build's one-thread kernel
         params.view(np.ndarray)[: len(values)] = values
 
-    @staticmethod
-    def _pointers(arrays, names, dtypes) -> list[int]:
-        for k in names:
-            a, dtype = arrays[k], dtypes(k)
-            if not (isinstance(a, np.ndarray) and a.flags.c_contiguous and a.dtype == dtype):
-                raise ValueError(f"the CPU build takes C-contiguous {np.dtype(dtype)} NumPy "
-                                 f"arrays ({k!r} is not one)")  # fmt: skip
-        return [arrays[k].ctypes.data for k in names]
-
     def __call__(self, arrays, sizes, poisson, h_s, k0, k1) -> None:
-        pointers = self._pointers(arrays, ARRAYS,
-                                  lambda k: np.int64 if k in INDEX else np.float64)  # fmt: skip
+        pointers = [a.ctypes.data for a in self._checked(arrays, ARRAYS, _dtype, np.ndarray)]
         self._note()
         self._fn(*pointers, *self._scalars(sizes, poisson, h_s, k0, k1))
 
     def route_sweeps(self, arrays, max_sweeps) -> None:
-        pointers = self._pointers(arrays, ROUTE_ARRAYS, lambda k: ROUTE_DTYPES.get(k, np.float64))
+        checked = self._checked(arrays, ROUTE_ARRAYS, _route_dtype, np.ndarray)
         self._note()
-        self._routes(*pointers, *self._route_scalars(arrays, max_sweeps))
+        self._routes(*(a.ctypes.data for a in checked), *self._route_scalars(arrays, max_sweeps))
+
+
+def _dtype(name: str) -> type:
+    return np.int64 if name in INDEX else np.float64
+
+
+def _route_dtype(name: str) -> type:
+    return ROUTE_DTYPES.get(name, np.float64)
 
 
 def cpu_build(on_launch: Callable[[], None] | None = None) -> CpuCtm:

@@ -26,6 +26,9 @@
  * (destination, origin) Z x Z, greens (sub-step, approach).
  */
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#ifndef CTM_THREADS
+#define CTM_THREADS 256 /* threads of the one block (gpu/kernels/ctm.py THREADS) */
+#endif
 #define CTM_FN __device__ static
 #define CTM_SYNC() __syncthreads()
 #else
@@ -305,10 +308,10 @@ CTM_FN void route_body(idx_t tid, idx_t nth, ROUTE_ARGS) {
 }
 
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
-extern "C" __global__ void ctm_substeps(CTM_ARGS) {
+extern "C" __global__ void __launch_bounds__(CTM_THREADS) ctm_substeps(CTM_ARGS) {
     ctm_body(threadIdx.x, blockDim.x, CTM_PASS);
 }
-extern "C" __global__ void route_sweeps(ROUTE_ARGS) {
+extern "C" __global__ void __launch_bounds__(CTM_THREADS) route_sweeps(ROUTE_ARGS) {
     route_body(threadIdx.x, blockDim.x, ROUTE_PASS);
 }
 #else
