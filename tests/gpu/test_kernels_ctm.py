@@ -12,8 +12,9 @@ import gpu
 from gpu import counting
 from gpu.kernels import ctm as kernels
 from sim import protocol
-from sim.traffic import Demand, TrafficModel, flat_profile
+from sim.traffic import Demand, TrafficModel, flat_profile, routing
 from sim.traffic.detectors import Detectors
+from sim.traffic.fused import FusedCtm
 from sim.traffic.synthetic import grid_network, random_od
 from tests.helpers import assert_close, requires_cupy
 
@@ -134,3 +135,20 @@ def test_cuda_build_matches_numpy(case):
             # order); 1e-12 of slack should the GPU round one operation differently and
             # 450 sub-steps carry it on.
             assert_close(part[name], value, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+@requires_cc
+def test_route_sweeps_equal_bellman_ford_and_flag_non_convergence():
+    model = _model()
+    _, graph, _ = model._device(np)
+    fused = FusedCtm(kernels.cpu_build(), model, np)
+    cost = np.append(np.random.default_rng(1).uniform(5.0, 90.0, model.network.n_links), 0.0)
+    cold = np.full((model.demand.n_zones, model.network.n_nodes), np.inf)
+    # from a cold start (every node unreached) and from another solution: the fixed point
+    # of the same sweeps, bit for bit
+    expected = routing.shortest_times(np, graph, cost)
+    np.testing.assert_array_equal(fused.shortest_times(cost, cold), expected)
+    warm = routing.shortest_times(np, graph, 2.0 * cost)
+    np.testing.assert_array_equal(fused.shortest_times(cost, warm), expected)
+    fused.max_sweeps = 1  # far too few: the result is NaN, which the health check reports
+    assert np.isnan(fused.shortest_times(cost, cold)).all()
