@@ -203,8 +203,9 @@ def _update_root_attrs(path: Path, **changes) -> None:
 
 def _chunks(dims: tuple[str, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
     """One chunk per table, grids in GRID_CHUNK squares; a chunk side is at least 1 (Zarr's
-    regular grid has positive chunk sides, which the store guard checks) so a dimension of
-    length 0 (a day without flights) gets a valid chunk shape."""
+    regular grid asks for positive chunk sides; the store guard allows 0 only along an
+    empty axis, as xarray writes it), so a dimension of length 0 (a day without flights)
+    gets a valid chunk shape."""
     return tuple(
         min(n, GRID_CHUNK) if d in ("x", "y") else max(n, 1)
         for d, n in zip(dims, shape, strict=True)
