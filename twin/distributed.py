@@ -258,3 +258,96 @@ def run_ensemble(
         overwrite=overwrite,
         on_member=on_member,
     )
+
+
+class _TileWorker:
+    """A Ray actor holding one tile of a tiled air run (:class:`twin.tiles.AirTile`).
+
+    Threaded: while its step runs, the neighbours' calls to :meth:`cells` are served,
+    each waiting until this tile has published the exchange they ask for."""
+
+    def __init__(self, model, tile, state, device: str):
+        import threading
+
+        from twin.tiles import AirTile
+
+        self.air = AirTile(model, tile, state, device)
+        self.ready = threading.Condition()
+        self.published: dict[int, dict] = {}  # exchange number -> {offset: cells}
+        self.exchanges = 0
+        self.neighbours: dict[tuple[int, int], Any] = {}
+
+    def connect(self, neighbours: dict) -> None:
+        self.neighbours = neighbours
+
+    def cells(self, number: int, offset: tuple[int, int]):
+        """The cells of exchange ``number`` for the neighbour at ``offset``."""
+        with self.ready:
+            self.ready.wait_for(lambda: number in self.published)
+            return self.published[number][offset]
+
+    def _exchange(self, out: dict) -> dict:
+        ray = _ray()
+        number = self.exchanges
+        self.exchanges += 1
+        with self.ready:
+            self.published[number] = out
+            # every neighbour has fetched exchange number - 2: it published number - 1,
+            # which it could only do after fetching this tile's number - 2
+            self.published.pop(number - 2, None)
+            self.ready.notify_all()
+        # the neighbour at d holds this tile at offset -d
+        refs = {d: w.cells.remote(number, (-d[0], -d[1])) for d, w in self.neighbours.items()}
+        return dict(zip(refs, ray.get(list(refs.values())), strict=True))
+
+    def step(self, forcing: dict, dt: float):
+        return self.air.step(forcing, dt, self._exchange)
+
+    def write(self, store: str, group: str, k: int) -> None:
+        from twin.store import write_region
+
+        t = self.air.tile
+        write_region(store, group, k, t.rows, t.cols, self.air.outputs())
+
+
+class TileGroup:
+    """The workers of a tiled air run: one Ray actor per tile (see :mod:`twin.tiles`).
+
+    Each asks for an equal share of the cluster's CPUs (at most one) and, where the run
+    is on a GPU and the cluster has GPUs, an equal share of them (at most one device
+    each): the tiles must all run at once, as they wait for one another's halos.
+    """
+
+    def __init__(self, tiles, model, states, *, device: str, address: str | None = None):
+        ray = connect(address)
+        total = ray.cluster_resources()
+        options: dict[str, Any] = {"num_cpus": min(1.0, total.get("CPU", 1) / len(tiles))}
+        if device != "cpu" and total.get("GPU", 0):
+            options["num_gpus"] = min(1.0, total["GPU"] / len(tiles))
+        worker = ray.remote(max_concurrency=10)(_TileWorker)  # a step and 8 neighbours
+        self.ray, self.tiles = ray, list(tiles)
+        self.workers = [
+            worker.options(**options).remote(model, t, s, device)
+            for t, s in zip(tiles, states, strict=True)
+        ]
+        by_index = dict(zip((t.index for t in tiles), self.workers, strict=True))
+        ray.get([
+            w.connect.remote({
+                d: by_index[(t.index[0] + d[0], t.index[1] + d[1])] for d in t.neighbours
+            })
+            for t, w in zip(tiles, self.workers, strict=True)
+        ])  # fmt: skip
+
+    def step(self, forcings: list[dict], dt: float) -> list:
+        """One air step on every tile; their own concentrations (species, rows, cols)."""
+        refs = [w.step.remote(f, dt) for w, f in zip(self.workers, forcings, strict=True)]
+        return self.ray.get(refs)
+
+    def write(self, store: str, group: str, k: int) -> None:
+        """Every worker writes output step ``k`` of its region of ``group``."""
+        self.ray.get([w.write.remote(store, group, k) for w in self.workers])
+
+    def close(self) -> None:
+        for w in self.workers:
+            self.ray.kill(w)
+        self.workers = []
