@@ -22,6 +22,7 @@ the tiled path is for grids too large for one device or worker, not for small on
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -106,7 +107,7 @@ def _bounds(n: int, parts: int, chunk: int, axis: str) -> list[int]:
     edges = [0, *(chunk * round(n * j / parts / chunk) for j in range(1, parts)), n]
     for j in range(1, parts):  # rounding may merge two edges: keep every tile >= 1 chunk
         edges[j] = min(max(edges[j], edges[j - 1] + chunk), n - (parts - j) * chunk)
-    small = [b - a for a, b in zip(edges, edges[1:], strict=False) if b - a < HALO]
+    small = [b - a for a, b in itertools.pairwise(edges) if b - a < HALO]
     if small:
         raise InputError(
             f"tiles: a tile along {axis} would have {small[0]} cells, fewer than its halo "
@@ -228,11 +229,11 @@ class TiledAir:
 
     def _windows(self, state: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Each tile's window of ``state`` (host arrays)."""
-        out = []
-        for t in self.tiles:
-            out.append({k: np.asarray(v) if self.STATE[k].host else gpu.to_host(v[t.window])
-                        for k, v in state.items()})  # fmt: skip
-        return out
+        return [
+            {k: np.asarray(v) if self.STATE[k].host else gpu.to_host(v[t.window])
+             for k, v in state.items()}
+            for t in self.tiles
+        ]  # fmt: skip
 
     def step(self, state: Mapping[str, Any], forcing: Mapping[str, Any], dt: float) -> dict:
         if state is not self._last:  # the workers' tiles are not this state: send it
