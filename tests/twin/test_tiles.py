@@ -63,6 +63,7 @@ ray = pytest.importorskip("ray")
 from twin.distributed import TileGroup  # noqa: E402
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_tiled_air_model_equals_whole_grid(cluster, dtype):
     """2 x 2 tiles of a 40 x 52 grid (chunks of 16: tiles of 16/24 x 16/36), buildings
@@ -91,6 +92,7 @@ def test_tiled_air_model_equals_whole_grid(cluster, dtype):
     assert not np.allclose(whole["pm25"], state["pm25"])  # something happened
 
 
+@pytest.mark.slow
 def test_tiled_run_equals_single_run(cluster, tmp_path):
     """``twin.run(..., tiles=(2, 2))`` on the test city (24 x 32 cells, chunks of 12):
     the store and the KPIs equal the untiled run's, bitwise; each tile wrote its region."""
@@ -112,3 +114,18 @@ def test_tiled_run_refuses_misaligned_tiles(tmp_path):
     with pytest.raises(InputError, match="tiles along x need at least 3 grid chunks of 512"):
         twin.run(sc, tmp_path / "t.zarr", progress=False, tiles=(1, 3))
     assert not (tmp_path / "t.zarr").exists()
+
+
+def test_cli_run_tiles_bad_input(tmp_path):
+    from typer.testing import CliRunner
+
+    from twin.cli import app
+
+    toml = tmp_path / "s.toml"
+    toml.write_text(small_scenario(hours=1, step="120s").to_toml(), encoding="utf-8")
+    cli = CliRunner()
+    for tiles, text in (("2by2", "NYxNX"), ("1x3", "grid chunks of 512")):
+        result = cli.invoke(app, ["run", str(toml), "-o", str(tmp_path / "r.zarr"),
+                                  "--tiles", tiles, "--no-progress"])  # fmt: skip
+        assert result.exit_code != 0 and text in result.output, result.output
+        assert "Traceback" not in result.output
