@@ -269,13 +269,19 @@ class _TileWorker:
     def __init__(self, model, tile, state, device: str):
         import threading
 
+        self.model, self.tile, self.device = model, tile, device
+        self.ready = threading.Condition()
+        self.neighbours: dict[tuple[int, int], Any] = {}
+        self.load(state)
+
+    def load(self, state) -> None:
+        """Hold ``state`` (the tile's window), exchanges counted from 0 again."""
         from twin.tiles import AirTile
 
-        self.air = AirTile(model, tile, state, device)
-        self.ready = threading.Condition()
-        self.published: dict[int, dict] = {}  # exchange number -> {offset: cells}
-        self.exchanges = 0
-        self.neighbours: dict[tuple[int, int], Any] = {}
+        self.air = AirTile(self.model, self.tile, state, self.device)
+        with self.ready:
+            self.published: dict[int, dict] = {}  # exchange number -> {offset: cells}
+            self.exchanges = 0
 
     def connect(self, neighbours: dict) -> None:
         self.neighbours = neighbours
@@ -342,6 +348,10 @@ class TileGroup:
         """One air step on every tile; their own concentrations (species, rows, cols)."""
         refs = [w.step.remote(f, dt) for w, f in zip(self.workers, forcings, strict=True)]
         return self.ray.get(refs)
+
+    def load(self, states: list[dict]) -> None:
+        """Every worker holds its tile of a new state (after a restart, say)."""
+        self.ray.get([w.load.remote(s) for w, s in zip(self.workers, states, strict=True)])
 
     def write(self, store: str, group: str, k: int) -> None:
         """Every worker writes output step ``k`` of its region of ``group``."""

@@ -210,7 +210,8 @@ class TiledAir:
     model : the run's :class:`sim.air.AirModel`.
     tiles : the tiles (:func:`layout`).
     group : a factory ``group(tiles, model, states)`` of the workers
-        (:class:`twin.distributed.TileGroup`).
+        (:class:`twin.distributed.TileGroup`: ``step``, ``load(states)``, ``write``,
+        ``close``).
     """
 
     name = AIR  # the component it stands for
@@ -237,8 +238,10 @@ class TiledAir:
 
     def step(self, state: Mapping[str, Any], forcing: Mapping[str, Any], dt: float) -> dict:
         if state is not self._last:  # the workers' tiles are not this state: send it
-            self.close()
-            self.group = self._group_factory(self.tiles, self.model, self._windows(state))
+            if self.group is None:
+                self.group = self._group_factory(self.tiles, self.model, self._windows(state))
+            else:
+                self.group.load(self._windows(state))
         forcings = [
             {k: gpu.to_host(v[t.window]) if k.startswith("emission_") else v
              for k, v in forcing.items()}
