@@ -1,4 +1,5 @@
-"""Fixtures of the twin tests: the Ray cluster that the distributed tests share."""
+"""Fixtures of the twin tests: the Ray cluster that the distributed tests share (Ray
+starts once per test session)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def agent_ports() -> list[str]:
+    """Free ports for a head's side services, whose fixed defaults (52365 and others)
+    collide with any other Ray head on the machine."""
+    names = ("dashboard-agent-listen-port", "dashboard-agent-grpc-port", "metrics-export-port",
+             "runtime-env-agent-port", "ray-client-server-port")  # fmt: skip
+    return [f"--{name}={free_port()}" for name in names]
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +36,7 @@ def cluster(tmp_path_factory):
     stopped by signalling the process that started it. Token authentication (on by
     default with ``ray start``) is off: the tests' drivers imported Ray without it."""
     ray = pytest.importorskip("ray")
-    port = _free_port()
+    port = free_port()
     temp = Path("/tmp") / f"twin-ray-{os.getpid()}"  # unix socket paths must stay short
     env = os.environ | {
         "PYTHONPATH": str(ROOT),
@@ -37,7 +46,8 @@ def cluster(tmp_path_factory):
     head = subprocess.Popen(
         [str(Path(sys.executable).parent / "ray"), "start", "--head", "--block",
          f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2", "--num-gpus=0",
-         "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"],
+         "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}",
+         *agent_ports()],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     address = f"127.0.0.1:{port}"
