@@ -270,3 +270,79 @@ def test_gpu_share_from_measured_memory():
     assert _measured_share(MemberResult(0, "complete", device_bytes=(10 * gib, 80 * gib))) == 3 / 16
     assert _measured_share(MemberResult(0, "complete", device_bytes=(1, 80 * gib))) == 1 / 16
     assert _measured_share(MemberResult(0, "complete", device_bytes=(79 * gib, 80 * gib))) == 1.0
+
+
+class _Ref:
+    """An object ref of :class:`_FakeRay` (hashable, like Ray's)."""
+
+    def __init__(self, result):
+        self.result = result
+
+
+class _FakeRay:
+    """Just enough of Ray for :func:`twin.distributed.run_members`: a cluster with GPUs
+    (``resources``), tasks that return a result at once, and a record of what each asked
+    for and how many were in flight."""
+
+    class exceptions:  # noqa: N801  (ray.exceptions)
+        RayError = RuntimeError
+
+    def __init__(self, resources, device_bytes):
+        self.resources, self.device_bytes = resources, device_bytes
+        self.asked: list[dict] = []
+        self.in_flight: list[int] = []
+        self.flight: set = set()
+
+    def cluster_resources(self):
+        return dict(self.resources)
+
+    def remote(self, **_):
+        fake = self
+
+        class Task:
+            def options(self, **opts):
+                class Call:
+                    def remote(self, store, i, member, device):
+                        from twin.ensemble import MemberResult
+
+                        fake.asked.append(opts)
+                        ref = _Ref(MemberResult(i, "complete", device_bytes=fake.device_bytes))
+                        fake.flight.add(i)
+                        fake.in_flight.append(len(fake.flight))
+                        return ref
+
+                return Call()
+
+        return lambda fn: Task()
+
+    def wait(self, refs, num_returns):
+        self.flight.discard(refs[0].result.index)
+        return refs[:1], refs[1:]
+
+    def get(self, ref):
+        return ref.result
+
+
+def test_gpu_share_asked_from_the_first_members_memory(monkeypatch, tmp_path):
+    """On a cluster with GPUs the first member runs alone on a whole GPU; the others ask
+    for the share its measured device memory implies (10 of 80 GiB: 3/16), all at once.
+    With ``device="cpu"`` or no GPUs in the cluster, one CPU each."""
+    import twin.distributed as dist
+
+    gib = 2**30
+    members = sweep_members(scenario(), {"weather.seed": [0, 1, 2, 3]})
+    fake = _FakeRay({"CPU": 8, "GPU": 2}, (10 * gib, 80 * gib))
+    monkeypatch.setattr(dist, "connect", lambda address: fake)
+    dist.run_members(members, tmp_path / "g.zarr", device="gpu")
+    assert fake.asked[0] == {"num_cpus": 1, "num_gpus": 1.0}
+    assert fake.asked[1:] == [{"num_cpus": 1, "num_gpus": 3 / 16}] * 3
+    assert fake.in_flight[0] == 1 and max(fake.in_flight) == 3
+    fixed = _FakeRay({"CPU": 8, "GPU": 2}, (10 * gib, 80 * gib))
+    monkeypatch.setattr(dist, "connect", lambda address: fixed)
+    dist.run_members(members, tmp_path / "f.zarr", device="gpu", gpu_share=0.5)
+    assert fixed.asked == [{"num_cpus": 1, "num_gpus": 0.5}] * 4
+    plain = _FakeRay({"CPU": 8}, None)
+    monkeypatch.setattr(dist, "connect", lambda address: plain)
+    dist.run_members(members, tmp_path / "c.zarr", device="gpu")
+    assert plain.asked == [{"num_cpus": 1}] * 4
+    assert dist._resources(fake, "cpu", None) == {"num_cpus": 1}
