@@ -284,7 +284,7 @@ class _FakeRay:
     (``resources``), tasks that return a result at once, and a record of what each asked
     for and how many were in flight."""
 
-    class exceptions:  # noqa: N801  (ray.exceptions)
+    class exceptions:
         RayError = RuntimeError
 
     def __init__(self, resources, device_bytes):
