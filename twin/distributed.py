@@ -162,7 +162,20 @@ def run_members(
     on_member: Callable[[MemberResult, int, int], None] | None = None,
     attrs: Mapping[str, Any] | None = None,
 ) -> xr.Dataset:
-    """Run ``members`` as Ray tasks into one ensemble store (see :func:`run_ensemble`)."""
+    """Run ``members`` (:func:`twin.ensemble.sweep_members`) as Ray tasks into one
+    ensemble store (see :func:`run_ensemble`).
+
+    Parameters
+    ----------
+    address : Ray cluster to join (see :func:`connect`); None: ``RAY_ADDRESS`` or local.
+    workers : members in flight at once (default: as many as Ray schedules).
+    device : the members' backend (default: the scenario's).
+    retries : Ray retries of a member whose worker died.
+    gpu_share : GPU fraction per member (default: measured by the first member).
+    overwrite : replace a store holding another ensemble instead of refusing.
+    on_member : called as ``on_member(result, done, total)`` after each member.
+    attrs : extra root attributes of the store.
+    """
     if workers is not None and (isinstance(workers, bool) or workers < 1):
         raise InputError(f"workers={workers!r} must be a whole number >= 1 (or None: all)")
     if gpu_share is not None and not 0 < gpu_share <= 1:
@@ -212,13 +225,7 @@ def run_ensemble(
     store: str | Path = "ensemble.zarr",
     *,
     members: Sequence[Mapping[str, Any]] | None = None,
-    address: str | None = None,
-    workers: int | None = None,
-    device: str | None = None,
-    retries: int = 3,
-    gpu_share: float | None = None,
-    overwrite: bool = False,
-    on_member: Callable[[MemberResult, int, int], None] | None = None,
+    **options: Any,
 ) -> xr.Dataset:
     """Run a sweep of a scenario on Ray, every member into ONE store along ``member``.
 
@@ -230,13 +237,8 @@ def run_ensemble(
         members are the product (the first field varies slowest).
     store : the ensemble store (re-running on it skips the complete members).
     members : instead of ``sweep``, an explicit list of ``{field: value}`` changes.
-    address : Ray cluster to join (see :func:`connect`); None: ``RAY_ADDRESS`` or local.
-    workers : members in flight at once (default: as many as Ray schedules).
-    device : the members' backend (default: the scenario's).
-    retries : Ray retries of a member whose worker died.
-    gpu_share : GPU fraction per member (default: measured by the first member).
-    overwrite : replace a store holding another ensemble instead of refusing.
-    on_member : called as ``on_member(result, done, total)`` after each member.
+    **options : ``address``, ``workers``, ``device``, ``retries``, ``gpu_share``,
+        ``overwrite``, ``on_member``: see :func:`run_members`.
 
     Returns
     -------
@@ -247,17 +249,7 @@ def run_ensemble(
     """
     if not isinstance(scenario, Scenario):
         scenario = Scenario.from_toml(scenario)
-    return run_members(
-        sweep_members(scenario, sweep, members),
-        store,
-        address=address,
-        workers=workers,
-        device=device,
-        retries=retries,
-        gpu_share=gpu_share,
-        overwrite=overwrite,
-        on_member=on_member,
-    )
+    return run_members(sweep_members(scenario, sweep, members), store, **options)
 
 
 class _TileWorker:
