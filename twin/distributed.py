@@ -264,6 +264,7 @@ class _TileWorker:
         self.model, self.tile, self.device = model, tile, device
         self.ready = threading.Condition()
         self.neighbours: dict[tuple[int, int], Any] = {}
+        self.cpu_s = 0.0  # process CPU time over its steps (all threads) [s]
         self.load(state)
 
     def load(self, state) -> None:
@@ -299,7 +300,16 @@ class _TileWorker:
         return dict(zip(refs, ray.get(list(refs.values())), strict=True))
 
     def step(self, forcing: dict, dt: float):
-        return self.air.step(forcing, dt, self._exchange)
+        import time
+
+        t = time.process_time()
+        try:
+            return self.air.step(forcing, dt, self._exchange)
+        finally:
+            self.cpu_s += time.process_time() - t
+
+    def cpu_seconds(self) -> float:
+        return self.cpu_s
 
     def write(self, store: str, group: str, k: int) -> None:
         from twin.store import write_region
@@ -340,6 +350,10 @@ class TileGroup:
         """One air step on every tile; their own concentrations (species, rows, cols)."""
         refs = [w.step.remote(f, dt) for w, f in zip(self.workers, forcings, strict=True)]
         return self.ray.get(refs)
+
+    def cpu_seconds(self) -> list[float]:
+        """Each worker's process CPU time over its steps so far [s] (for benchmarks)."""
+        return self.ray.get([w.cpu_seconds.remote() for w in self.workers])
 
     def load(self, states: list[dict]) -> None:
         """Every worker holds its tile of a new state (after a restart, say)."""
