@@ -51,6 +51,7 @@ from twin.scenario import Scenario
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 10.0
+HALO_WAIT_S = 600.0  # longest wait of a tile for a neighbour's halo cells
 GPU_HEADROOM = 1.25  # a member's GPU share: this times its measured peak pool bytes
 
 
@@ -282,7 +283,11 @@ class _TileWorker:
     def cells(self, number: int, offset: tuple[int, int]):
         """The cells of exchange ``number`` for the neighbour at ``offset``."""
         with self.ready:
-            self.ready.wait_for(lambda: number in self.published)
+            if not self.ready.wait_for(lambda: number in self.published, HALO_WAIT_S):
+                raise RuntimeError(
+                    f"tile {self.tile.index}: exchange {number} not reached in {HALO_WAIT_S:g} s "
+                    "(a tile's worker died or stalled)"
+                )
             return self.published[number][offset]
 
     def _exchange(self, out: dict) -> dict:
