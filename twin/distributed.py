@@ -1,5 +1,8 @@
-"""Ray: ensembles of runs in one store, locally or on a cluster (the only module that
-imports :mod:`ray`, extra ``ray``).
+"""Ray: ensembles of runs in one store, and the tile workers of tiled air runs, locally
+or on a cluster (the only module that imports :mod:`ray`, extra ``ray``).
+
+:class:`TileGroup` holds one actor per tile of a tiled air run (:mod:`twin.tiles`); the
+actors trade halo cells with one another before every sub-step.
 
 :func:`run_ensemble` runs each member of a sweep as one Ray task (see
 :mod:`twin.ensemble` for the members and the store layout). The driver validates every
