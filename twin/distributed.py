@@ -50,6 +50,7 @@ from twin.ensemble import (
     sweep_members,
 )
 from twin.errors import InputError
+from twin.locking import writes_store
 from twin.scenario import Scenario
 
 log = logging.getLogger(__name__)
@@ -153,6 +154,7 @@ def _measured_share(result: MemberResult) -> float | None:
     return min(1.0, max(1, math.ceil(16 * GPU_HEADROOM * used / total)) / 16)
 
 
+@writes_store  # one driver per ensemble store; its members write under its lock
 def run_members(
     members: Sequence[Member],
     store: str | Path,

@@ -204,8 +204,9 @@ def _update_root_attrs(path: Path, **changes) -> None:
 def _chunks(dims: tuple[str, ...], shape: tuple[int, ...], grid_chunk: int = GRID_CHUNK
             ) -> tuple[int, ...]:
     """One chunk per table, grids in ``grid_chunk`` squares; a chunk side is at least 1
-    (Zarr's regular grid has positive chunk sides, which the store guard checks) so a
-    dimension of length 0 (a day without flights) gets a valid chunk shape."""
+    (Zarr's regular grid asks for positive chunk sides; the store guard allows 0 only along
+    an empty axis, as xarray writes it), so a dimension of length 0 (a day without flights)
+    gets a valid chunk shape."""
     return tuple(
         min(n, grid_chunk) if d in ("x", "y") else max(n, 1)
         for d, n in zip(dims, shape, strict=True)
@@ -400,16 +401,14 @@ class RunStore:
         """
         target = Path(path)
         _replaceable(target, RUN_KIND, remove=False)
-        path = atomic.begin_creation(target)
-        try:
+
+        def write(work: Path) -> None:
             cls._write_layout(
-                path, city, attrs, times_s, time_units, layouts, coords, restart, forcing,
+                work, city, attrs, times_s, time_units, layouts, coords, restart, forcing,
                 grid_chunk,
             )
-            return cls(atomic.finish_creation(path, target))
-        except Exception:
-            atomic.abandon_creation(path, target)
-            raise
+
+        return cls(atomic.create(target, write))
 
     @staticmethod
     def _write_layout(path, city, attrs, times_s, time_units, layouts, coords, restart, forcing,
@@ -503,7 +502,8 @@ class RunStore:
         :mod:`twin.fingerprint`), lacks or changed an array this run writes
         (``layouts``, ``restart`` as for :meth:`create`), or is damaged in a part the
         resume reads. Leftovers of a kill (Zarr's ``*.partial`` files, a
-        ``zarr.json.tmp``) are removed; the caller holds the writer lock."""
+        ``zarr.json.tmp``, a killed creation's ``<name>.creating`` beside it) are removed;
+        the caller holds the writer lock."""
         scan = cls.check_resumable(path, scenario_toml)
         path = scan.root
         attrs = storeguard.run_attrs(scan)
@@ -526,6 +526,7 @@ class RunStore:
         for name in scan.files:
             if name.endswith((".partial", "zarr.json.tmp")):
                 (path / name).unlink()
+        atomic.remove_leftovers(path)  # of a creation killed while replacing this store
         # its metadata changes again (service records grow): drop the consolidated copy
         # first, so no reader trusts stale shapes; finish() writes it anew
         meta = path / "zarr.json"
@@ -684,15 +685,20 @@ class RunStore:
         return read_kpis(self.path)
 
     def finish(self) -> None:
-        """Consolidate the metadata into the root ``zarr.json`` (the run is complete), so
-        plain ``xarray.open_dataset(path, group=..., engine="zarr")`` opens any group
-        quickly and without a warning."""
-        with warnings.catch_warnings():  # zarr: "not part of the v3 specification" (yet)
-            warnings.simplefilter("ignore", UserWarning)
-            zarr.consolidate_metadata(self.path, zarr_format=3)
+        """Consolidate the metadata (the run is complete): see :func:`consolidate`."""
+        consolidate(self.path)
 
     def open(self) -> xr.DataTree:
         return open_run(self.path)
+
+
+def consolidate(path: Path) -> None:
+    """Consolidate a store's metadata into its root ``zarr.json``, so plain
+    ``xarray.open_dataset(path, group=..., engine="zarr")`` opens any group quickly and
+    without a warning."""
+    with warnings.catch_warnings():  # zarr: "not part of the v3 specification" (yet)
+        warnings.simplefilter("ignore", UserWarning)
+        zarr.consolidate_metadata(path, zarr_format=3)
 
 
 def read_kpis(path: str | Path) -> xr.Dataset:
@@ -720,7 +726,8 @@ def _status(path: Path, attrs: dict) -> str:
 
     status = attrs.get("status", "")
     if status == "running" and lock_holder(path) is None:
-        return "interrupted (its process is gone; continue it with --resume)"
+        again = "run the same sweep again" if "ensemble" in attrs else "continue it with --resume"
+        return f"interrupted (its process is gone; {again})"
     return status
 
 
