@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import socket
 import tempfile
 from collections import deque
@@ -154,6 +155,16 @@ def _measured_share(result: MemberResult) -> float | None:
     return min(1.0, max(1, math.ceil(16 * GPU_HEADROOM * used / total)) / 16)
 
 
+def _ray_error(err: Exception) -> str:
+    """One line for a member Ray gave up on: the task's own exception where Ray wraps
+    one, else Ray's first line, without colour codes or Ray's traceback."""
+    cause = getattr(err, "cause", None)
+    if isinstance(cause, Exception):
+        err = cause
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip().splitlines() or [""]
+    return f"{type(err).__name__}: {lines[0]}"[:2000]
+
+
 @writes_store  # one driver per ensemble store; its members write under its lock
 def run_members(
     members: Sequence[Member],
@@ -210,7 +221,7 @@ def run_members(
             try:
                 result = ray.get(ref)
             except ray.exceptions.RayError as err:  # retries used up (or cancelled)
-                error = f"{type(err).__name__}: {str(err)[:2000]}"
+                error = _ray_error(err)
                 es.write_failure(i, error)
                 result = MemberResult(i, "failed", error=error)
             if measuring:

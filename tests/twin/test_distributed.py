@@ -359,3 +359,18 @@ def test_gpu_share_asked_from_the_first_members_memory(monkeypatch, tmp_path):
     dist.run_members(members, tmp_path / "c.zarr", device="gpu")
     assert plain.asked == [{"num_cpus": 1}] * 4
     assert dist._resources(fake, "cpu", None) == {"num_cpus": 1}
+
+
+def test_ray_errors_are_one_plain_line():
+    from twin.distributed import _ray_error
+
+    class Crashed(Exception):  # like ray.exceptions.WorkerCrashedError: colour, then a hint
+        cause = None
+
+        def __str__(self):
+            return "\x1b[31mThe worker died unexpectedly.\x1b[39m\nCheck the logs."
+
+    assert _ray_error(Crashed()) == "Crashed: The worker died unexpectedly."
+    wrapped = Crashed()
+    wrapped.cause = ValueError("trips_per_day must be finite")  # like RayTaskError.cause
+    assert _ray_error(wrapped) == "ValueError: trips_per_day must be finite"
