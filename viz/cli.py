@@ -24,6 +24,9 @@ LOCAL_TIME_HELP = (
     "time (the run's UTC offset, +09:00 in Gwangju); ISO 8601 with an offset "
     "(2026-06-17T08:00+09:00) is taken as given."
 )
+MemberOption = Annotated[
+    int | None, typer.Option("--member", help="Member of an ensemble store (twin sweep) to draw.")
+]
 
 
 def render(
@@ -78,10 +81,7 @@ def render(
         bool,
         typer.Option("--side-by-side", help="With --compare: two panels instead of B - A."),
     ] = False,
-    member: Annotated[
-        int | None,
-        typer.Option("--member", help="Member of an ensemble store (twin sweep) to draw."),
-    ] = None,
+    member: MemberOption = None,
 ) -> None:
     """Render a city or a run in 3D, off screen: PNG, GIF/MP4 animation, comparison, HTML."""
     try:
@@ -153,12 +153,13 @@ def plot(
         str | None,
         typer.Option("--time", help=LOCAL_TIME_HELP + " For --var; default: the last output."),
     ] = None,
+    member: MemberOption = None,
 ) -> None:
     """Flat matplotlib figures: KPIs over time, or a map of one variable."""
     try:
         if kpi == (var is not None):
             raise InputError("give exactly one of --kpi or --var NAME")
-        source = Source.open(path)
+        source = Source.open(path, member=member)
         if kpi:
             plots.plot_kpis(source, output)
         else:

@@ -158,3 +158,19 @@ def test_plain_xarray_opens_a_group_alone(template):
     assert air["pm25"].dims[:2] == ("member", "time")
     assert list(air["traffic_demand_scale"].values) == [0.8, 1.2, 1.0]
     assert "time" in air.coords and "local_time" in air.coords
+
+
+def test_twin_plot_kpi_of_a_member(template, tmp_path):
+    from typer.testing import CliRunner
+
+    from twin.cli import app
+
+    path, members, es = template
+    if es.status()[1] != COMPLETE:
+        run_member(path, 1, members[1])
+    out = tmp_path / "kpi.png"
+    res = CliRunner().invoke(app, ["plot", str(path), "--kpi", "-o", str(out)])
+    assert res.exit_code == 2 and "--member 0..2" in res.output
+    res = CliRunner().invoke(app, ["plot", str(path), "--kpi", "--member", "1", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert out.stat().st_size > 0
