@@ -75,13 +75,15 @@ log = logging.getLogger(__name__)
 PENDING, COMPLETE, FAILED = 0, 1, 2
 STATUS = {PENDING: "pending", COMPLETE: "complete", FAILED: "failed"}
 # fields a member may not change: they change the store's layout (grid, time axis,
-# species) or the city every member reads from the ensemble store
+# species; the UAM flights, routes and route points, which nearly every uam field moves)
+# or the city every member reads from the ensemble store
 LAYOUT_FIELDS = (
     "city",
     "start",
     "duration",
     "output_interval",
     "air.species",
+    "uam",
     "name",
     "services",
 )

@@ -45,6 +45,7 @@ def test_bad_members_are_refused():
         ({"sweep": {"weather.seed": 3}}, "not a list"),
         ({"sweep": {"weather.seed": [[1]]}}, "not a number"),
         ({"sweep": {"air.species": [["pm25"]]}}, "store layout"),
+        ({"sweep": {"uam.flights_per_day": [100, 200]}}, "store layout"),  # flight, route dims
         ({"sweep": {"traffic.demand_scale.x": [1]}}, "not a table"),
         ({"members": []}, "non-empty list"),
         ({"members": [{"weather.seed": 1}, {"traffic.seed": 1}]}, "every member must set"),
