@@ -7,9 +7,10 @@ winter twin (``scenarios/winter_day.toml``, with the day-to-day regional PM2.5
 background), with the pairing of :func:`twin.evaluate` (:func:`twin.evaluation.
 member_scenario` per seed, :func:`twin.evaluation.paired_table` for means, paired
 differences, 95 % t intervals and control/no-control ratios). Changed from the TOML
-files, and said so in the tables: ``--resolution`` (500 m by default: the 100 m demo is
-too slow for 30 runs on a shared 2-core machine), hourly outputs, ``[energy]
-ev_deadlines = true``.
+files, and said so in the tables: ``--resolution`` (250 m by default: a 24-h run of the
+100 m demo takes 76 s on an idle machine, at 250 m and 500 m about 52-54 s of CPU, most of
+it traffic, and 30 runs share 2 busy cores), hourly outputs, ``[energy] ev_deadlines =
+true``.
 
 Three runs per seed and season instead of six: alerts change no physics (they are scored
 by the KPI model) and the EV limits change neither PM2.5 nor the buildings, so the
@@ -17,7 +18,7 @@ persistence alerts ride in the uncontrolled arm, ``pm25_alerts`` in the smart-ch
 arm, and the uncontrolled arm is also the no-demand-response arm (both baselines take no
 action at all: the runs would be identical).
 
-Usage: ``python bench/energy_services.py [--seeds 5] [--resolution 500] [--jobs 2]
+Usage: ``python bench/energy_services.py [--seeds 5] [--resolution 250] [--jobs 2]
 [--out DIR]``; each run's KPIs go to ``DIR/<season>/<arm>-seed<k>.json`` as they finish
 (a rerun skips the runs it has), then the tables are printed as Markdown.
 """
@@ -35,7 +36,7 @@ import numpy as np
 import xarray as xr
 
 from twin.evaluation import member_scenario, paired_table
-from twin.kpi import KPIS
+from twin.kpi import KPIS, PM25_BAD_UGM3
 from twin.runner import run
 from twin.scenario import Scenario
 from twin.services.air import Pm25Alerts, Pm25Persistence
@@ -89,7 +90,8 @@ def run_one(out: Path, season: str, arm: str, seed: int, resolution_m: float) ->
 
 
 def run_all(out: Path, seeds: int, resolution_m: float, jobs: int) -> None:
-    todo = [(season, arm, seed) for season in SEASONS for seed in range(seeds) for arm in ARMS
+    # seed by seed, so that a cut-short evaluation has as many seeds of every arm
+    todo = [(season, arm, seed) for seed in range(seeds) for season in SEASONS for arm in ARMS
             if not (out / season / f"{arm}-seed{seed}.json").exists()]  # fmt: skip
     with ProcessPoolExecutor(jobs) as pool:
         futures = [pool.submit(run_one, out, *job, resolution_m) for job in todo]
@@ -113,8 +115,13 @@ def tables(out: Path, seeds: int) -> str:
     for season in SEASONS:
         for service, baseline, arm, base_arm, names in COMPARISONS:
             rows = {a: [] for a in (base_arm, arm)}
+            done = [
+                k
+                for k in range(seeds)
+                if all((out / season / f"{a}-seed{k}.json").exists() for a in rows)
+            ]
             for a in rows:
-                for seed in range(seeds):
+                for seed in done:
                     path = out / season / f"{a}-seed{seed}.json"
                     rows[a].append(_alert_ratios(json.loads(path.read_text())))
             members = xr.Dataset(
@@ -126,12 +133,12 @@ def tables(out: Path, seeds: int) -> str:
                     )
                     for n in names
                 },
-                coords={"arm": ["baseline", "service"], "seed": np.arange(seeds)},
+                coords={"arm": ["baseline", "service"], "seed": done},
             )
             table = paired_table(members)
             lines += [
-                f"\n**{season}: {service} against {baseline}** ({seeds} seeds, paired, "
-                f"95 % CI of the difference from t with {seeds - 1} df)\n",
+                f"\n**{season}: {service} against {baseline}** ({len(done)} seeds, paired, "
+                f"95 % CI of the difference from t with {len(done) - 1} df)\n",
                 "| KPI | units | better | baseline | service | difference (95 % CI) "
                 "| relative | ratio |",
                 "|---|---|---|---|---|---|---|---|",
@@ -147,13 +154,18 @@ def tables(out: Path, seeds: int) -> str:
                     f"{v['service']:.4g} | {v['difference']:+.3g} ({v['ci_low']:+.3g} to "
                     f"{v['ci_high']:+.3g}) | {rel} | {ratio} |"
                 )
+            if service == "pm25_alerts":  # the events: person-hours above 35 ug m-3 per seed
+                exposed = [r["pm25_person_hours_warned"] + r["pm25_person_hours_not_warned"]
+                           for r in rows[base_arm]]  # fmt: skip
+                lines.append(f"\nPerson-hours above {PM25_BAD_UGM3:g} ug m-3 by seed: "
+                             + ", ".join(f"{x:.3g}" for x in exposed))  # fmt: skip
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--resolution", type=float, default=500.0, help="city cell [m]")
+    parser.add_argument("--resolution", type=float, default=250.0, help="city cell [m]")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once")
     parser.add_argument("--out", type=Path, default=Path("energy-services"))
     args = parser.parse_args()
