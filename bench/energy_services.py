@@ -19,8 +19,10 @@ arm, and the uncontrolled arm is also the no-demand-response arm (both baselines
 action at all: the runs would be identical).
 
 Usage: ``python bench/energy_services.py [--seeds 5] [--resolution 250] [--jobs 2]
-[--out DIR]``; each run's KPIs go to ``DIR/<season>/<arm>-seed<k>.json`` as they finish
-(a rerun skips the runs it has), then the tables are printed as Markdown.
+[--reverse] [--out DIR]``; each run's KPIs go to ``DIR/<season>/<arm>-seed<k>.json`` as
+they finish (a rerun skips the runs it has; a run whose store exists is running in
+another process, e.g. a second one with ``--reverse``: remove stores left by a killed
+run), then the tables are printed as Markdown.
 """
 
 from __future__ import annotations
@@ -80,7 +82,8 @@ def run_one(out: Path, season: str, arm: str, seed: int, resolution_m: float) ->
     path = out / season / f"{arm}-seed{seed}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     store = out / "stores" / f"{season}-{arm}-seed{seed}.zarr"
-    shutil.rmtree(store, ignore_errors=True)  # a run cut short before
+    if path.exists() or store.exists():  # done, or another process of --reverse runs it
+        return f"{season} {arm} seed {seed}: done or running elsewhere"
     t0 = time.process_time()
     result = run(sc, store, services=ARMS[arm]())
     kpis = {k: float(v) for k, v in result.kpis.data_vars.items()}
@@ -89,10 +92,11 @@ def run_one(out: Path, season: str, arm: str, seed: int, resolution_m: float) ->
     return f"{season} {arm} seed {seed}: {time.process_time() - t0:.0f} s CPU"
 
 
-def run_all(out: Path, seeds: int, resolution_m: float, jobs: int) -> None:
+def run_all(out: Path, seeds: int, resolution_m: float, jobs: int, reverse: bool) -> None:
     # seed by seed, so that a cut-short evaluation has as many seeds of every arm
     todo = [(season, arm, seed) for seed in range(seeds) for season in SEASONS for arm in ARMS
             if not (out / season / f"{arm}-seed{seed}.json").exists()]  # fmt: skip
+    todo = todo[::-1] if reverse else todo
     with ProcessPoolExecutor(jobs) as pool:
         futures = [pool.submit(run_one, out, *job, resolution_m) for job in todo]
         for f in futures:
@@ -167,9 +171,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--resolution", type=float, default=250.0, help="city cell [m]")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once")
+    parser.add_argument("--reverse", action="store_true",
+                        help="last seed first (a second process on the same --out)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("energy-services"))
     args = parser.parse_args()
-    run_all(args.out, args.seeds, args.resolution, args.jobs)
+    run_all(args.out, args.seeds, args.resolution, args.jobs, args.reverse)
     print(tables(args.out, args.seeds))
 
 

@@ -53,8 +53,9 @@ Braun 2008 against rebound peaks):
   and ``recover_c_per_h`` when it means more (every zone pulled down or up at once is a
   synchronised peak: the rebound);
 - *guard* (meters): a move towards more conditioning is held while the district's
-  metered load is at least ``shed_share`` of the highest it has had this day, so
-  pre-conditioning and recovery fill the valleys and do not make a new peak.
+  metered load is at least ``shed_share`` of the highest it has had this day outside
+  such moves (the load they cause does not raise the cap), so pre-conditioning and
+  recovery fill the valleys and do not make a new peak.
 
 Offsets stay within the model's ``setpoint_offset_max_c`` (3 K), the comfort bound.
 
@@ -302,11 +303,13 @@ class DemandResponse(_TariffService):
         load = np.bincount(
             self.meter_district, np.nan_to_num(obs.meters["load"]), len(self.districts)
         )
-        self.highest = np.maximum(self.highest, load).tolist()
         hours = float(self.every) / 3600.0
         applied = np.asarray(self.applied)
         move = target - applied
         more = mode * move < 0  # towards more conditioning (more load)
+        # the cap: the highest load not made by pre-conditioning or recovery (else the
+        # rebound would raise its own cap)
+        self.highest = np.where(more, self.highest, np.maximum(self.highest, load)).tolist()
         limit = np.where(more, self.recover_c_per_h, self.release_c_per_h) * hours
         held = more & (load >= self.shed_share * np.asarray(self.highest))
         applied = applied + np.where(held, 0.0, np.clip(move, -limit, limit))
