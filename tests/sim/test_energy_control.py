@@ -231,9 +231,9 @@ def test_demand_response_cuts_the_june_peak_within_the_comfort_bound(city, forci
     """Against no demand response (the same forcing and EV arrivals): the city's peak net
     load over the two June days is lower, also counting the recovery after each window
     and the next morning's start-up (the rebound), and no offset passes the 3 K bound.
-    The uncontrolled peak is 18.8 MW at 14 h of the second day; the controlled one, its
-    11 h plateau (17.9 MW), about 5 % lower: the 2 % margin is far above the round-off of
-    the sums and below what the rule saves."""
+    The uncontrolled peak is 18.8 MW at 14 h of the second day; the controlled one, the
+    recovery's tail at 11 h the next morning (17.7 MW), 6 % lower: the 2 % margin is far
+    above the round-off of the sums and below what the rule saves."""
     service = DemandResponse(every=QUARTER)
     service.tariff, service.local, service.sent = grid.TOU_PRICE, lambda t: t, {}
     service.districts = ["a", "b", "c"]
@@ -246,4 +246,5 @@ def test_demand_response_cuts_the_june_peak_within_the_comfort_bound(city, forci
     offsets = np.array([r["after"]["setpoint_offset_c"] for r in dr])
     assert np.abs(offsets).max() <= 3.0 and offsets.max() == 3.0  # relaxed to the bound
     assert net_dr.max() < 0.98 * net_free.max()
-    assert not offsets[-1].any()  # recovered by midnight
+    # recovering at 0.5 K h-1 from the window's end (19 h): 0.5 K left at midnight
+    assert_close(offsets[-1], 0.5, rtol=1e-9)
