@@ -6,10 +6,11 @@ the fraction of copy bandwidth it reaches (its minimum traffic: read every speci
 the gain, read the wind factor, write every species: 28 bytes per cell for two float32
 species); NumPy on the same model at 4096^2 in the same run and the speed-up per
 cell-sub-step; the air model's device memory per million cells; launches per coupling
-step of the air model at the demo's 100 m (counting backend). Then the HOOKS: traffic,
-energy (``gpu_check`` of bench/traffic.py and bench/energy.py: 10^6 road cells, 10^6
-buildings, NumPy on a smaller case, device memory per million) and, with ``--coupled``, the
-coupled Gwangju day at 25 m and 10 m.
+step of the demo at 100 m, whole and per model (counting backend, fused kernels). Then
+the HOOKS: traffic (the fused CTM kernel and the array code on the device), energy
+(``gpu_check`` of bench/traffic.py and bench/energy.py: 10^6 road cells, 10^6 buildings,
+NumPy on a smaller case, device memory per million) and, with ``--coupled``, the coupled
+Gwangju day at 25 m and 10 m.
 
 Prints the table and writes it to ``$OUT/gpu_check_table.txt`` when ``OUT`` is set.
 ``python bench/gpu_check.py --quick`` runs small sizes (for a try on any CuPy device).
@@ -89,24 +90,32 @@ def air_memory_mb_per_mcell(model: AirModel) -> tuple[float, float]:
     return float(state), float(state + 4 * fields)
 
 
-def air_launches_100m() -> str:
-    """Air launches per coupling step at the demo's 100 m (counting backend, the fused
-    kernel's CPU build standing in for CuPy's), or why not."""
+def launches_100m() -> list[Row]:
+    """Launches per coupling step of the demo at 100 m, whole and per model (counting
+    backend, the fused kernels' CPU builds standing in for CuPy's), or why not."""
+    what = "launches per coupling step"
     try:
         from bench import launches
-        from gpu import counting
-        from gpu.kernels.air import cpu_build
 
-        kernel = cpu_build("float32", on_launch=lambda: counting.counts.update(launches=1))
-        original, gpu.fused_air_substep = gpu.fused_air_substep, lambda xp, dtype: kernel
+        original = {name: getattr(gpu, name) for name in launches.fused_kernels()}
+        for name, dispatch in launches.fused_kernels().items():
+            setattr(gpu, name, dispatch)
         try:
-            parts = launches.count_step(launches.coupler_at(100), 480)
+            coupler = launches.coupler_at(100)
+            launches.count_step(coupler, 0)  # the first step builds the fused buffers
+            parts = launches.count_step(coupler, 1)
         finally:
-            gpu.fused_air_substep = original
-        air = parts["air:step"]
-        return f"{air['launches']} ({air['substeps']} sub-steps; graph replay: 1 for them)"
+            for name, dispatch in original.items():
+                setattr(gpu, name, dispatch)
     except Exception as err:  # no C compiler, ...
-        return f"not measured ({type(err).__name__}: {err})"
+        return [(what, "100 m demo", "not measured", f"{type(err).__name__}: {err}")]
+    total = sum(p["launches"] for p in parts.values())
+    by_model = {}
+    for part, p in parts.items():
+        by_model[part.split(":")[0]] = by_model.get(part.split(":")[0], 0) + p["launches"]
+    air = parts["air:step"]
+    return [(what, "100 m demo", f"{total:,}", ", ".join(f"{k} {v}" for k, v in by_model.items())
+             + f"; air sub-steps {air['substeps']} (graph replay: 1 for them)")]  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------- HOOKS
@@ -178,7 +187,7 @@ def main(argv=None) -> int:
     state, working = air_memory_mb_per_mcell(AirModel(DX_M))
     rows.append(("air device memory", "10^6 cells", f"{state:.0f} MB state",
                  f"{working:.0f} MB with a fused step's buffers"))  # fmt: skip
-    rows.append(("air launches per coupling step", "100 m demo", air_launches_100m(), ""))
+    rows += launches_100m()
     for name in ("traffic", "energy"):  # 10^6 road cells, 10^6 buildings
         rows += bench_hook(name, backend, 100_000 if args.quick else 1_000_000)
     for res in (25.0, 10.0):

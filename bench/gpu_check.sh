@@ -9,9 +9,10 @@
 #   .gitignore keeps .whl/ out of git, so it travels only when `carry` names it).
 # Then on the device:            run(command="bash bench/gpu_check.sh", carry=[".whl"])
 #   installs them from .whl/ (no network), prints the device, runs `pytest -m gpu`
-#   (NumPy/CuPy parity), then bench/gpu_check.py: copy bandwidth, the air benchmark at
-#   4096^2 and 8192^2 against NumPy in the same run, air memory and launches, and the
-#   hooks (traffic, energy, coupled days). One table to stdout and $OUT/gpu_check_table.txt,
+#   (NumPy/CuPy parity, the fused air and CTM kernels among them), then
+#   bench/gpu_check.py: copy bandwidth, the air benchmark at 4096^2 and 8192^2 against
+#   NumPy in the same run, air memory, launches per coupling step, and the hooks
+#   (traffic with the fused CTM kernel and the array code, energy, coupled days). One table to stdout and $OUT/gpu_check_table.txt,
 #   the whole log to $OUT/gpu_check.log. Under 8 minutes (timeouts below: 240 s + 200 s).
 # Without a usable NVIDIA GPU it says so and exits 3, having measured nothing.
 # Environment: PYTHON (default python3), WHEELS (default .whl), OUT, GPU_CHECK_ARGS

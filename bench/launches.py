@@ -6,10 +6,10 @@ host array mixed into device work. This script builds a city, steps the coupled 
 on it and prints, per component, what its stage (forcing) and its model step cost per
 coupling step. At 5-10 us per CuPy launch the launch count is a floor on a step's GPU time
 whatever the device. Run ``python bench/launches.py --resolution 100 --steps 480 481``;
-``--fused`` plugs the CPU build of the fused air kernel (:func:`gpu.kernels.air.cpu_build`,
-one launch per call) into the air model, as CuPy would get its CUDA build, so the air
-counts are those of the GPU path (without graph replay, which turns the sub-steps'
-launches into one).
+``--fused`` plugs the CPU builds of the fused kernels (:func:`gpu.kernels.air.cpu_build`,
+:func:`gpu.kernels.ctm.cpu_build`, one launch per call) into the air and traffic models,
+as CuPy would get their CUDA builds, so the counts are those of the GPU path (without
+graph replay, which turns the air sub-steps' launches into one).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root
 import gpu
 import twin
 from gpu import counting
-from gpu.kernels.air import cpu_build
+from gpu.kernels import air, ctm
 from twin.coupling import Coupler
 from twin.scenario import Scenario
 
@@ -91,22 +91,36 @@ def _noting(model, step, parts, part):
     return run
 
 
+def fused_kernels() -> dict:
+    """Replacements for :mod:`gpu`'s kernel dispatch that offer the fused kernels' CPU
+    builds (each launch counted) on every namespace, as :mod:`gpu` offers their CUDA
+    builds on CuPy: ``{name: function}`` to set on :mod:`gpu`."""
+    def note():
+        counting.counts.update(launches=1)
+
+    air_kernel, ctm_kernel = air.cpu_build("float32", on_launch=note), ctm.cpu_build(note)
+    return {
+        "fused_air_substep": lambda xp, dtype: air_kernel,
+        "fused_ctm_substeps": lambda xp: ctm_kernel,
+    }
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resolution", type=int, default=100, help="grid cell [m]")
     parser.add_argument("--steps", type=int, nargs="+", default=[480],
                         help="coupling step indices (480: 08:00 of the demo day)")  # fmt: skip
     parser.add_argument("--fused", action="store_true",
-                        help="the fused air kernel's CPU build in place of CuPy's")  # fmt: skip
+                        help="the fused kernels' CPU builds in place of CuPy's")  # fmt: skip
     args = parser.parse_args(argv)
     if args.fused:
-        kernel = cpu_build("float32", on_launch=lambda: counting.counts.update(launches=1))
-        gpu.fused_air_substep = lambda xp, dtype: kernel
+        for name, dispatch in fused_kernels().items():
+            setattr(gpu, name, dispatch)
     coupler = coupler_at(args.resolution)
     g = coupler.city.grid
-    air = "fused air kernel (CPU build)" if args.fused else "air on its array code"
+    kernels = "fused air and CTM kernels (CPU builds)" if args.fused else "array code"
     print(f"{SCENARIO.name} at {args.resolution} m ({g.sizes['y']} x {g.sizes['x']} cells), "
-          f"counting backend, {air}; per coupling step")  # fmt: skip
+          f"counting backend, {kernels}; per coupling step")  # fmt: skip
     header = f"{'step':>5} | {'part':<18} | " + " | ".join(f"{k:>11}" for k in COLUMNS)
     print(header)
     print("-" * len(header))

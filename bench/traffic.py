@@ -244,41 +244,70 @@ def gpu_case(cells: int, xp, seed: int = 0):
 
 def gpu_check(backend, cells: int) -> list[tuple[str, str, str, str]]:
     """Rows of ``bench/gpu_check.py``: a 60 s coupling step on about ``cells`` road cells
-    on ``backend`` and NumPy on a sixteenth of them (same run, speed-up per
-    cell-sub-step), the device memory of the state (and of the sub-step's scratch
-    buffers) per million road cells, and the launches of the step (counting backend,
-    on the small case)."""
+    on ``backend`` (the fused CTM kernel where it has one, and the array code) and NumPy
+    on a sixteenth of them (same run, speed-up per cell-sub-step), the device memory of
+    the state (and of the sub-step's scratch buffers) per million road cells, and the
+    launches of the step (counting backend on the small case, the fused kernel's CPU
+    build standing in for its CUDA build)."""
     from bench.timing import median_time
     from gpu import counting
+    from gpu.kernels import ctm
 
-    def per_cell_substep(be, n):
-        model, state = gpu_case(n, be.xp)
-        forcing = {"time_of_day_s": 8 * 3600.0}
-        seconds = median_time(lambda: model.step(state, forcing, STEP_S), 3, be.synchronize,
-                              warmup=True)  # fmt: skip
+    def per_cell_substep(be, n, dispatch=gpu.fused_ctm_substeps):
+        original, gpu.fused_ctm_substeps = gpu.fused_ctm_substeps, dispatch
+        try:
+            model, state = gpu_case(n, be.xp)
+            forcing = {"time_of_day_s": 8 * 3600.0}
+            seconds = median_time(lambda: model.step(state, forcing, STEP_S), 3,
+                                  be.synchronize, warmup=True)  # fmt: skip
+        finally:
+            gpu.fused_ctm_substeps = original
         n_sub = math.ceil(STEP_S / model.dt_sub_max_s * (1 - 1e-12))
         return seconds, seconds / (model.cells.n_cells * n_sub), model, state
 
+    def launches(dispatch):
+        original, gpu.fused_ctm_substeps = gpu.fused_ctm_substeps, dispatch
+        try:
+            count_model, count_state = gpu_case(small, counting.xp)
+            counting.reset()
+            count_model.step(count_state, {"time_of_day_s": 8 * 3600.0}, STEP_S)
+            return counting.counts["launches"], count_model.cells.n_cells
+        finally:
+            gpu.fused_ctm_substeps = original
+
     small = max(cells // 16, 1000)
-    cpu_s, cpu_per, _, _ = per_cell_substep(gpu.select("cpu"), small)
+    cpu_s, cpu_per, cpu_model, _ = per_cell_substep(gpu.select("cpu"), small)
     dev_s, dev_per, model, state = per_cell_substep(backend, cells)
+    fused = bool(model._fused_by)
     n = model.cells.n_cells
     device_bytes = sum(int(v.nbytes) for k, v in state.items() if not model.STATE[k].host)
     work_bytes = sum(int(v.nbytes) for v in model._dev[backend.xp.__name__][3].values())
-    count_model, count_state = gpu_case(small, counting.xp)
-    counting.reset()
-    count_model.step(count_state, {"time_of_day_s": 8 * 3600.0}, STEP_S)
-    launches = counting.counts["launches"]
-    return [
-        ("traffic step (60 s), NumPy", f"{count_model.cells.n_cells:,} cells",
+    work_bytes += sum(int(v.nbytes) for f in model._fused_by.values()
+                      for v in f.scratch.values())  # fmt: skip
+    rows = [
+        ("traffic step (60 s), NumPy", f"{cpu_model.cells.n_cells:,} cells",
          f"{cpu_s * 1e3:,.1f} ms", f"{cpu_per * 1e9:.1f} ns per cell-sub-step"),
-        (f"traffic step (60 s), {backend.name}", f"{n:,} cells", f"{dev_s * 1e3:,.1f} ms",
+        (f"traffic step (60 s), {backend.name}, {'fused kernel' if fused else 'array code'}",
+         f"{n:,} cells", f"{dev_s * 1e3:,.1f} ms",
          f"{cpu_per / dev_per:,.1f}x NumPy per cell-sub-step"),
+    ]  # fmt: skip
+    if fused:  # the array code on the same device
+        arr_s, arr_per, _, _ = per_cell_substep(backend, cells, lambda xp: None)
+        rows.append((f"traffic step (60 s), {backend.name}, array code", f"{n:,} cells",
+                     f"{arr_s * 1e3:,.1f} ms",
+                     f"{cpu_per / arr_per:,.1f}x NumPy per cell-sub-step"))  # fmt: skip
+    array_launches, n_small = launches(lambda xp: None)  # the small case's cells
+    try:
+        kernel = ctm.cpu_build(lambda: counting.counts.update(launches=1))
+        fused_launches = f"{launches(lambda xp: kernel)[0]:,} fused, "
+    except (RuntimeError, OSError) as err:  # no C compiler for the CPU build
+        fused_launches = f"fused not counted ({err}), "
+    return [*rows,
         ("traffic device memory", "10^6 road cells", f"{device_bytes / n:.0f} MB state",
          f"{(device_bytes + work_bytes) / n:.0f} MB with the sub-step's buffers; "
          f"{GPU_ZONES} zones"),
-        ("traffic launches per 60 s step", f"{count_model.cells.n_cells:,} cells", f"{launches:,}",
-         "counting backend; no graph capture yet"),
+        ("traffic launches per 60 s step", f"{n_small:,} cells",
+         f"{fused_launches}{array_launches:,} array code", "counting backend"),
     ]  # fmt: skip
 
 

@@ -3,9 +3,9 @@
 This is the only package that imports :mod:`cupy`. Physics code gets its
 namespace from :func:`array_namespace` (from its inputs) or from a
 :class:`Backend` returned by :func:`select`. Hand-written kernels are in
-:mod:`gpu.kernels` (:func:`fused_air_substep` picks the air model's on CuPy), CUDA graph
-capture in :mod:`gpu.graphs` (:func:`capture`), copies to the host off the critical path
-in :mod:`gpu.transfer` (:class:`HostCopier`).
+:mod:`gpu.kernels` (:func:`fused_air_substep` and :func:`fused_ctm_substeps` pick the air
+and traffic models' on CuPy), CUDA graph capture in :mod:`gpu.graphs` (:func:`capture`),
+copies to the host off the critical path in :mod:`gpu.transfer` (:class:`HostCopier`).
 """
 
 from gpu.backend import (
@@ -18,6 +18,7 @@ from gpu.backend import (
 )
 from gpu.graphs import capture
 from gpu.kernels.air import for_namespace as fused_air_substep
+from gpu.kernels.ctm import for_namespace as fused_ctm_substeps
 from gpu.ops import bincount, fuse
 from gpu.transfer import HostCopier
 
@@ -31,6 +32,7 @@ __all__ = [
     "device_memory",
     "fuse",
     "fused_air_substep",
+    "fused_ctm_substeps",
     "select",
     "to_host",
 ]

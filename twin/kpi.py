@@ -157,6 +157,47 @@ def kpi_dataset(values: Mapping[str, float]) -> xr.Dataset:
     )
 
 
+_GRID_SUMS = ("exposed_ph", "warned_exposed_ph", "warned_ph", "pm25_exposure", "no2_exposure")
+
+
+@gpu.fuse
+def _exposure_terms(xp, pm25, population, seconds, alert_until, hours):
+    """Per cell: person-hours above the bad band, those under an alert, person-hours
+    under an alert, and population times PM2.5 (one kernel on CuPy)."""
+    people_h = population * hours
+    exposed = xp.where(pm25 > PM25_BAD_UGM3, people_h, 0.0)
+    warned = seconds < alert_until
+    return (exposed, xp.where(warned, exposed, 0.0), xp.where(warned, people_h, 0.0),
+            population * pm25)  # fmt: skip
+
+
+@gpu.fuse
+def _product(xp, a, b, c):
+    return a * b * c
+
+
+@gpu.fuse
+def _add_scaled(xp, total, x, scale):
+    return total + x * scale
+
+
+@gpu.fuse
+def _add_sums(xp, seconds, exposed_ph, warned_exposed_ph, warned_ph, pm25_exposure,
+              no2_exposure, vehicle_m, gas_gj, exposed, warned_exposed, warned, pm25, no2,
+              driven, heating_kw, dt, population_total, gas_per_kw):  # fmt: skip
+    """Every running sum after the step (one kernel on CuPy)."""
+    return (
+        seconds + dt,
+        exposed_ph + exposed,
+        warned_exposed_ph + warned_exposed,
+        warned_ph + warned,
+        pm25_exposure + pm25 / population_total * dt,
+        no2_exposure + no2 / population_total * dt,
+        vehicle_m + driven * dt,
+        gas_gj + heating_kw * gas_per_kw,
+    )
+
+
 class KpiModel:
     """The running sums of the cross-model KPIs, stepped like a model after the others.
 
@@ -231,29 +272,37 @@ class KpiModel:
         return state
 
     def step(self, state: Mapping[str, Any], forcing: Mapping[str, Any], dt: float) -> dict:
+        """The sums after a step of ``dt`` [s]: the grid's terms in one batched
+        reduction (rows summed as each grid alone would be, so the KPIs are those of
+        separate sums bit for bit) and every sum updated in one fused kernel."""
         xp = gpu.array_namespace(state["pm25_hourly"])
         k = dict(state)
+        grid = {}
         if "pm25" in forcing:
-            warned = (state["seconds"] < state["alert_until_s"])[self.cell_district]
-            people_h = self.population * (dt / 3600.0)
-            exposed = xp.where(forcing["pm25"] > PM25_BAD_UGM3, people_h, 0.0)
-            k["exposed_ph"] = k["exposed_ph"] + exposed.sum()
-            k["warned_exposed_ph"] = k["warned_exposed_ph"] + xp.where(warned, exposed, 0.0).sum()
-            k["warned_ph"] = k["warned_ph"] + xp.where(warned, people_h, 0.0).sum()
-        k["seconds"] = k["seconds"] + dt
-        for s, key in (("pm25", "pm25_exposure"), ("no2", "no2_exposure")):
-            if s in forcing:
-                c = forcing[s].astype(xp.float64)
-                k[key] = k[key] + (self.population * c).sum() / self.population_total * dt
+            grid = dict(zip(
+                ("exposed_ph", "warned_exposed_ph", "warned_ph", "pm25_exposure"),
+                _exposure_terms(forcing["pm25"], self.population, state["seconds"],
+                                state["alert_until_s"][self.cell_district], dt / 3600.0),
+                strict=True,
+            ))  # fmt: skip
+        if "no2" in forcing:
+            grid["no2_exposure"] = self.population * forcing["no2"]
+        sums = dict.fromkeys(_GRID_SUMS, 0.0)  # a sum without its term: + 0, unchanged
+        if grid:
+            rows = xp.stack([g.reshape(-1) for g in grid.values()]).sum(axis=1)
+            sums |= {name: rows[i] for i, name in enumerate(grid)}
+        driven = _product(forcing["density"], self.link_length, forcing["speed"]).sum()
+        new = _add_sums(
+            *(k[name] for name in ("seconds", *_GRID_SUMS, "vehicle_m", "gas_gj")),
+            *sums.values(), driven, forcing["heating_power"].sum(), dt,
+            self.population_total, self.gas_gj_per_kw_s * dt,
+        )  # fmt: skip
+        k |= dict(zip(("seconds", *_GRID_SUMS, "vehicle_m", "gas_gj"), new, strict=True))
         if "pm25" in forcing and self.monitor_cells.shape[0]:
             at_monitors = forcing["pm25"].reshape(-1)[self.monitor_cells]
-            k["pm25_hour_sum"] = k["pm25_hour_sum"] + at_monitors * dt
+            k["pm25_hour_sum"] = _add_scaled(k["pm25_hour_sum"], at_monitors, dt)
             if forcing["hour_done"]:
                 k = self._close_hour(k, xp)
-        k["vehicle_m"] = (
-            k["vehicle_m"] + (forcing["density"] * self.link_length * forcing["speed"]).sum() * dt
-        )
-        k["gas_gj"] = k["gas_gj"] + forcing["heating_power"].sum() * (self.gas_gj_per_kw_s * dt)
         return k
 
     def _close_hour(self, k: dict, xp) -> dict:

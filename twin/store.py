@@ -202,8 +202,12 @@ def _update_root_attrs(path: Path, **changes) -> None:
 
 
 def _chunks(dims: tuple[str, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
+    """One chunk per table, grids in GRID_CHUNK squares; a chunk side is at least 1 (Zarr's
+    regular grid has positive chunk sides, which the store guard checks) so a dimension of
+    length 0 (a day without flights) gets a valid chunk shape."""
     return tuple(
-        min(n, GRID_CHUNK) if d in ("x", "y") else n for d, n in zip(dims, shape, strict=True)
+        min(n, GRID_CHUNK) if d in ("x", "y") else max(n, 1)
+        for d, n in zip(dims, shape, strict=True)
     )
 
 
@@ -418,7 +422,7 @@ class RunStore:
                 grp.create_array(
                     name,
                     shape=(2, *shape),
-                    chunks=(1, *shape),
+                    chunks=(1, *(max(n, 1) for n in shape)),  # positive chunk sides
                     dtype=dtype,
                     fill_value=0,
                     dimension_names=("slot", *dims),

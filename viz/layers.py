@@ -32,6 +32,8 @@ _CMAPS = {
     "speed": "RdYlGn",
     "free_speed": "RdYlGn",
     "indoor_temperature": "coolwarm",
+    "noise_lden": "YlGnBu",
+    "noise_leq_hour": "YlGnBu",
 }
 DIFFERENCE_CMAP = "RdBu_r"
 DEFAULT_CMAP = "viridis"
@@ -47,6 +49,12 @@ POLLUTANT_BANDS = {
 }
 STANDARDS = {"pm25": (PM25_STANDARD_UGM3, "Korean 24-h standard")}
 BOUNDARY_MARGIN_CELLS = 3  # grid cells next to the open boundary left out of a range
+# Air-taxi noise maps are drawn from 35 dB, 10 dB below the WHO guideline level for
+# aircraft noise (L_den 45 dB; WHO Regional Office for Europe 2018, Environmental Noise
+# Guidelines for the European Region, ISBN 978-92-890-5356-3), so the corridors show
+# as well as the louder vertiports; quieter cells are left uncoloured (not a sheet of 0 dB).
+NOISE = ("noise_lden", "noise_leq_hour")
+NOISE_FLOOR_DB, NOISE_GUIDELINE_DB = 35.0, 45.0
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,8 @@ class Layer:
     ``values(index)`` gives per-element values (per building, link, grid cell or
     district) at output step ``index`` in display units; ``clim`` is fixed for a
     whole picture or animation so colours compare across frames and panels; ``note``
-    states the range and its anchor in words (``""`` when the ticks say it all).
+    states the range and its anchor in words (``""`` when the ticks say it all);
+    values below ``floor`` (when set) are not drawn.
     """
 
     kind: str
@@ -65,6 +74,7 @@ class Layer:
     cmap: str
     clim: tuple[float, float]
     note: str = ""
+    floor: float | None = None
 
     @classmethod
     def of(cls, var: Variable, steps: Sequence[int | None], clim=None, background=None) -> Layer:
@@ -80,9 +90,16 @@ class Layer:
         """
         values = var.values
         species = var.name.split("/")[-1]
+        floor = NOISE_FLOOR_DB if species in NOISE else None
         if clim is None and species in POLLUTANTS:
             shown = [city_cells(values(i), var.kind) for i in steps]
             clim, note = pollutant_range(species, shown, background, var.units)
+        elif clim is None and floor is not None:
+            _, hi = finite_range([city_cells(values(i), var.kind) for i in steps])
+            clim = (floor, max(hi, floor + 10.0))
+            note = (f"colours: {floor:g} to {clim[1]:.4g} dB (city maximum), quieter cells "
+                    f"not coloured; WHO guideline for aircraft noise: L_den "
+                    f"{NOISE_GUIDELINE_DB:g} dB")  # fmt: skip
         else:
             clim = clim or finite_range([city_cells(values(i), var.kind) for i in steps])
             note = span_note(clim, var.units)
@@ -93,6 +110,7 @@ class Layer:
             cmap=_CMAPS.get(species, DEFAULT_CMAP),
             clim=tuple(float(c) for c in clim),
             note=note,
+            floor=floor,
         )
 
     @classmethod

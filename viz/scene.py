@@ -163,6 +163,7 @@ class CityScene:
             "cmap": self.layer.cmap,
             "clim": self.layer.clim,
             "nan_color": "#9e9e9e",
+            "nan_opacity": 1.0 if self.layer.floor is None else 0.0,  # below the floor
             "scalar_bar_args": {
                 "title": self.layer.title,
                 "vertical": False,
@@ -420,6 +421,8 @@ class CityScene:
         if kind == "district":
             values = values[np.asarray(self.source.city.grid["district"].values).ravel()]
         values = np.asarray(values, dtype=np.float64).ravel()
+        if self.layer.floor is not None:
+            values = np.where(values < self.layer.floor, np.nan, values)
         name = {"building": "buildings", "link": "roads"}.get(kind, "overlay")
         mesh = self.meshes[name]
         if kind == "building":

@@ -1,4 +1,5 @@
-"""Air taxis in a scene: routes as 3D tubes, vertiports, aircraft at the output step.
+"""Air taxis in a scene: routes as 3D tubes, vertiports, aircraft at the output step,
+and a legend of their colours.
 
 Drawn whenever the run store has ``/state/uam``; the noise map is the grid layer
 ``--var noise_lden`` (or ``noise_leq_hour``) like any other grid variable. The routes
@@ -11,11 +12,12 @@ from __future__ import annotations
 import numpy as np
 
 ROUTE_RGB = "#7b3fa0"
-VERTIPORT_RGB = "#1f3a5f"
+VERTIPORT_RGB = "#111111"
 # aircraft: not the red of the air monitors' spheres
 AIRCRAFT_RGB = {"airborne": "#ff7f0e", "holding": "#e377c2", "landing": "#ffbf00"}
-# sizes as fractions of the city's longer side, so a small city keeps them in scale
-ROUTE_RADIUS, VERTIPORT_RADIUS, AIRCRAFT_RADIUS = 0.0018, 0.008, 0.005
+# sizes as fractions of the city's longer side, so a small city keeps them in scale: a
+# route tube about 3 pixels wide in a 600-pixel picture, aircraft and pads larger than it
+ROUTE_RADIUS, VERTIPORT_RADIUS, AIRCRAFT_RADIUS = 0.0028, 0.008, 0.006
 _PHASES = {"airborne": 3, "holding": 4, "landing": 5}  # sim.uam.PHASES (viz reads stores)
 
 
@@ -25,6 +27,29 @@ class UamLayers:
     def __init__(self, scene, uam):
         self.scene, self.uam = scene, uam
         self.span_m = max(scene.frame.size)
+        self._legend()
+
+    def _legend(self) -> None:
+        """What the colours mean, upper right: coloured symbols, black text (VTK would
+        colour the text like its symbol, unreadable in amber or pink on white)."""
+        from pyvista.plotting.renderer import make_legend_face
+
+        entries = [("air-taxi route", ROUTE_RGB, "rectangle"),
+                   ("vertiport", VERTIPORT_RGB, "rectangle")]  # fmt: skip
+        entries += [(f"aircraft {name}", rgb, "circle") for name, rgb in AIRCRAFT_RGB.items()]
+        size = (0.3, 0.22) if self.scene.narrow else (0.15, 0.13)
+        legend = self.scene.renderer.add_legend(
+            [list(e) for e in entries], bcolor="white", border=True, size=size,
+            loc="upper right", background_opacity=0.85,
+        )  # fmt: skip
+        for i, (text, rgb, face) in enumerate(entries):
+            symbol = make_legend_face(face)
+            rgb_u8 = np.array(self.scene.pv.Color(rgb).int_rgb, np.uint8)
+            symbol.cell_data["rgb"] = np.tile(rgb_u8, (symbol.n_cells, 1))
+            symbol.cell_data.active_scalars_name = "rgb"
+            legend.SetEntry(i, symbol, text, [-1.0, -1.0, -1.0])  # -1: the text property's
+        legend.ScalarVisibilityOn()
+        legend.GetEntryTextProperty().SetColor(0.0, 0.0, 0.0)
 
     @classmethod
     def of(cls, scene) -> UamLayers | None:

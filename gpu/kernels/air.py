@@ -24,17 +24,13 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import logging
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-log = logging.getLogger(__name__)
+from gpu.kernels.build import FMAD_OFF, cc_library, compiled_or_none, set_values, setter_source
 
 SOURCE = Path(__file__).with_name("air_substep.cu")
 # Index of each parameter in the params array (the P_* of the source); species s has its
@@ -104,25 +100,16 @@ class _CupySubstep(AirSubstep):
 
         super().__init__(dtype)
         real = "float" if self.dtype.name == "float32" else "double"
-        args = ", ".join(f"REAL v{i}" for i in range(N_PARAMS))
-        values = ", ".join(f"v{i}" for i in range(N_PARAMS))
-        setter = (
-            f'\nextern "C" __global__ void air_params(REAL* p, int n, {args}) {{\n'
-            f"    REAL v[{N_PARAMS}] = {{{values}}};\n"
-            "    for (int i = 0; i < n; ++i) p[i] = v[i];\n}\n"
-        )
         module = cupy.RawModule(
-            code=SOURCE.read_text() + setter,
-            options=("--fmad=false", f"-DREAL={real}", f"-DTILE={self.tile}"),
+            code=SOURCE.read_text() + setter_source("air_params", "REAL", N_PARAMS),
+            options=(FMAD_OFF, f"-DREAL={real}", f"-DTILE={self.tile}"),
         )
         # compile now, outside any graph capture
         self._substep = module.get_function("air_substep")
         self._setter = module.get_function("air_params")
 
     def set_params(self, params, values) -> None:
-        padded = [*values, *[0.0] * (N_PARAMS - len(values))]
-        real = self.dtype.type
-        self._setter((1,), (1,), (params, np.int32(len(values)), *(real(v) for v in padded)))
+        set_values(self._setter, params, values, N_PARAMS, self.dtype)
 
     def __call__(self, cin, cout, factor, gain, params, order: int) -> None:
         ns, ny, nx, grid = self._grid(cin)
@@ -163,19 +150,9 @@ class CpuSubstep(AirSubstep):
         self._fn(*(a.ctypes.data for a in arrays), ns, ny, nx, int(order))
 
 
-@functools.cache
 def _cpu_library(dtype: str, tile: int) -> ctypes.CDLL:
-    cc = shutil.which("cc")
-    if cc is None:
-        raise RuntimeError("the CPU build of the air kernel needs a C compiler ('cc')")
     real = "float" if dtype == "float32" else "double"
-    out = Path(tempfile.mkdtemp(prefix="twin-air-kernel-")) / f"air_{dtype}_{tile}.so"
-    subprocess.run(
-        [cc, "-std=c99", "-O2", "-ffp-contract=off", "-fno-fast-math", "-shared", "-fPIC",
-         f"-DREAL={real}", f"-DTILE={tile}", "-x", "c", str(SOURCE), "-o", str(out)],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    return ctypes.CDLL(str(out))
+    return cc_library(SOURCE, (f"REAL={real}", f"TILE={tile}"))
 
 
 def cpu_build(dtype: Any = "float32", tile: int | None = None,
@@ -186,12 +163,7 @@ def cpu_build(dtype: Any = "float32", tile: int | None = None,
 
 @functools.cache
 def _cupy_kernel(dtype: str) -> AirSubstep | None:
-    try:
-        return _CupySubstep(dtype)
-    except Exception as err:  # CompileException, a CUDA driver without NVRTC, ...
-        log.warning("The fused air kernel does not compile (%s: %s); the air model runs "
-                    "its array code instead.", type(err).__name__, err)  # fmt: skip
-        return None
+    return compiled_or_none(lambda: _CupySubstep(dtype), "fused air kernel")
 
 
 def for_namespace(xp: Any, dtype: Any) -> AirSubstep | None:

@@ -214,14 +214,31 @@ def fixed_display(xp, plan, clock_s: float):
     phase_s = signals.phase_lengths(plan, xp)
     cycle = phase_s.sum(axis=1)
     start = signals.phase_starts(phase_s, xp)
-    u = xp.remainder(clock_s - plan["signal_offset_s"], cycle)[:, None]
-    inside = (u >= start) & (u < start + phase_s)
-    phase = xp.argmax(inside.astype(xp.int8), axis=1)
+    u = _cycle_time(clock_s, plan["signal_offset_s"], cycle)[:, None]
+    phase = xp.argmax(_inside(u, start, phase_s).astype(xp.int8), axis=1)
     t = _take(xp, u - start, phase)
     green = _take(xp, plan["signal_green_s"], phase)
     amber = _take(xp, plan["signal_amber_s"], phase)
+    interval, in_interval = _interval(t, green, amber)
+    return phase, interval, in_interval, t
+
+
+@gpu.fuse
+def _cycle_time(xp, clock_s, offset_s, cycle):
+    return xp.remainder(clock_s - offset_s, cycle)
+
+
+@gpu.fuse
+def _inside(xp, u, start, phase_s):
+    """Where ``u`` lies in the phase."""
+    return (u >= start) & (u < start + phase_s)
+
+
+@gpu.fuse
+def _interval(xp, t, green, amber):
+    """The interval shown ``t`` [s] into a phase, and the time into it [s]."""
     interval = xp.where(t < green, GREEN, xp.where(t < green + amber, AMBER, ALL_RED))
     in_interval = t - xp.where(
         interval == GREEN, 0.0, green + xp.where(interval == ALL_RED, amber, 0.0)
     )
-    return phase, interval, in_interval, t
+    return interval, in_interval

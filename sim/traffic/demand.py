@@ -178,6 +178,12 @@ def poisson_multiplier(expected_trips, seed: int, hour: int) -> np.ndarray:
     return np.divide(drawn, lam, out=np.ones_like(lam), where=lam > 0)
 
 
+def needs_draw(st: dict, clock_s: float) -> bool:
+    """Whether :func:`draw_hour` at model clock ``clock_s`` draws a new hour (host
+    values only)."""
+    return math.floor(clock_s / 3600.0 + 1e-9) != int(st["demand_hour"])
+
+
 def draw_hour(xp, st: dict, demand: Demand, clock_s: float, time_of_day_s: float,
               scale: float, seed: int) -> None:  # fmt: skip
     """Draw the demand of the run's hour at model clock ``clock_s`` unless drawn already.
@@ -187,9 +193,9 @@ def draw_hour(xp, st: dict, demand: Demand, clock_s: float, time_of_day_s: float
     the hour on a one-minute grid and scaled by ``scale``) and ``st["demand_hour"]``.
     ``time_of_day_s`` [s] is the time of day at ``clock_s``.
     """
-    hour = math.floor(clock_s / 3600.0 + 1e-9)
-    if hour == int(st["demand_hour"]):  # a host value
+    if not needs_draw(st, clock_s):
         return
+    hour = math.floor(clock_s / 3600.0 + 1e-9)
     start = time_of_day_s + hour * 3600.0 - clock_s  # time of day at the hour's start
     mean = float(demand.factor((start + 60.0 * (np.arange(60) + 0.5)) % DAY_S).mean())
     drawn = poisson_multiplier(demand.od_veh_per_h * (mean * scale), seed, hour)

@@ -153,12 +153,18 @@ def _add_substep(xp, count, occupancy_s, distance_m, time_s, inflow, out, n, f,
     )
 
 
+def latch_due(st: dict, t_end_s: float) -> bool:
+    """Whether an aggregation interval ends with the sub-step ending at ``t_end_s``
+    (host values only)."""
+    return t_end_s >= float(st["detector_next_s"]) - 1e-9
+
+
 def latch(xp, st: dict, table: dict[str, Any], t_end_s: float, interval_s: float) -> None:
     """At a sub-step ending at ``t_end_s`` (host clock): if an interval ends, report
     its values and restart the sums (host-known decision, no synchronisation)."""
-    next_s = float(st["detector_next_s"])
-    if t_end_s < next_s - 1e-9:
+    if not latch_due(st, t_end_s):
         return
+    next_s = float(st["detector_next_s"])
     span_s = t_end_s - float(st["detector_last_s"])
     time_s = st["detector_acc_time_s"]
     speed = xp.where(

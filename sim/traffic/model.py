@@ -61,7 +61,8 @@ from sim.traffic import control, loading, routing, signals
 from sim.traffic import detectors as loops
 from sim.traffic import state as tables
 from sim.traffic.commands import SignalCommands
-from sim.traffic.demand import DAY_S, DEMAND_NOISE, Demand, draw_hour
+from sim.traffic.demand import DAY_S, DEMAND_NOISE, Demand, draw_hour, needs_draw
+from sim.traffic.fused import FusedCtm
 from sim.traffic.network import Network
 
 
@@ -69,6 +70,15 @@ from sim.traffic.network import Network
 def _add_scaled(xp, total, x, scale):
     """``total + x * scale`` in one kernel."""
     return total + x * scale
+
+
+@gpu.fuse
+def _link_time(xp, on_link, capacity, green, free_time, wait):
+    """[s] free-flow time plus the signal wait (zeros: none, and ``free_time + 0`` is
+    ``free_time``) or the time to discharge the link at its green-reduced capacity,
+    whichever is longer."""
+    discharge = on_link / xp.maximum(capacity * green, 1e-300)
+    return xp.maximum(free_time + wait, discharge)
 
 
 class TrafficModel(SignalCommands):
@@ -193,6 +203,7 @@ class TrafficModel(SignalCommands):
         )
         self.STATE = tables.BASE_STATE | (loops.STATE if with_detectors else {})
         self._dev: dict[str, tuple] = {}
+        self._fused_by: dict[str, FusedCtm] = {}
         _, graph, _ = self._device(np)
         routing.check_reachable(graph, network.free_flow_time, demand)
 
@@ -244,6 +255,16 @@ class TrafficModel(SignalCommands):
             work = loading.workspace(xp, self.cells.n_cells, net.n_links, self.demand.n_zones)
             self._dev[key] = (static, graph, link, work, {})
         return self._dev[key][:3]
+
+    def _fused(self, xp) -> FusedCtm | None:
+        """The fused sub-steps on ``xp`` (:func:`gpu.fused_ctm_substeps`), or None."""
+        kernel = gpu.fused_ctm_substeps(xp)
+        if kernel is None:
+            return None
+        fused = self._fused_by.get(xp.__name__)
+        if fused is None or fused.kernel is not kernel:
+            fused = self._fused_by[xp.__name__] = FusedCtm(kernel, self, xp)
+        return fused
 
     def _kernel(self, xp, h_s: float):
         """Sub-step constants for length ``h_s`` and the scratch buffers (cached)."""
@@ -339,13 +360,19 @@ class TrafficModel(SignalCommands):
         clock = float(st["clock_s"])  # host values: no sync
         next_route = float(st["next_route_s"])
         factors = self.demand.factor((tod + h * (np.arange(n_sub) + 0.5)) % DAY_S) * scale
-        uses = self._uses(xp, st)
         constants, work = self._kernel(xp, h)
-        green = xp.ones(self.network.n_links + 1)
         row, serve, valid = link["approach_row"], link["serve"], link["serve_valid"]
         starts = clock + h * xp.arange(n_sub, dtype=xp.float64)
         greens = signals.green_fraction(xp, st, row, serve, valid, self.lost_time_s, starts, h)
         adaptive = int(st["signal_adaptive"]) > 0  # a host value
+        poisson = self.demand_noise == "poisson"
+        fused = None if adaptive else self._fused(xp)
+        if fused is not None:  # runs of sub-steps between host events, one launch each
+            fused.start(constants, greens, [float(f) * h for f in factors], poisson)
+            done = 0  # sub-steps run so far
+        else:
+            uses = self._uses(xp, st)
+            green = xp.ones(self.network.n_links + 1)
         if adaptive:
             fixed = (st["signal_mode"] == control.FIXED_TIME)[row]
             pieces = control.pieces(h, float(st["signal_min_green_floor_s"]))
@@ -353,15 +380,26 @@ class TrafficModel(SignalCommands):
         det = link.get("detectors")
         for k in range(n_sub):
             t = clock + k * h
+            if fused is not None and (t >= next_route or (poisson and needs_draw(st, t))):
+                fused.run(st, done, k)
+                done = k
             if t >= next_route:
-                self._update_routes(xp, st)
-                uses = self._uses(xp, st)
+                self._update_routes(xp, st, fused)
+                if fused is None:
+                    uses = self._uses(xp, st)
                 next_route += self.route_interval_s * math.floor(
                     (t - next_route) / self.route_interval_s + 1
                 )
-            new_trips = link["od_per_s"] * (float(factors[k]) * h)
-            if self.demand_noise == "poisson":
+            if poisson:
                 draw_hour(xp, st, self.demand, t, tod + (t - clock), scale, self.seed)
+            if fused is not None:
+                if det is not None and loops.latch_due(st, t + h):
+                    fused.run(st, done, k + 1)
+                    done = k + 1
+                    loops.latch(xp, st, det, t + h, self.detectors.interval_s)
+                continue
+            new_trips = link["od_per_s"] * (float(factors[k]) * h)
+            if poisson:
                 new_trips = new_trips * st["demand_multiplier"]
             st["origin_queue"] += new_trips
             st["generated"] += new_trips.sum()
@@ -378,6 +416,8 @@ class TrafficModel(SignalCommands):
             if det is not None:
                 loops.accumulate(xp, st, det, work["inflow"], work["flow"], st["vehicles"], h)
                 loops.latch(xp, st, det, t + h, self.detectors.interval_s)
+        if fused is not None:
+            fused.run(st, done, n_sub)
         st["free_flow_time_s"] += (st["acc_cell_flow"] * static.cell_free_time).sum()
         st["clock_s"] = np.asarray(clock + dt)
         st["next_route_s"] = np.asarray(next_route)
@@ -481,13 +521,12 @@ class TrafficModel(SignalCommands):
         served = signals.served_sum(eff, row, link["serve"], link["serve_valid"])
         green[link["approach"]] = served / cycle[row]
         on_link = st["link_dest"][:, :-1].sum(axis=0)
-        discharge = on_link / xp.maximum(link["capacity"] * green, 1e-300)
-        free = link["free_time"]
+        wait = xp.zeros(n_links)
         if signal_wait:
-            wait = xp.zeros(n_links)
             wait[link["approach"]] = signals.signal_delay(served, cycle[row])
-            free = free + wait
-        return xp.concatenate([xp.maximum(free, discharge), xp.zeros(1)])
+        times = xp.zeros(n_links + 1)
+        times[:-1] = _link_time(on_link, link["capacity"], green, link["free_time"], wait)
+        return times
 
     def _next_links(self, xp, graph, cost, times):
         if self.route_spread_s > 0:
@@ -496,18 +535,23 @@ class TrafficModel(SignalCommands):
             )
         return routing.best_next_links(xp, graph, cost, times)
 
-    def _update_routes(self, xp, st) -> None:
+    def _update_routes(self, xp, st, fused: FusedCtm | None = None) -> None:
+        """New route fractions; on the ``fused`` kernel's path the shortest times take
+        one launch and no host sync (``route_sweeps`` keeps its last array-code value)."""
         _, graph, _ = self._device(xp)
         cost = self._travel_time(xp, st, self.signal_wait_in_routes)
-        st["route_time_s"], sweeps = routing.shortest_times(
-            xp,
-            graph,
-            cost,
-            start=st["route_time_s"],
-            first_check=int(st["route_sweeps"]),  # a host value
-            return_sweeps=True,
-        )
-        st["route_sweeps"] = np.asarray(sweeps)
+        if fused is not None:
+            st["route_time_s"] = fused.shortest_times(cost, st["route_time_s"])
+        else:
+            st["route_time_s"], sweeps = routing.shortest_times(
+                xp,
+                graph,
+                cost,
+                start=st["route_time_s"],
+                first_check=int(st["route_sweeps"]),  # a host value
+                return_sweeps=True,
+            )
+            st["route_sweeps"] = np.asarray(sweeps)
         best = self._next_links(xp, graph, cost, st["route_time_s"])
         st["route"] = (1.0 - self.route_weight) * st["route"] + self.route_weight * best
 

@@ -96,7 +96,7 @@ def shortest_times(
     """
     n_nodes = graph.out_links.shape[1]
     n_dest = graph.dest_nodes.shape[0]
-    slot_cost = _slot_cost(xp, graph, cost)
+    costs = slot_cost(xp, graph, cost)
     slot_to = graph.to_node[graph.out_links]
     dest = (xp.arange(n_dest), graph.dest_nodes)
     d = xp.full((n_dest, n_nodes), xp.inf) if start is None else start.copy()
@@ -104,7 +104,7 @@ def shortest_times(
     limit = max_sweeps or 4 * n_nodes + 4
     check = max(1, first_check)
     for sweep in range(1, limit + 1):
-        new = (slot_cost[None] + d[:, slot_to]).min(axis=1)
+        new = (costs[None] + d[:, slot_to]).min(axis=1)
         new[dest] = 0.0
         if sweep >= check or sweep == limit:
             if bool(xp.all(new == d)):
@@ -140,7 +140,7 @@ def check_reachable(graph: RouteGraph, free_flow_time, demand) -> None:
         )
 
 
-def _slot_cost(xp, graph: RouteGraph, cost):
+def slot_cost(xp, graph: RouteGraph, cost):
     """(k, node) cost of each out-slot, inf on padding."""
     padded = xp.concatenate([cost[:-1], xp.full(1, xp.inf, dtype=cost.dtype)])
     return padded[graph.out_links]
@@ -155,7 +155,7 @@ def best_next_links(xp, graph: RouteGraph, cost, times):
     """
     n_links = cost.shape[0] - 1
     n_dest = graph.dest_nodes.shape[0]
-    value = _slot_cost(xp, graph, cost)[None] + times[:, graph.to_node[graph.out_links]]
+    value = slot_cost(xp, graph, cost)[None] + times[:, graph.to_node[graph.out_links]]
     best = xp.argmin(value, axis=1)  # (zone, node), out-slot
     reachable = xp.isfinite(xp.min(value, axis=1))
     reachable[xp.arange(n_dest), graph.dest_nodes] = False
@@ -185,7 +185,7 @@ def logit_next_links(xp, graph: RouteGraph, cost, times, spread_s: float, band_s
     n_links = cost.shape[0] - 1
     n_dest = graph.dest_nodes.shape[0]
     ahead = times[:, graph.to_node[graph.out_links]]  # (zone, k, node)
-    value = _slot_cost(xp, graph, cost)[None] + ahead
+    value = slot_cost(xp, graph, cost)[None] + ahead
     best = xp.min(value, axis=1, keepdims=True)
     finite = xp.isfinite(value)
     excess = xp.where(finite, value - xp.where(xp.isfinite(best), best, 0.0), 0.0)

@@ -198,7 +198,17 @@ def plan_arrays(
 
 def phase_lengths(plan, xp=np):
     """(signal, phase) [s] green + amber + all-red of each phase."""
-    return plan["signal_green_s"] + plan["signal_amber_s"] + plan["signal_all_red_s"]
+    return _sum3(plan["signal_green_s"], plan["signal_amber_s"], plan["signal_all_red_s"])
+
+
+@gpu.fuse
+def _sum3(xp, a, b, c):
+    return a + b + c
+
+
+@gpu.fuse
+def _discharge_time(xp, phase_s, lost_time_s):
+    return xp.maximum(phase_s - lost_time_s, 0.0)
 
 
 def phase_starts(phase_s, xp=np):
@@ -211,7 +221,7 @@ def phase_starts(phase_s, xp=np):
 def effective_green(plan, lost_time_s: float, xp=np):
     """(signal, phase) [s] discharge time of each phase per cycle, and (signal,) cycle [s]."""
     phase_s = phase_lengths(plan, xp)
-    return xp.maximum(phase_s - lost_time_s, 0.0), phase_s.sum(axis=1)
+    return _discharge_time(phase_s, lost_time_s), phase_s.sum(axis=1)
 
 
 def served_sum(values, row, serve, valid):
@@ -272,9 +282,10 @@ def green_fraction(xp, plan, row, serve, valid, lost_time_s: float, t0_s, h_s: f
     return total
 
 
-def signal_delay(green, cycle):
+@gpu.fuse
+def signal_delay(xp, green, cycle):
     """[s] mean delay of random arrivals at low flow, for effective green ``green`` and
-    ``cycle`` (arrays of the same shape).
+    ``cycle`` (arrays of the same shape; one kernel on CuPy).
 
     Webster's (1958) uniform-delay term ``C (1 - g/C)^2 / 2`` with flow ratio 0: the
     wait a vehicle expects at a fixed-time signal before any queue forms.

@@ -120,3 +120,13 @@ def test_uam_routing_reroutes_once_and_is_recorded(tmp_path, city):
     c.init()
     with pytest.raises(actions.Rejected, match="no air taxis"):
         actions.apply(c, UamRoutes("all", 1.0, 0.1))
+
+
+def test_shortest_path_is_the_baseline_that_keeps_the_routes(city):
+    from twin.services.base import BUILTINS, Context
+
+    baseline = BUILTINS["shortest_path"]()
+    baseline.reset(Context(city, scenario(uam={}), None))
+    assert baseline.decide(None) == []
+    with pytest.raises(ValueError, match=r"shortest_path needs air taxis.*\[uam\]"):
+        baseline.reset(Context(city, scenario(), None))

@@ -12,6 +12,7 @@ from tests.helpers import requires_pyvista
 from tests.twin.test_runner import scenario
 from tests.viz.test_render import pixel, shoot
 from twin.runner import run
+from viz.layers import NOISE_FLOOR_DB
 from viz.uam import AIRCRAFT_RGB, ROUTE_RGB
 
 pytestmark = requires_pyvista
@@ -49,7 +50,18 @@ def test_routes_are_tubes_in_their_colour_over_the_city(store):
 
 def test_aircraft_and_the_noise_layer_show(store):
     s = viz.scene(store, var="noise_lden", camera="top", size=SIZE)
-    assert s.layer.kind == "grid" and s.layer.clim[1] > 55.0
+    assert s.layer.kind == "grid" and s.layer.clim == (NOISE_FLOOR_DB, s.layer.clim[1])
+    assert s.layer.clim[1] > 55.0
+    # cells quieter than the floor are not coloured (NaN, drawn transparent), the rest are
+    drawn = s.meshes["overlay"].cell_data["value"]
+    quiet = s.layer.values(s.uam.uam.sizes["time"] - 1).ravel() < NOISE_FLOOR_DB
+    assert quiet.any() and (~quiet).any()
+    assert np.isnan(drawn[quiet]).all() and np.isfinite(drawn[~quiet]).all()
+    # a legend names the five colours in black text
+    legend = s.renderer.legend
+    assert legend.GetNumberOfEntries() == 2 + len(AIRCRAFT_RGB)
+    assert legend.GetEntryString(0) == "air-taxi route"
+    assert legend.GetEntryTextProperty().GetColor() == (0.0, 0.0, 0.0)
     drawn = [k for k in s.meshes if k.startswith("uam_aircraft_")]
     assert drawn and all(k.split("_")[-1] in AIRCRAFT_RGB for k in drawn)
     image = shoot(s)

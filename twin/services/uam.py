@@ -8,8 +8,8 @@ metre equal its length cost); a pair whose route would grow by more than
 ``length_budget`` over its route at the start gets half the weight, and so on, down to
 the shortest route. Climbing is weighted by the aircraft's lift-to-drag ratio
 (``climb_weight``), the metres of cruise a metre of climb costs in battery energy.
-Its baseline is the shortest-path routing of a run without it
-(``fixed_time``, which decides nothing, or any service that does not route air taxis).
+Its baseline is ``shortest_path``: the routes the run starts with (the scenario's
+``[uam]`` weights, by default the shortest), which nobody changes.
 
 References
 ----------
@@ -23,9 +23,25 @@ from sim.uam.flight import Aircraft
 from twin.services.actions import UamRoutes
 from twin.services.base import Context, builtin
 from twin.services.sensors import Observation
+from twin.services.signals import FixedTime
 
 # a metre climbed costs the battery what L/D metres of cruise do (sim.uam.flight)
 _CLIMB_WEIGHT = Aircraft().lift_to_drag
+
+
+def _needs_air_taxis(context: Context, name: str) -> None:
+    if context.scenario.uam is None:
+        raise ValueError(f"{name} needs air taxis: add a [uam] table to the scenario")
+
+
+@builtin
+class ShortestPath(FixedTime):
+    """The routes the run starts with, never changed: the baseline of ``uam_routing``."""
+
+    name = "shortest_path"
+
+    def reset(self, context: Context) -> None:
+        _needs_air_taxis(context, self.name)
 
 
 @builtin
@@ -46,8 +62,7 @@ class UamRouting:
         self.sent = False
 
     def reset(self, context: Context) -> None:
-        if context.scenario.uam is None:
-            raise ValueError("uam_routing needs air taxis: add a [uam] table to the scenario")
+        _needs_air_taxis(context, self.name)
         self.sent = False
 
     def decide(self, observation: Observation) -> list:
