@@ -73,9 +73,11 @@ on the shoulder of the afternoon plateau: on the two June days of
 3 to 6 h 20-25 %, where the relax-and-recover rule alone lowers it 6 %. Pre-conditioning
 pays where the load before the window is far below the peak (``precondition_c``,
 ``precondition_h`` set it). The recovery rate is a trade: pulling every zone down at
-``C dT/dt`` is the rebound (at 1 K h-1 it made a new peak 12 % above the uncontrolled
-one on a June day of the demo city, in the evening after the window), and a slower one
-carries warm zones into the next morning's start-up (at 0.33 K h-1 on the test days).
+``C dT/dt`` is the rebound, and a slower one carries warm zones into the next morning's
+start-up (at 0.33 K h-1 on the test days). On the demo city's hot June days the rebound
+at 0.5 K h-1 is still a new per-step peak (pulses of every zone at once whenever the
+guard releases; ``bench/RESULTS.md``): the rule cuts the winter peak there, not the
+June one.
 
 References
 ----------
