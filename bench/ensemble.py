@@ -1,6 +1,8 @@
-"""Ensembles on Ray: 8 members on 1 worker against 2 workers, and the per-member overhead.
+"""Ensembles on Ray: 8 members on 1 worker against 2 workers, the per-member overhead,
+and tiled air steps against one process.
 
     python bench/ensemble.py [--address HOST:PORT] [--members 8] [--hours 1]
+                             [--air-size 1024] [--air-steps 3]
 
 Baseline, measured in the same process: the same member run with ``twin.run`` here (no
 Ray, no ensemble store), median of 3. The ensemble runs on a Ray that is already up
@@ -13,22 +15,35 @@ start nor the workers' first imports are counted:
 * the same in CPU time (each member's process time over its task against the baseline's
   process time), which other jobs on a shared machine do not inflate;
 * the machine's own ceiling, measured first: 4 members in 2 plain processes
-  (``multiprocessing``, no Ray) against the same 4 one after the other.
+  (``multiprocessing``, no Ray) against the same 4 one after the other;
+* tiled air (:mod:`twin.tiles`): ``--air-steps`` steps of the air model on an
+  ``--air-size`` square grid (100 m cells, float32, an oblique 3 m/s wind over random
+  buildings, 10 sub-steps a step) in this process against the same steps on 1 x 2 and
+  2 x 2 tiles (512-cell chunks), the actors started and warm before timing; the tiled
+  result is checked equal to the untiled one, bitwise. Ratio = untiled wall / tiled wall.
+
+The load average is printed at the start and the end: on a shared machine the second
+worker gets what the other jobs leave of the second core.
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 import twin
-from twin.distributed import connect, run_ensemble
+from sim.air import AirModel
+from twin.distributed import TileGroup, connect, run_ensemble
 from twin.ensemble import sweep_members
 from twin.testing import CITY, scenario
+from twin.tiles import TiledAir, layout
 
 
 def _run(args) -> None:
@@ -49,12 +64,62 @@ def _ceiling(members, root: Path) -> float:
     return one / (time.perf_counter() - t)
 
 
+def _air_steps(model, step, state, forcing, steps: int) -> tuple[dict, float, float]:
+    """``steps`` air steps of 300 s; the state after them, wall and CPU time [s]."""
+    t, c = time.perf_counter(), time.process_time()
+    for _ in range(steps):
+        state = step(state, forcing, 300.0)
+    return state, time.perf_counter() - t, time.process_time() - c
+
+
+def _tiled_air(size: int, steps: int, address: str | None) -> None:
+    """Untiled against tiled air steps on a ``size`` x ``size`` grid (see the module doc)."""
+    rng = np.random.default_rng(0)
+    model = AirModel(100.0)
+    state = model.init({"building_height": rng.uniform(0, 60, (size, size))}, np)
+    forcing = {"wind_speed": 3.0, "wind_from_direction": 230.0, "mixing_height": 600.0}
+    forcing |= {f"emission_{s}": rng.uniform(0, 2e-6, (size, size)) for s in model.species}
+    n = model.substeps(state, forcing, 300.0)
+    whole, wall, cpu = _air_steps(model, model.step, state, forcing, steps)
+    print(f"\nair model, {size} x {size} cells, float32, {steps} steps of {n} sub-steps")
+    print(f"{'case':<28}{'wall [s]':>9}{'driver CPU':>11}{'tiles CPU sum/max':>19}"
+          f"{'wall ratio':>11}{'CPU ratio':>10}")  # fmt: skip
+    print(f"{'one process (baseline)':<28}{wall:>9.2f}{cpu:>11.2f}{'':>19}{'1.00x':>11}"
+          f"{'1.00x':>10}")  # fmt: skip
+    for tiles in ((1, 2), (2, 2)):
+        tiled = TiledAir(model, layout((size, size), tiles, 512),
+                         lambda ts, m, s: TileGroup(ts, m, s, device="cpu", address=address))
+        try:
+            tiled.step(state, forcing, 300.0)  # starts the actors: not timed
+            before = tiled.group.cpu_seconds()
+            # from ``state`` again: the actors load it (counted), then step
+            parts, t_wall, t_cpu = _air_steps(tiled, tiled.step, state, forcing, steps)
+            used = [b - a for a, b in zip(before, tiled.group.cpu_seconds(), strict=True)]
+        finally:
+            tiled.close()
+        assert all(np.array_equal(parts[s], whole[s]) for s in model.species), tiles
+        label = f"{tiles[0]} x {tiles[1]} tiles (Ray actors)"
+        spent = f"{sum(used):.2f}/{max(used):.2f}"
+        print(f"{label:<28}{t_wall:>9.2f}{t_cpu:>11.2f}{spent:>19}{wall / t_wall:>10.2f}x"
+              f"{cpu / (max(used) + t_cpu):>9.2f}x")  # fmt: skip
+    print("CPU ratio = baseline CPU / (busiest tile's CPU + driver CPU): the speed-up with a "
+          "free core per tile")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--address", default=None, help="Ray cluster (default: a local Ray)")
     parser.add_argument("--members", type=int, default=8)
     parser.add_argument("--hours", type=float, default=1.0)
+    parser.add_argument("--air-size", type=int, default=1024, help="air grid side [cells]")
+    parser.add_argument("--air-steps", type=int, default=3)
+    parser.add_argument("--only-air", action="store_true", help="skip the ensemble part")
     args = parser.parse_args()
+    print(f"load average at the start: {os.getloadavg()[0]:.1f} (2 cores)")
+    if args.only_air:
+        connect(args.address, num_cpus=2)
+        _tiled_air(args.air_size, args.air_steps, args.address)
+        return
     sweep = {"weather.seed": range(args.members)}
     with tempfile.TemporaryDirectory(prefix="twin-bench-ensemble-") as tmp:
         root = Path(tmp)
@@ -94,6 +159,8 @@ def main() -> None:
     cpu = statistics.median(cpus)
     print(f"CPU per member: {cpu:.2f} s in the ensemble, {base_cpu:.2f} s for twin.run here: "
           f"overhead {cpu - base_cpu:+.2f} s of CPU")  # fmt: skip
+    _tiled_air(args.air_size, args.air_steps, args.address)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

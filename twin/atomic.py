@@ -2,9 +2,9 @@
 
 * :func:`write_json` replaces a metadata document atomically (and, on a full disk,
   still records a shorter one, such as a ``failed`` status);
-* a run store is created in ``<name>.creating`` beside its path and renamed into place
-  complete (:func:`begin_creation`, :func:`finish_creation`), so a kill at any step of
-  a creation leaves the old store, the new one, or nothing; never a half-made store.
+* a run store (an ensemble's too) is created in ``<name>.creating`` beside its path and
+  renamed into place complete (:func:`create`), so a kill at any step of a creation
+  leaves the old store, the new one, or nothing; never a half-made store.
   :data:`creation_hook` is the fault-injection seam the tests use to kill a creation
   at each of its steps.
 """
@@ -22,9 +22,11 @@ from pathlib import Path
 __all__ = [
     "abandon_creation",
     "begin_creation",
+    "create",
     "creation_hook",
     "creation_step",
     "finish_creation",
+    "remove_leftovers",
     "write_json",
 ]
 
@@ -75,15 +77,21 @@ def sibling(path: Path, suffix: str) -> Path:
     return path.with_name(f"{path.name}.{suffix}")
 
 
-def begin_creation(target: Path) -> Path:
-    """The folder a run store is built in, ``<name>.creating`` beside ``target``, after
-    removing what a killed creation left (the caller holds the writer lock, so these
-    names are this store's own)."""
+def remove_leftovers(target: Path) -> None:
+    """Remove what a killed creation left beside ``target`` (``<name>.creating``,
+    ``<name>.replaced``); the caller holds the writer lock, so these names are this
+    store's own."""
     for leftover in (sibling(target, "creating"), sibling(target, "replaced")):
         if leftover.is_dir() and not leftover.is_symlink():
             shutil.rmtree(leftover)
         elif os.path.lexists(leftover):
             leftover.unlink()
+
+
+def begin_creation(target: Path) -> Path:
+    """The folder a run store is built in, ``<name>.creating`` beside ``target``, after
+    :func:`remove_leftovers`."""
+    remove_leftovers(target)
     return sibling(target, "creating")
 
 
@@ -115,3 +123,16 @@ def abandon_creation(work: Path, target: Path) -> None:
         shutil.rmtree(work, ignore_errors=True)
     else:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def create(target: Path, write: Callable[[Path], None]) -> Path:
+    """Create a store at ``target`` atomically: ``write(folder)`` builds it in the creation
+    folder, which is then renamed into place (an error undoes it; a kill leaves what
+    :func:`finish_creation` says). The caller holds the store's writer lock."""
+    work = begin_creation(target)
+    try:
+        write(work)
+        return finish_creation(work, target)
+    except Exception:
+        abandon_creation(work, target)
+        raise

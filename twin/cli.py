@@ -247,6 +247,24 @@ def run_cmd(
     log_file: Annotated[
         Path | None, typer.Option("--log", help="Also write the run's log (debug lines) here.")
     ] = None,
+    tiles: Annotated[
+        str | None,
+        typer.Option(
+            "--tiles",
+            help="NYxNX: the air model on that many y/x tiles, one Ray worker each (edges on "
+            "the store's grid chunks); traffic and energy stay here.",
+        ),
+    ] = None,
+    grid_chunk: Annotated[
+        int | None,
+        typer.Option("--grid-chunk", help="y/x chunk of the store's grids [cells] (default 512)."),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--address", help="Ray cluster of --tiles HOST:PORT (default: RAY_ADDRESS or local)."
+        ),
+    ] = None,
 ) -> None:
     """Run a scenario: the coupled traffic, air and energy models, streamed to a Zarr store.
 
@@ -255,6 +273,7 @@ def run_cmd(
     """
     from twin.runner import run
     from twin.store import open_run, read_kpis
+    from twin.tiles import parse_tiles
 
     try:
         if log_file is not None:
@@ -280,6 +299,9 @@ def run_cmd(
             resume=resume,
             profile=profile,
             check_every_step=check_every_step,
+            tiles=None if tiles is None else parse_tiles(tiles),
+            grid_chunk=grid_chunk,
+            address=address,
         )
     except (InputError, RuntimeError, OSError) as err:
         raise fail(err) from None

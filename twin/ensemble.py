@@ -36,9 +36,10 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import os
 import tempfile
 import time as wallclock
-import warnings
+import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +49,9 @@ import numpy as np
 import xarray as xr
 import zarr
 
+from twin import atomic, storeguard
 from twin.errors import InputError
+from twin.fingerprint import check_fingerprints, fingerprints
 from twin.kpi import KPIS
 from twin.scenario import Scenario
 from twin.store import (
@@ -60,8 +63,9 @@ from twin.store import (
     _replaceable,
     _times,
     _write_coords,
-    check_store,
+    consolidate,
     start_run_store,
+    store_kind,
     time_attrs,
 )
 from twin.store import _root_attrs as root_attrs
@@ -114,6 +118,12 @@ def label_name(key: str) -> str:
     return key.replace(".", "_")
 
 
+def _table(annotation: Any) -> Any:
+    """The settings model of an optional table (``UamSettings | None``: ``UamSettings``)."""
+    models = [a for a in typing.get_args(annotation) if hasattr(a, "model_fields")]
+    return models[0] if len(models) == 1 else annotation
+
+
 def _check_key(scenario: Scenario, key: str) -> None:
     """A swept key must name a scenario field that leaves the store layout alone."""
     if not isinstance(key, str) or not key:
@@ -127,7 +137,7 @@ def _check_key(scenario: Scenario, key: str) -> None:
             raise InputError(
                 f"sweep key {key!r}: {part!r} is not a field of {where}; fields there: {known}"
             )
-        node = fields[part].annotation
+        node = _table(fields[part].annotation)
     for fixed in LAYOUT_FIELDS:
         if key == fixed or key.startswith(fixed + "."):
             raise InputError(
@@ -219,38 +229,38 @@ class EnsembleStore:
     """The store of an ensemble (see the module docstring for its layout)."""
 
     def __init__(self, path: str | Path):
-        self.path = check_store(path)
-        attrs = root_attrs(self.path)
+        scan = storeguard.scan(path)  # the arrays' own metadata, as on disk
+        self.path, attrs = scan.root, scan.groups[""]
         if attrs.get("kind") != RUN_KIND or "ensemble" not in attrs:
             raise InputError(f"{self.path} is not an ensemble store (no 'ensemble' attribute)")
         if not attrs.get("layout_complete"):
             raise InputError(f"{self.path} was interrupted while it was being created")
-        # the arrays' own metadata, not the consolidated copy: the checks below and the
-        # writes must see what is on disk
+        ensemble = storeguard.ensemble_attrs(scan)
+        storeguard.verify_chunks(scan, [f"members/{n}" for n in storeguard.MEMBER_ARRAYS])
         self.group = zarr.open_group(self.path, mode="r+", zarr_format=3, use_consolidated=False)
-        self.size = int(attrs["ensemble"]["members"])
-        self.labels = ["member", *attrs["ensemble"]["labels"]]
-        self.slabs = self._slabs(self.labels)
+        self.size = ensemble["members"]
+        self.labels = ["member", *ensemble["labels"]]
+        self.slabs = self._slabs(scan)
+        self.scan = scan
 
-    def _slabs(self, labels: Sequence[str]) -> list[str]:
+    def _slabs(self, scan: storeguard.Scan) -> list[str]:
         """Paths of the state arrays along ``member`` (a member copies them from its run);
         refuses the store if any array but a label coordinate has a chunk along
         ``member`` other than 1 (two members would share a chunk)."""
         paths = []
-        for prefix in ("state", "kpi", "members"):
-            for path, arr in self.group[prefix].members(max_depth=None):
-                dims = (arr.metadata.dimension_names or ()) if isinstance(arr, zarr.Array) else ()
-                if dims[:1] != ("member",) or path.rpartition("/")[2] in labels:
-                    continue
-                if arr.chunks[0] != 1 or arr.shape[0] != self.size:
-                    raise InputError(
-                        f"{self.path}: array {prefix}/{path} has chunks {arr.chunks} along "
-                        f"member of {arr.shape[0]}; an ensemble store needs chunk 1 and "
-                        f"{self.size} members"
-                    )
-                if prefix == "state":
-                    paths.append(f"{prefix}/{path}")
-        return paths
+        for path, arr in scan.arrays.items():
+            if not path.startswith(("state/", "kpi/", "members/")):
+                continue
+            if arr.dims[:1] != ("member",) or path.rpartition("/")[2] in self.labels:
+                continue
+            if arr.chunks[0] != 1 or arr.shape[0] != self.size:
+                raise InputError(
+                    f"{self.path}: array {path} has chunks {arr.chunks} along member of "
+                    f"{arr.shape[0]}; an ensemble store needs chunk 1 and {self.size} members"
+                )
+            if path.startswith("state/"):
+                paths.append(path)
+        return sorted(paths)
 
     @classmethod
     def create(
@@ -266,62 +276,23 @@ class EnsembleStore:
 
         ``layouts`` and ``coords`` are those of :meth:`twin.coupling.Coupler.layouts`
         (one member's; every member has the same)."""
-        path = Path(path)
-        _replaceable(path, RUN_KIND)
-        root = start_run_store(path, city)
-        n_members, sc = len(members), members[0].scenario
-        labels = _label_coords(members)
-        step_s = sc.output_interval.total_seconds()
-        times = (np.arange(1, sc.n_outputs + 1) * step_s).astype(np.int64)
-        clock = time_attrs(f"seconds since {sc.start.isoformat()}", attrs.get("utc_offset_hours"))
-        state = root.require_group("state")
-        for model, variables in layouts.items():
-            grp = state.require_group(model)
-            dims = {d for dims, _, _ in variables.values() for d in dims}
-            _write_coords(
-                grp, labels | _times(times, clock) | _labels(city, dims) | coords.get(model, {})
+        target = Path(path)
+        _replaceable(target, RUN_KIND, remove=False)
+        return cls(
+            atomic.create(
+                target, lambda work: _write_template(work, city, members, layouts, coords, attrs)
             )
-            for name, (dims, shape, attrs_) in variables.items():
-                _full(grp, name, (n_members, times.size, *shape), (1, 1, *_chunks(dims, shape)),
-                      "float32", np.nan, ("member", "time", *dims), attrs_)  # fmt: skip
-        kpi = root.require_group("kpi")
-        _write_coords(kpi, labels)
-        for name, k in KPIS.items():
-            about = {"units": k.units, "long_name": k.long_name, "model": k.model,
-                     "better": k.better}  # fmt: skip
-            _full(kpi, name, (n_members,), (1,), "float64", np.nan, ("member",), about)
-        mem = root.require_group("members")
-        _write_coords(mem, labels)
-        for name, dtype, fill, about in (
-            ("status", "int8", PENDING, {"long_name": "member status (its completion marker)",
-             "flag_values": list(STATUS), "flag_meanings": " ".join(STATUS.values())}),
-            ("wall_seconds", "float64", np.nan,
-             {"units": "s", "long_name": "wall time of the member's run"}),
-            ("error", str, "", {"long_name": "error of a failed member"}),
-            ("scenario", str, "", {"long_name": "the member's scenario as TOML"}),
-        ):  # fmt: skip
-            _full(mem, name, (n_members,), (1,), dtype, fill, ("member",), about)
-        mem["scenario"][:] = np.asarray([m.scenario.to_toml() for m in members], dtype=object)
-        root.attrs.update(
-            attrs
-            | {
-                "ensemble": {"members": n_members, "labels": [n for n in labels if n != "member"]},
-                # every output step exists for every member: a member's completeness is
-                # its /members/status chunk, so readers never cut the time axis
-                "completed_outputs": int(times.size),
-                "layout_complete": True,
-            }
         )
-        store = cls(path)
-        store.consolidate()
-        return store
 
     # -- per member
     def status(self) -> np.ndarray:
-        """Status of every member (:data:`PENDING`, :data:`COMPLETE`, :data:`FAILED`)."""
-        return self.group["members/status"][...]
+        """Status of every member (:data:`PENDING`, :data:`COMPLETE`, :data:`FAILED`),
+        read from chunks that pass the guard."""
+        storeguard.verify_chunks(self.scan, ["members/status"])
+        return _checked_status(self.path, self.group["members/status"][...])
 
     def scenarios(self) -> list[str]:
+        storeguard.verify_chunks(self.scan, ["members/scenario"])
         return [str(s) for s in self.group["members/scenario"][...]]
 
     def write_member(self, index: int, run_store: Path, kpis: xr.Dataset, wall_s: float) -> None:
@@ -356,13 +327,69 @@ class EnsembleStore:
         """Change root attributes (through the consolidated view, which keeps it)."""
         zarr.open_group(self.path, mode="r+", zarr_format=3).attrs.update(changes)
 
-    def consolidate(self) -> None:
-        """Consolidate the metadata into the root (as a complete run store has it). Done
-        once, with the template: members write chunks and attributes only, so no
-        array's metadata changes afterwards."""
-        with warnings.catch_warnings():  # zarr: "not part of the v3 specification" (yet)
-            warnings.simplefilter("ignore", UserWarning)
-            zarr.consolidate_metadata(self.path, zarr_format=3)
+
+def _write_template(path: Path, city, members, layouts, coords, attrs) -> None:
+    """The template of :meth:`EnsembleStore.create`, in the (temporary) folder ``path``,
+    consolidated (as a complete run store is: members write chunks and attributes only,
+    so no array's metadata changes afterwards)."""
+    root = start_run_store(path, city)
+    n_members, sc = len(members), members[0].scenario
+    labels = _label_coords(members)
+    step_s = sc.output_interval.total_seconds()
+    times = (np.arange(1, sc.n_outputs + 1) * step_s).astype(np.int64)
+    clock = time_attrs(f"seconds since {sc.start.isoformat()}", attrs.get("utc_offset_hours"))
+    state = root.require_group("state")
+    for model, variables in layouts.items():
+        grp = state.require_group(model)
+        dims = {d for dims, _, _ in variables.values() for d in dims}
+        _write_coords(
+            grp, labels | _times(times, clock) | _labels(city, dims) | coords.get(model, {})
+        )
+        for name, (dims, shape, attrs_) in variables.items():
+            _full(grp, name, (n_members, times.size, *shape), (1, 1, *_chunks(dims, shape)),
+                  "float32", np.nan, ("member", "time", *dims), attrs_)  # fmt: skip
+    kpi = root.require_group("kpi")
+    _write_coords(kpi, labels)
+    for name, k in KPIS.items():
+        about = {"units": k.units, "long_name": k.long_name, "model": k.model,
+                 "better": k.better}  # fmt: skip
+        _full(kpi, name, (n_members,), (1,), "float64", np.nan, ("member",), about)
+    mem = root.require_group("members")
+    _write_coords(mem, labels)
+    for name, dtype, fill, about in (
+        ("status", "int8", PENDING, {"long_name": "member status (its completion marker)",
+         "flag_values": list(STATUS), "flag_meanings": " ".join(STATUS.values())}),
+        ("wall_seconds", "float64", np.nan,
+         {"units": "s", "long_name": "wall time of the member's run"}),
+        ("error", str, "", {"long_name": "error of a failed member"}),
+        ("scenario", str, "", {"long_name": "the member's scenario as TOML"}),
+    ):  # fmt: skip
+        _full(mem, name, (n_members,), (1,), dtype, fill, ("member",), about)
+    mem["scenario"][:] = np.asarray([m.scenario.to_toml() for m in members], dtype=object)
+    root.attrs.update(
+        attrs
+        | {
+            "ensemble": {"members": n_members, "labels": [n for n in labels if n != "member"]},
+            # every output step exists for every member: a member's completeness is
+            # its /members/status chunk, so readers never cut the time axis
+            "completed_outputs": int(times.size),
+            "layout_complete": True,
+        }
+    )
+    atomic.creation_step("ensemble template")
+    consolidate(path)
+    atomic.creation_step("consolidated")
+
+
+def _checked_status(path: Path, values: np.ndarray) -> np.ndarray:
+    """``/members/status`` values, refused unless each is one of :data:`STATUS`."""
+    bad = np.flatnonzero(~np.isin(values, list(STATUS)))
+    if bad.size:
+        raise InputError(
+            f"{path}: members/status of member {bad[0]} is {values[bad[0]]}, not one of "
+            f"{STATUS}; the store is damaged"
+        )
+    return values
 
 
 def _full(grp: zarr.Group, name, shape, chunks, dtype, fill, dims, attrs) -> None:
@@ -386,20 +413,21 @@ def _full(grp: zarr.Group, name, shape, chunks, dtype, fill, dims, attrs) -> Non
 def open_or_create(
     store: Path, members: Sequence[Member], overwrite: bool = False, attrs: dict | None = None
 ) -> EnsembleStore:
-    """The ensemble store at ``store`` to continue (it holds the same members), or a new
-    template for ``members`` (refused over another ensemble unless ``overwrite``)."""
-    if store.exists() and not overwrite:
-        try:
-            es = EnsembleStore(store)
-        except InputError:
-            es = None
+    """The ensemble store at ``store`` to continue, or a new template for ``members``.
+
+    A store is continued when it holds the same members made from the same input files
+    (their fingerprints, :mod:`twin.fingerprint`); one of other members or inputs, a
+    plain run or a damaged ensemble is refused unless ``overwrite`` replaces it (only a
+    run store is ever replaced). The template is created atomically
+    (:func:`twin.atomic.create`); the caller holds the store's writer lock
+    (:func:`twin.distributed.run_members` does)."""
+    store = Path(store)
+    inputs = fingerprints(*(m.scenario for m in members))
+    if os.path.lexists(store) and not overwrite:
+        es = _continued(store, members, inputs)
         if es is not None:
-            if es.scenarios() == [m.scenario.to_toml() for m in members]:
-                return es
-            raise InputError(
-                f"{store} holds an ensemble of other members; refusing to mix them "
-                "(choose another path, or overwrite=True / --overwrite to replace it)"
-            )
+            atomic.remove_leftovers(store)  # of a creation killed while replacing it
+            return es
     import gpu
     import twin
     from twin.coupling import Coupler
@@ -424,9 +452,35 @@ def open_or_create(
             "device": f"members on {first.device or 'auto'}",
             "utc_offset_hours": coupler.weather.climatology.utc_offset_hours,
             "status": "created",
+            "input_fingerprints": inputs,
         }
         | (attrs or {}),
     )
+
+
+def _continued(store: Path, members: Sequence[Member], inputs: dict) -> EnsembleStore | None:
+    """The ensemble at ``store`` to continue; None where a new one may take its place (a
+    creation by an older twin killed half-way; what is no run store is refused later)."""
+    again = "choose another path, or overwrite=True / --overwrite to replace it"
+    if store_kind(store) != RUN_KIND:
+        return None
+    attrs = root_attrs(store)
+    if not attrs.get("layout_complete"):
+        return None
+    if "ensemble" not in attrs:
+        raise InputError(f"{store} holds a run, not an ensemble; refusing to replace it ({again})")
+    try:
+        es = EnsembleStore(store)
+        es.status()  # every status a known one
+        same = es.scenarios() == [m.scenario.to_toml() for m in members]
+    except InputError as err:
+        raise InputError(f"{err}; refusing to continue it ({again})") from None
+    if not same:
+        raise InputError(
+            f"{store} holds an ensemble of other members; refusing to mix them ({again})"
+        )
+    check_fingerprints(es.path, attrs.get("input_fingerprints"), inputs, again=again)
+    return es
 
 
 def run_member(path: str | Path, index: int, member: Member, device: str | None = None):
@@ -466,15 +520,37 @@ def run_member(path: str | Path, index: int, member: Member, device: str | None 
 
 
 # ------------------------------------------------------------------ reading
+def _members_scan(path: str | Path) -> tuple[storeguard.Scan, dict] | None:
+    """The guard's scan of an ensemble store and its checked ``ensemble`` attribute, the
+    chunks of ``/kpi`` and ``/members`` verified (None: a store that is no ensemble)."""
+    scan = storeguard.scan(path)
+    if "ensemble" not in scan.groups.get("", {}):
+        return None
+    ensemble = storeguard.ensemble_attrs(scan)
+    names = [n for n in scan.arrays if n.startswith(("kpi/", "members/"))]
+    labels = {f"{g}/{n}" for g in ("kpi", "members") for n in ("member", *ensemble["labels"])}
+    storeguard.expect_numbers(scan, [n for n in names if n.startswith("kpi/") and n not in labels])
+    storeguard.verify_chunks(scan, names)
+    return scan, ensemble
+
+
 def read_ensemble(path: str | Path) -> xr.Dataset:
     """The ``(member, kpi)`` table with each member's labels, ``status`` (text) and
     ``error``; KPIs no member has are left out."""
-    path = check_store(path)
+    found = _members_scan(path)
+    if found is None:
+        raise InputError(f"{path} is not an ensemble store (no 'ensemble' attribute)")
+    scan = found[0]
     open_ = {"engine": "zarr", "zarr_format": 3, "consolidated": False}
-    kpis = xr.open_dataset(path, group="kpi", **open_).load()
-    members = xr.open_dataset(path, group="members", **open_).load()
+
+    def load():
+        kpis = xr.open_dataset(scan.root, group="kpi", **open_).load()
+        return kpis, xr.open_dataset(scan.root, group="members", **open_).load()
+
+    kpis, members = storeguard.read_guarded(scan, "the ensemble's /kpi and /members", load)
     kpis = kpis[[n for n in KPIS if n in kpis and not bool(kpis[n].isnull().all())]]
-    status = np.asarray([STATUS[int(s)] for s in members["status"].values], dtype=object)
+    codes = _checked_status(scan.root, members["status"].values)
+    status = np.asarray([STATUS[int(s)] for s in codes], dtype=object)
     return kpis.assign(
         status=("member", status, {"long_name": "member status"}),
         error=members["error"].astype(object),
@@ -484,21 +560,25 @@ def read_ensemble(path: str | Path) -> xr.Dataset:
 
 def ensemble_summary(path: str | Path) -> dict[str, str]:
     """Lines for ``twin info`` (empty for a store that is not an ensemble)."""
-    path = check_store(path)
-    attrs = root_attrs(path)
-    if "ensemble" not in attrs:
+    found = _members_scan(path)
+    if found is None:
         return {}
-    status = zarr.open_array(path / "members" / "status", mode="r")[...]
+    scan, ensemble = found
+
+    def load():
+        grp = zarr.open_group(scan.root / "members", mode="r", zarr_format=3)
+        names = ("status", "error", *ensemble["labels"])
+        return {name: grp[name][...] for name in names}
+
+    values = storeguard.read_guarded(scan, "the ensemble's /members", load)
+    status = _checked_status(scan.root, values["status"])
     counts = ", ".join(f"{int(np.sum(status == k))} {name}" for k, name in STATUS.items())
     lines = {"members": f"{status.size} ({counts})"}
-    grp = zarr.open_group(path / "members", mode="r")
-    for name in attrs["ensemble"]["labels"]:
-        values = list(dict.fromkeys(grp[name][...].tolist()))
-        shown = ", ".join(str(v) for v in values[:8]) + (" ..." if len(values) > 8 else "")
-        lines[name] = shown
-    errors = grp["error"][...]
+    for name in ensemble["labels"]:
+        shown = list(dict.fromkeys(values[name].tolist()))
+        lines[name] = ", ".join(str(v) for v in shown[:8]) + (" ..." if len(shown) > 8 else "")
     for i in np.flatnonzero(status == FAILED)[:3]:
-        lines[f"member {i} error"] = str(errors[i])[:200]
+        lines[f"member {i} error"] = str(values["error"][i])[:200]
     return lines
 
 

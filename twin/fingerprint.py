@@ -1,11 +1,11 @@
 """Content fingerprints of a run's input files, so a resume refuses changed inputs.
 
-A run records, at creation, the SHA-256 of every file its scenario names: the weather
-CSV (``weather.source``), the city store (``city.store``: every regular file under it,
-with its relative path) and the dataset folder (``city.dataset``: its manifest,
-climatology and data files). ``--resume`` recomputes them and refuses to continue when
-one differs, naming the field and the file: the continued run would otherwise mix
-outputs of two different inputs.
+A run (an ensemble: of all its members) records, at creation, the SHA-256 of every file
+its scenario names: the weather CSV (``weather.source``), the city store (``city.store``:
+every regular file under it, with its relative path) and the dataset folder
+(``city.dataset``: its manifest, climatology and data files). ``--resume`` (a re-run of
+a sweep) recomputes them and refuses to continue when one differs, naming the field and
+the file: the continued run would otherwise mix outputs of two different inputs.
 """
 
 from __future__ import annotations
@@ -61,17 +61,30 @@ def _input_paths(scenario) -> dict[str, Path]:
     return paths
 
 
-def fingerprints(scenario) -> dict[str, dict[str, str]]:
-    """``{field: {"path": ..., "sha256": ...}}`` of every input file of ``scenario``."""
-    return {
-        key: {"path": str(path), "sha256": fingerprint(path)}
-        for key, path in _input_paths(scenario).items()
-    }
+def fingerprints(*scenarios) -> dict[str, dict[str, str]]:
+    """``{field: {"path": ..., "sha256": ...}}`` of every input file of the scenarios (an
+    ensemble's members), each file hashed once; a field naming different files in
+    different members is recorded per member, as ``"<field> of member <i>"``."""
+    paths = [_input_paths(s) for s in scenarios]
+    hashes = {p: fingerprint(p) for p in {p for named in paths for p in named.values()}}
+    out = {}
+    for key in sorted({k for named in paths for k in named}):
+        used = {named[key] for named in paths if key in named}
+        for i, named in enumerate(paths):
+            if key in named:
+                label = key if len(used) == 1 else f"{key} of member {i}"
+                out[label] = {"path": str(named[key]), "sha256": hashes[named[key]]}
+    return out
 
 
-def check_fingerprints(store: Path, recorded, now: dict[str, dict[str, str]]) -> None:
+def check_fingerprints(
+    store: Path,
+    recorded,
+    now: dict[str, dict[str, str]],
+    again: str = "run without --resume to start over",
+) -> None:
     """Refuse a resume whose inputs (``now``, from :func:`fingerprints`) differ from
-    those recorded in ``store``.
+    those recorded in ``store``; ``again`` says how to start over instead.
 
     Raises
     ------
@@ -91,5 +104,5 @@ def check_fingerprints(store: Path, recorded, now: dict[str, dict[str, str]]) ->
             raise InputError(
                 f"{store}: the input {key} = {name} changed since this run started "
                 "(its content fingerprint differs); refusing to resume, which would mix "
-                "outputs of two different inputs. Run without --resume to start over."
+                f"outputs of two different inputs ({again})."
             )

@@ -16,16 +16,19 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
+import inspect
 import json
 import os
 import socket
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from twin.errors import InputError
 
-__all__ = ["WriterLock", "lock_holder", "lock_path"]
+__all__ = ["WriterLock", "lock_holder", "lock_path", "writes_store"]
 
 
 def lock_path(store: str | Path) -> Path:
@@ -136,3 +139,16 @@ def lock_holder(store: str | Path) -> str | None:
     finally:
         os.close(fd)
     return None
+
+
+def writes_store(func: Callable) -> Callable:
+    """Run ``func`` holding the :class:`WriterLock` of the store named by its ``store``
+    argument, for the whole call (an ensemble driver: its members write under it)."""
+    signature = inspect.signature(func)
+
+    @functools.wraps(func)
+    def locked(*args, **kwargs):
+        with WriterLock(signature.bind(*args, **kwargs).arguments["store"]):
+            return func(*args, **kwargs)
+
+    return locked

@@ -153,6 +153,9 @@ def run(
     *,
     profile: bool = False,
     check_every_step: bool = False,
+    tiles: tuple[int, int] | None = None,
+    grid_chunk: int | None = None,
+    address: str | None = None,
 ) -> RunResult:
     """Run the coupled twin and stream its outputs to a Zarr store.
 
@@ -171,6 +174,12 @@ def run(
     check_every_step : check every output and state for NaN/Inf after every step, to find
         the exact step and cell where a value went bad (on a GPU, a sync per array); by
         default the check runs on the host copies of each output step.
+    tiles : ``(ny, nx)``: run the air model on that many ``y/x`` tiles, one Ray worker
+        each, exchanging halos every sub-step (:mod:`twin.tiles`); traffic, energy and
+        the rest stay in this process. Tile edges are edges of the store's grid chunks.
+    grid_chunk : ``y/x`` chunk length of the store's grids [cells] (default
+        :data:`twin.store.GRID_CHUNK`; a resumed run keeps its store's).
+    address : the Ray cluster of a tiled run (see :func:`twin.distributed.connect`).
 
     Returns
     -------
@@ -182,7 +191,9 @@ def run(
     if not isinstance(scenario, Scenario):
         scenario = Scenario.from_toml(scenario)
     store = Path(store)
+    chunk = _grid_chunk(store, resume, grid_chunk)
     wall_start = wallclock.perf_counter()
+    tiled = None
     lock = WriterLock(store).acquire()  # first: a second writer is refused at once
     try:
         if resume and store.exists():  # a bad store is refused before the models are built
@@ -208,12 +219,33 @@ def run(
             )
         except ValueError as err:  # models validate their inputs with ValueError
             raise InputError(f"{source}: {err}") from None
+        if tiles is not None:
+            from twin.tiles import tile_air
+
+            where = "cpu" if backend.xp is np else "gpu"
+            tiled = tile_air(coupler, tuple(tiles), chunk, address=address, device=where)
         with _terminate_as_interrupt():
             return _run_locked(
-                scenario, store, coupler, city, backend, services, wall_start, resume, progress
+                scenario, store, coupler, city, backend, services, wall_start, resume, progress,
+                chunk, tiled,
             )
     finally:
+        if tiled is not None:
+            tiled.close()
         lock.release()
+
+
+def _grid_chunk(store: Path, resume: bool, given: int | None) -> int:
+    """The ``y/x`` chunk length of the run's grids: its store's when resuming one."""
+    from twin.store import GRID_CHUNK, grid_chunk_of, store_kind
+
+    if resume and store_kind(store) is not None:
+        return grid_chunk_of(store, "state/air") if (store / "state" / "air").exists() else (
+            given or GRID_CHUNK
+        )
+    if given is not None and (isinstance(given, bool) or not isinstance(given, int) or given < 1):
+        raise InputError(f"grid_chunk={given!r} must be a whole number of cells >= 1")
+    return given or GRID_CHUNK
 
 
 class Terminated(KeyboardInterrupt):
@@ -237,7 +269,8 @@ def _terminate_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _run_locked(scenario, store, coupler, city, backend, services, wall_start, resume, progress):
+def _run_locked(scenario, store, coupler, city, backend, services, wall_start, resume, progress,
+                chunk, tiled):
     """The run proper, under the store's writer lock (see :func:`run`)."""
     scenario_toml = scenario.to_toml()
     before: dict = {}
@@ -284,6 +317,7 @@ def _run_locked(scenario, store, coupler, city, backend, services, wall_start, r
             coords=coords,
             restart=restart,
             forcing=coupler.forcing_record(),
+            grid_chunk=chunk,
         )
         completed, services_state = 0, ""
     log.info(
@@ -319,7 +353,7 @@ def _run_locked(scenario, store, coupler, city, backend, services, wall_start, r
                 if (i + 1) % spo == 0:
                     k = (i + 1) // spo - 1
                     restart = (k + 1) % outputs_per_restart == 0 or k + 1 == scenario.n_outputs
-                    _hand_over(coupler, writer, k, restart, hook)
+                    _hand_over(coupler, writer, k, restart, hook, tiled)
                 done_s = (i + 1 - completed * spo) * scenario.step.total_seconds()
                 speed = done_s / max(wallclock.perf_counter() - t0, 1e-9)
                 bar.update(
@@ -398,8 +432,9 @@ def _hook(coupler, services, scenario: Scenario, saved: str):
     return hook
 
 
-def _hand_over(coupler, writer: _Writer, k: int, restart: bool, hook=None) -> None:
-    """Output step ``k``: host copies, their health check, then to the writer."""
+def _hand_over(coupler, writer: _Writer, k: int, restart: bool, hook=None, tiled=None) -> None:
+    """Output step ``k``: host copies, their health check, then to the writer (a tiled
+    air model's workers write their regions first, before the writer marks ``k``)."""
     timer, sc = coupler.timers, coupler.scenario
     with timer("snapshot"):
         outputs = coupler.host_outputs()
@@ -420,6 +455,10 @@ def _hand_over(coupler, writer: _Writer, k: int, restart: bool, hook=None) -> No
             hook.state() if restart else "",
             f"seconds since {sc.start.isoformat()}",
         )
+    if tiled is not None:
+        with timer("tile writes"):
+            tiled.write(writer.store.path, k)
+        outputs = {c: v for c, v in outputs.items() if c != tiled.name}
     with timer("writer wait"):
         writer.put(k, outputs, states, extra)
 

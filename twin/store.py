@@ -201,14 +201,38 @@ def _update_root_attrs(path: Path, **changes) -> None:
     atomic.write_json(meta, doc)
 
 
-def _chunks(dims: tuple[str, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
-    """One chunk per table, grids in GRID_CHUNK squares; a chunk side is at least 1 (Zarr's
-    regular grid has positive chunk sides, which the store guard checks) so a dimension of
-    length 0 (a day without flights) gets a valid chunk shape."""
+def _chunks(dims: tuple[str, ...], shape: tuple[int, ...], grid_chunk: int = GRID_CHUNK
+            ) -> tuple[int, ...]:
+    """One chunk per table, grids in ``grid_chunk`` squares; a chunk side is at least 1
+    (Zarr's regular grid asks for positive chunk sides; the store guard allows 0 only along
+    an empty axis, as xarray writes it), so a dimension of length 0 (a day without flights)
+    gets a valid chunk shape."""
     return tuple(
-        min(n, GRID_CHUNK) if d in ("x", "y") else max(n, 1)
+        min(n, grid_chunk) if d in ("x", "y") else max(n, 1)
         for d, n in zip(dims, shape, strict=True)
     )
+
+
+def grid_chunk_of(path: str | Path, group: str) -> int:
+    """The ``y/x`` chunk length [cells] of the grids of ``group`` in the run store at
+    ``path`` (its first variable with an ``x`` dimension)."""
+    grp = zarr.open_group(Path(path) / group, mode="r", zarr_format=3)
+    for _, arr in grp.arrays():
+        dims = arr.metadata.dimension_names or ()
+        if "x" in dims:
+            return int(arr.chunks[dims.index("x")])
+    raise InputError(f"{path}: group {group!r} holds no grid (no array with an x dimension)")
+
+
+def write_region(path: str | Path, group: str, k: int, rows: tuple[int, int],
+                 cols: tuple[int, int], values: dict[str, np.ndarray]) -> None:
+    """Output step ``k`` of a ``y/x`` region (``rows`` x ``cols``, half-open, whole
+    chunks) of the grids ``values`` of ``group`` in the run store at ``path``: what one
+    tile's worker writes (:mod:`twin.tiles`); the driver moves the completion marker."""
+    grp = zarr.open_group(Path(path) / group, mode="r+", zarr_format=3)
+    for name, v in values.items():
+        arr = grp[name].with_config({"write_empty_chunks": True})
+        arr[k, ..., slice(*rows), slice(*cols)] = v
 
 
 def time_attrs(units: str, utc_offset_hours: float | None = None) -> dict[str, dict]:
@@ -358,6 +382,7 @@ class RunStore:
         coords: dict[str, dict[str, tuple[tuple[str, ...], np.ndarray, dict]]],
         restart: RestartLayout | None = None,
         forcing: tuple[np.ndarray, dict[str, tuple[np.ndarray, dict]]] | None = None,
+        grid_chunk: int = GRID_CHUNK,
     ) -> RunStore:
         """Create a run store.
 
@@ -368,6 +393,7 @@ class RunStore:
         ``restart[model][var] = (dims, shape, dtype)`` of each restart variable;
         ``forcing = (times [s since the start], {name: (values, attrs)})``: the weather.
         ``attrs`` may give ``utc_offset_hours``, the city's clock (default: the start's).
+        ``grid_chunk``: the ``y/x`` chunk length [cells] of the state grids.
 
         The store is built in a temporary folder beside ``path`` and renamed into place
         when complete (see :func:`twin.atomic.finish_creation`); the caller holds the
@@ -375,18 +401,18 @@ class RunStore:
         """
         target = Path(path)
         _replaceable(target, RUN_KIND, remove=False)
-        path = atomic.begin_creation(target)
-        try:
+
+        def write(work: Path) -> None:
             cls._write_layout(
-                path, city, attrs, times_s, time_units, layouts, coords, restart, forcing
+                work, city, attrs, times_s, time_units, layouts, coords, restart, forcing,
+                grid_chunk,
             )
-            return cls(atomic.finish_creation(path, target))
-        except Exception:
-            atomic.abandon_creation(path, target)
-            raise
+
+        return cls(atomic.create(target, write))
 
     @staticmethod
-    def _write_layout(path, city, attrs, times_s, time_units, layouts, coords, restart, forcing):
+    def _write_layout(path, city, attrs, times_s, time_units, layouts, coords, restart, forcing,
+                      grid_chunk=GRID_CHUNK):
         """The layout of :meth:`create`, written into the (temporary) folder ``path``."""
         root = start_run_store(path, city)
         clock = time_attrs(time_units, attrs.get("utc_offset_hours"))
@@ -400,7 +426,7 @@ class RunStore:
                 grp.create_array(
                     name,
                     shape=(n, *shape),
-                    chunks=(1, *_chunks(dims, shape)),
+                    chunks=(1, *_chunks(dims, shape, grid_chunk)),
                     dtype="float32",
                     fill_value=np.nan,
                     dimension_names=("time", *dims),
@@ -476,7 +502,8 @@ class RunStore:
         :mod:`twin.fingerprint`), lacks or changed an array this run writes
         (``layouts``, ``restart`` as for :meth:`create`), or is damaged in a part the
         resume reads. Leftovers of a kill (Zarr's ``*.partial`` files, a
-        ``zarr.json.tmp``) are removed; the caller holds the writer lock."""
+        ``zarr.json.tmp``, a killed creation's ``<name>.creating`` beside it) are removed;
+        the caller holds the writer lock."""
         scan = cls.check_resumable(path, scenario_toml)
         path = scan.root
         attrs = storeguard.run_attrs(scan)
@@ -499,6 +526,7 @@ class RunStore:
         for name in scan.files:
             if name.endswith((".partial", "zarr.json.tmp")):
                 (path / name).unlink()
+        atomic.remove_leftovers(path)  # of a creation killed while replacing this store
         # its metadata changes again (service records grow): drop the consolidated copy
         # first, so no reader trusts stale shapes; finish() writes it anew
         meta = path / "zarr.json"
@@ -657,15 +685,20 @@ class RunStore:
         return read_kpis(self.path)
 
     def finish(self) -> None:
-        """Consolidate the metadata into the root ``zarr.json`` (the run is complete), so
-        plain ``xarray.open_dataset(path, group=..., engine="zarr")`` opens any group
-        quickly and without a warning."""
-        with warnings.catch_warnings():  # zarr: "not part of the v3 specification" (yet)
-            warnings.simplefilter("ignore", UserWarning)
-            zarr.consolidate_metadata(self.path, zarr_format=3)
+        """Consolidate the metadata (the run is complete): see :func:`consolidate`."""
+        consolidate(self.path)
 
     def open(self) -> xr.DataTree:
         return open_run(self.path)
+
+
+def consolidate(path: Path) -> None:
+    """Consolidate a store's metadata into its root ``zarr.json``, so plain
+    ``xarray.open_dataset(path, group=..., engine="zarr")`` opens any group quickly and
+    without a warning."""
+    with warnings.catch_warnings():  # zarr: "not part of the v3 specification" (yet)
+        warnings.simplefilter("ignore", UserWarning)
+        zarr.consolidate_metadata(path, zarr_format=3)
 
 
 def read_kpis(path: str | Path) -> xr.Dataset:
@@ -693,7 +726,8 @@ def _status(path: Path, attrs: dict) -> str:
 
     status = attrs.get("status", "")
     if status == "running" and lock_holder(path) is None:
-        return "interrupted (its process is gone; continue it with --resume)"
+        again = "run the same sweep again" if "ensemble" in attrs else "continue it with --resume"
+        return f"interrupted (its process is gone; {again})"
     return status
 
 

@@ -50,10 +50,15 @@ NUMERIC = {
 }  # fmt: skip
 ARRAY_BYTES_CODECS = {"bytes", "vlen-utf8"}
 BYTES_CODECS = {"blosc", "zstd", "crc32c"}
-# dimensions shared by the city and the state groups: one size each in a store
-SHARED_DIMS = ("x", "y", "link", "node", "building", "district", "sensor")
+# dimensions shared by the city, state, KPI and member groups: one size each in a store
+SHARED_DIMS = ("x", "y", "link", "node", "building", "district", "sensor", "member")
 _UNSAFE_CODECS = ("pickle", "object", "msgpack", "json")  # codecs that decode to Python objects
 _STR_ATTRS = ("units", "long_name", "standard_name", "calendar", "coordinates", "flag_meanings")
+
+
+def _grid(shape: tuple[int, ...], chunks: tuple[int, ...]) -> list[int]:
+    """Chunks along each axis (none along an empty one, whose chunk may be 0)."""
+    return [math.ceil(n / c) if n else 0 for n, c in zip(shape, chunks, strict=True)]
 
 
 @dataclass
@@ -75,8 +80,8 @@ class ArrayMeta:
     def chunk_keys(self, first: range | None = None):
         """Chunk file names (relative to the array), only those holding the elements
         ``first`` of the first axis when given (the time steps written so far)."""
-        grid = [range(math.ceil(n / c)) for n, c in zip(self.shape, self.chunks, strict=True)]
-        if first is not None and grid:
+        grid = [range(n) for n in _grid(self.shape, self.chunks)]
+        if first is not None and grid and self.chunks[0]:
             c = self.chunks[0]
             grid[0] = range(first.start // c, min(len(grid[0]), math.ceil(first.stop / c)))
         if not grid:
@@ -254,12 +259,17 @@ def _array(result: Scan, node: str, doc: dict, attrs: dict) -> ArrayMeta:
     chunks = None
     if isinstance(grid, dict) and grid.get("name") == "regular":
         conf = grid.get("configuration")
-        chunks = _ints(conf.get("chunk_shape") if isinstance(conf, dict) else None, 1)
-    if shape is None or chunks is None or len(chunks) != len(shape):
+        chunks = _ints(conf.get("chunk_shape") if isinstance(conf, dict) else None, 0)
+    if (
+        shape is None
+        or chunks is None
+        or len(chunks) != len(shape)
+        or any(c == 0 < n for n, c in zip(shape, chunks, strict=True))
+    ):  # a chunk of 0 only along an empty axis (Zarr writes that for a length-0 dimension)
         raise result.fail(
             part,
-            "shape and chunk_grid.chunk_shape must be lists of integers "
-            "of the same length (a regular chunk grid)",
+            "shape and chunk_grid.chunk_shape must be lists of integers of the same length "
+            "(a regular chunk grid; a chunk of 0 only along an axis of length 0)",
         )
     if math.prod(shape) > MAX_ELEMENTS:
         raise result.fail(
@@ -270,7 +280,7 @@ def _array(result: Scan, node: str, doc: dict, attrs: dict) -> ArrayMeta:
         raise result.fail(
             part, f"declared chunk {list(chunks)} is larger than {MAX_CHUNK_BYTES:,} bytes"
         )
-    n_chunks = math.prod(math.ceil(n / c) for n, c in zip(shape, chunks, strict=True))
+    n_chunks = math.prod(_grid(shape, chunks))
     if n_chunks > MAX_CHUNKS:
         raise result.fail(part, f"declared {n_chunks:,} chunks; at most {MAX_CHUNKS:,} allowed")
     key = doc.get("chunk_key_encoding")
@@ -310,12 +320,14 @@ def _array(result: Scan, node: str, doc: dict, attrs: dict) -> ArrayMeta:
 
 
 def _check_dims(result: Scan) -> None:
-    """One size per dimension name in each group, and across the city and state groups
-    for the dimensions they share (a state grid is the city's grid)."""
+    """One size per dimension name in each group, and across the city, state, KPI and
+    member groups for the dimensions they share (a state grid is the city's grid, an
+    ensemble's ``member`` has one length)."""
     sizes: dict[tuple[str, str], tuple[int, str]] = {}
     for name, arr in result.arrays.items():
         group = name.rpartition("/")[0]
-        shared = group == "" or group.split("/")[0] in ("city", "state", *_city_groups())
+        top = group.split("/")[0]
+        shared = group == "" or top in ("city", "state", "kpi", "members", *_city_groups())
         for dim, n in zip(arr.dims, arr.shape, strict=True):
             scope = "" if shared and dim in SHARED_DIMS else group
             seen = sizes.setdefault((scope, dim), (n, name))
@@ -480,6 +492,8 @@ def run_attrs(scan: Scan) -> dict:
     for key in _TEXT_ATTRS:
         if key in attrs and not isinstance(attrs[key], str):
             raise InputError(f"{root}: root attribute {key} is not text")
+    if "ensemble" in attrs:
+        ensemble_attrs(scan)
     wall, timings = attrs.get("wall_seconds", 0.0), attrs.get("timings_s", {})
     if (
         not _number(wall)
@@ -488,6 +502,56 @@ def run_attrs(scan: Scan) -> dict:
     ):
         raise InputError(f"{root}: root attributes wall_seconds/timings_s are not numbers")
     return {"completed_outputs": 0, "restart_outputs": 0, "restart_slot": 0, **attrs}
+
+
+# the arrays of an ensemble's /members group that the twin reads, with their data types
+MEMBER_ARRAYS = {"status": "int8", "error": "string", "scenario": "string",
+                 "wall_seconds": "float64"}  # fmt: skip
+
+
+def ensemble_attrs(scan: Scan) -> dict:
+    """The ``ensemble`` root attribute of an ensemble store, checked: ``members`` a whole
+    number, the length of ``member`` in the store; ``labels`` names of label coordinates
+    of ``/members`` along ``member`` (names from the store are never used as paths
+    before this); the ``/members`` arrays of :data:`MEMBER_ARRAYS` one per member.
+
+    Raises
+    ------
+    InputError
+        Naming the store and the attribute or array that is malformed or missing.
+    """
+    root, ens = scan.root, scan.groups.get("", {}).get("ensemble")
+    if (
+        not isinstance(ens, dict)
+        or type(ens.get("members")) is not int
+        or not isinstance(ens.get("labels"), list)
+        or len(ens["labels"]) > 16
+    ):
+        raise InputError(
+            f"{root}: root attribute ensemble={json.dumps(ens)[:80]} is not "
+            '{"members": <whole number>, "labels": [<up to 16 names>]}'
+        )
+    n = ens["members"]
+    for name, dtype in MEMBER_ARRAYS.items():
+        arr = scan.arrays.get(f"members/{name}")
+        if arr is None or arr.dtype != dtype or arr.dims != ("member",):
+            raise InputError(
+                f"{root}: array members/{name} ({dtype} along member) is missing or of "
+                "another make; not an ensemble store of this twin"
+            )
+        if arr.shape != (n,):
+            raise InputError(
+                f"{root}: root attribute ensemble says {n} members, but members/{name} "
+                f"holds {arr.shape[0]}; the store is inconsistent"
+            )
+    for label in ens["labels"]:
+        arr = scan.arrays.get(f"members/{label}") if isinstance(label, str) else None
+        if arr is None or "/" in label or label in MEMBER_ARRAYS or arr.dims != ("member",):
+            raise InputError(
+                f"{root}: ensemble label {json.dumps(label)[:60]} is not a label coordinate "
+                "of /members along member"
+            )
+    return ens
 
 
 def _number(value) -> bool:

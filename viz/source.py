@@ -17,6 +17,7 @@ import numpy as np
 import xarray as xr
 
 import twin
+from twin.ensemble import read_ensemble
 from twin.errors import InputError
 from twin.store import RUN_KIND, open_run, store_kind
 
@@ -109,6 +110,11 @@ class Source:
             got = "" if member is None else f" (got {member})"
             raise InputError(f"{path} is an ensemble of {size} members: choose one with "
                              f"--member 0..{size - 1}{got}")  # fmt: skip
+        table = read_ensemble(path)  # a pending or failed member has no outputs (NaN)
+        status, error = (str(table[k].values[member]) for k in ("status", "error"))
+        if status != "complete":
+            raise InputError(f"{path}: member {member} is {status}{': ' if error else ''}"
+                             f"{error[:300]}; only complete members can be drawn")  # fmt: skip
         run = run.isel(member=member, missing_dims="ignore")
         return cls(city=city, run=run, label=f"{path.name} member {member}")
 

@@ -269,13 +269,21 @@ class AirModel:
         self._background(xp, dtype)  # the device table, here rather than in a step
         return state
 
-    def step(self, state: Mapping[str, Any], forcing: Mapping[str, Any], dt: float) -> dict:
+    def step(self, state: Mapping[str, Any], forcing: Mapping[str, Any], dt: float,
+             *, halo: Any = None) -> dict:
         """Advance by ``dt`` [s] under ``forcing``: ``wind_speed`` [m s-1],
         ``wind_from_direction`` [degree clockwise from north, where the wind comes
         from], ``mixing_height`` [m], ``emission_<species>`` (y, x) [kg s-1 per
         cell] (missing: none) and ``background_<species>`` [ug m-3], the regional
         background of this step (missing: the model's). Sub-steps keep every
-        transport step stable. Returns a new state; ``state`` is not modified."""
+        transport step stable. Returns a new state; ``state`` is not modified.
+
+        ``halo``: for a tile of a larger grid (``state`` holding the tile with halo
+        cells, and the whole grid's ``face_factor_max`` and ``factor_varies``), a
+        callable ``halo(c, i)`` that overwrites the halo cells of ``c`` (species, y, x)
+        in place with the neighbours' values before transport sub-step ``i``; the array
+        code runs. A sub-step reads 4 cells beyond a cell along each axis (2 per 1-D
+        operator, advection then diffusion), corners included."""
         dt = _number("dt", dt, positive=True)
         for key in ("wind_speed", "wind_from_direction", "mixing_height"):
             if key not in forcing:
@@ -317,7 +325,7 @@ class AirModel:
 
         # Set-up, once per step for every species (host numbers, then device work).
         keeps, scales = self._source_terms(h, sub, dtype)
-        kernel = gpu.fused_air_substep(xp, dtype)
+        kernel = None if halo is not None else gpu.fused_air_substep(xp, dtype)
         fused = None if kernel is None else self._fused(kernel, shape, dtype, xp)
         h0 = float(state["mixing_height"])  # a host value: no sync
         c = xp.stack([state[s] for s in self.species], out=None if fused is None else fused.a)
@@ -337,7 +345,7 @@ class AirModel:
             values = fused_params(self, wind, known, sub, keeps, gain is not None, background)
             c = fused.run(values, n, factor)
         else:
-            self._transport(c, n, factor, wind, sub, keeps, gain, known, background, xp)
+            self._transport(c, n, factor, wind, sub, keeps, gain, known, background, xp, halo)
         return {
             **{s: c[i] for i, s in enumerate(self.species)},
             **{k: state[k] for k in ("wind_factor", "face_factor_max", "factor_varies")},
@@ -371,7 +379,7 @@ class AirModel:
         return wind, known, n
 
     def _transport(self, c, n: int, factor, wind, sub: float, keeps, gain, known,
-                   background: list[float], xp: Any) -> None:
+                   background: list[float], xp: Any, halo: Any = None) -> None:
         """The ``n`` sub-steps of the array code on ``c`` (species, y, x), in place: the
         sweeps are set up once (their coefficient grids serve both sweep orders, which
         only reverse the pairs, and every species), then transport, loss, gain."""
@@ -388,6 +396,8 @@ class AirModel:
         work = self._workspace(tuple(c.shape), dtype, xp)
         inflow = bg if self.boundary == "open" else None
         for i in range(n):
+            if halo is not None:
+                halo(c, i)
             transport(c, orders[i % 2], work, c, boundary=self.boundary, inflow=inflow)
             if keep is not None:
                 c *= keep
@@ -428,6 +438,11 @@ class AirModel:
         if f is None or not f.matches(kernel, (len(self.species), *shape), dtype, xp):
             f = self._fused_loop = FusedLoop(kernel, (len(self.species), *shape), dtype, xp)
         return f
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its caches (device tables, workspace, fused loop): a copy sent
+        to another process (a tile's worker) rebuilds them on its own backend."""
+        return self.__dict__ | {"_work": None, "_tables": {}, "_fused_loop": None}
 
     def outputs(self, state: Mapping[str, Any]) -> dict[str, Any]:
         """Concentrations [ug m-3] by name (``no2`` derived from ``nox``)."""

@@ -375,6 +375,131 @@ CASES = {  # id: (change, commands that must refuse it, message pattern)
 }
 
 
+# ---------------------------------------------------------------- ensemble stores
+# crafted copies of an ensemble store (twin sweep) of two members, member 1 complete
+ENSEMBLE_ALL = ("info", "kpi", "open_member", "continue_sweep")
+MEMBERS = ("info", "kpi", "continue_sweep")  # what reads /members
+LABELS = ["traffic_demand_scale"]
+
+
+def _ensemble(value):
+    return _root_attr("ensemble", value)
+
+
+def _status_value(value: int):
+    def change(store: Path, tmp: Path) -> None:
+        import zarr
+
+        zarr.open_array(store / "members" / "status", mode="r+")[0] = value
+
+    return change
+
+
+def _status_size(store: Path, tmp: Path) -> None:
+    def grow(doc):
+        doc["shape"] = [3]
+
+    _meta(store, "members/status", grow)
+
+
+def _shared_chunk(store: Path, tmp: Path) -> None:
+    _meta(store, "state/air/pm25", lambda d: d["chunk_grid"]["configuration"]["chunk_shape"]
+          .__setitem__(0, 2))  # fmt: skip
+
+
+MEMBER_CHUNK = "state/air/pm25/c/1/0/0/0"
+ENSEMBLE_CASES = {  # id: (change, commands that must refuse it, message pattern)
+    "ensemble attribute is a number": (_ensemble(5), ENSEMBLE_ALL, "root attribute ensemble=5"),
+    "member count is text": (
+        _ensemble({"members": "2", "labels": LABELS}),
+        ENSEMBLE_ALL,
+        'ensemble=.*"members": "2".* is not',
+    ),
+    "member count beyond the store": (
+        _ensemble({"members": 10**9, "labels": LABELS}),
+        ENSEMBLE_ALL,
+        "says 1000000000 members, but members/status holds 2",
+    ),
+    "label traversal": (
+        _ensemble({"members": 2, "labels": ["../../other_run"]}),
+        ENSEMBLE_ALL,
+        'ensemble label "../../other_run" is not a label coordinate',
+    ),
+    "label names a status array": (
+        _ensemble({"members": 2, "labels": ["status"]}),
+        ENSEMBLE_ALL,
+        'ensemble label "status" is not a label coordinate',
+    ),
+    "labels are text": (
+        _ensemble({"members": 2, "labels": "traffic_demand_scale"}),
+        ENSEMBLE_ALL,
+        "root attribute ensemble=",
+    ),
+    "members group missing": (
+        _delete("members"),
+        ENSEMBLE_ALL,
+        r"members/status \(int8 along member\) is missing",
+    ),
+    "status is float": (
+        _array_field("members/status", "data_type", "float64"),
+        ENSEMBLE_ALL,
+        "members/status .* is missing or of another make",
+    ),
+    "status of 3 members in a store of 2": (
+        _status_size,
+        ENSEMBLE_ALL,
+        "dimension member has size 3, but 2",
+    ),
+    "status value 7": (
+        _status_value(7),
+        ENSEMBLE_ALL,
+        "members/status of member 0 is 7, not one of",
+    ),
+    "status chunk deleted": (
+        _delete("members/status/c/1"),
+        ENSEMBLE_ALL,
+        "members/status chunk c/1 is missing",
+    ),
+    "status chunk truncated": (
+        _truncate("members/status/c/1"),
+        ENSEMBLE_ALL,
+        "members/status chunk c/1 is damaged",
+    ),
+    "status chunk is a fifo": (
+        _replace_by_fifo("members/status/c/1"),
+        ENSEMBLE_ALL,
+        "c/1 is not a regular file",
+    ),
+    "error bomb": (_zstd_bomb("members/error/c/1"), MEMBERS, "decompression bomb"),
+    "scenario linked out of the store": (
+        _replace_by_link("members/scenario/c/1", _outside_file),
+        ENSEMBLE_ALL,
+        "scenario/c/1 is a symbolic link",
+    ),
+    "kpi chunk truncated": (_truncate("kpi/total_delay/c/1"), ("kpi",), "total_delay chunk c/1"),
+    "kpi as text": (
+        _array_field("kpi/total_delay", "codecs", [{"name": "vlen-utf8"}]),
+        ("kpi",),
+        "codec vlen-utf8 does not fit|holds text where numbers",
+    ),
+    "member's output chunk deleted": (
+        _delete(MEMBER_CHUNK),
+        ("open_member",),
+        "pm25 chunk c/1/0/0/0 is missing",
+    ),
+    "member's output bomb": (
+        _blosc_bomb(MEMBER_CHUNK),
+        ("open_member",),
+        "pm25 chunk c/1/0/0/0 declares a decoded size",
+    ),
+    "two members share a chunk": (
+        _shared_chunk,
+        ("continue_sweep",),
+        "needs chunk 1",
+    ),
+}
+
+
 def commands(store: Path, scenario: Path) -> dict[str, list[str]]:
     """The CLI arguments (or the Python call) of each command of a case."""
     return {
@@ -382,7 +507,33 @@ def commands(store: Path, scenario: Path) -> dict[str, list[str]]:
         "kpi": ["kpi", str(store)],
         "resume": ["run", str(scenario), "-o", str(store), "--resume", "--no-progress"],
         "open_run": [str(store)],
+        "open_member": [str(store), "1"],
+        "continue_sweep": [
+            str(store),
+            str(scenario),
+            json.dumps({"traffic.demand_scale": [0.8, 1.2]}),
+        ],
     }
+
+
+def _python(command: str, args: list[str]) -> None:
+    """The Python calls among the commands (what ``twin render --member`` opens, and
+    what a re-run of ``twin sweep`` checks before it starts Ray)."""
+    from twin.ensemble import open_or_create, sweep_members
+    from twin.scenario import Scenario
+    from twin.store import open_run
+    from viz.source import Source
+
+    if command == "open_run":
+        open_run(args[0]).load()
+    elif command == "open_member":
+        Source.open(args[0], member=int(args[1])).run.load()
+    else:
+        members = sweep_members(Scenario.from_toml(args[1]), json.loads(args[2]))
+        open_or_create(Path(args[0]), members)
+
+
+PYTHON = ("open_run", "open_member", "continue_sweep")
 
 
 def _run_all(cases: list[dict]) -> list[dict]:
@@ -394,7 +545,6 @@ def _run_all(cases: list[dict]) -> list[dict]:
 
     from twin.cli import app
     from twin.errors import InputError
-    from twin.store import open_run
 
     def alarm(signum, frame):
         raise TimeoutError("took longer than the limit")
@@ -406,9 +556,9 @@ def _run_all(cases: list[dict]) -> list[dict]:
         t0 = time.perf_counter()
         signal.alarm(case["limit_s"])
         try:
-            if case["command"] == "open_run":
+            if case["command"] in PYTHON:
                 try:
-                    open_run(case["args"][0]).load()
+                    _python(case["command"], case["args"])
                     code, out = 0, ""
                 except InputError as err:
                     code, out = 2, f"error: {err}"

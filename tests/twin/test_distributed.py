@@ -1,15 +1,14 @@
 """Ensembles on Ray (twin.distributed): one store, equal to separate runs, faults, resume.
 
 Ray starts once per test session: a cluster started with ``ray start --head`` on
-127.0.0.1 (2 CPUs, no dashboard), which the tests join through ``address=`` and stop
-afterwards.
+127.0.0.1 (2 CPUs, no dashboard; the ``cluster`` fixture of tests/twin/conftest.py),
+which the tests join through ``address=``, stopped afterwards.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -36,52 +35,6 @@ SWEEP = {"traffic.demand_scale": [0.8, 1.2], "weather.seed": [0, 1]}
 def scenario():
     """An hour of the test city, 2 min steps: about a second per member."""
     return small_scenario(hours=1, step="120s")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def cluster(tmp_path_factory):
-    """A local Ray cluster started apart from the tests (``ray start --head --block``),
-    stopped by signalling the process that started it. Token authentication (on by
-    default with ``ray start``) is off: the tests' drivers imported Ray without it."""
-    port = _free_port()
-    temp = Path("/tmp") / f"twin-ray-{os.getpid()}"  # unix socket paths must stay short
-    env = os.environ | {
-        "PYTHONPATH": str(ROOT),
-        "RAY_USAGE_STATS_ENABLED": "0",
-        "RAY_AUTH_MODE": "disabled",
-    }
-    head = subprocess.Popen(
-        [str(Path(sys.executable).parent / "ray"), "start", "--head", "--block",
-         f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2", "--num-gpus=0",
-         "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    address = f"127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if head.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"ray start --head did not answer on {address}")
-                time.sleep(0.5)
-        yield {"address": address, "pid": head.pid}
-    finally:
-        ray.shutdown()
-        head.send_signal(signal.SIGTERM)
-        try:
-            head.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)
-            head.wait()
 
 
 @pytest.fixture(scope="module")
@@ -210,6 +163,19 @@ def test_killed_worker_is_retried(reference, cluster, tmp_path):
     _slabs_equal(path, reference[0])
 
 
+def _any_complete(path: Path) -> bool:
+    """Whether a member of the ensemble store at ``path`` is complete. The driver writes
+    the template in place, ``/members`` before the root's ``ensemble`` attribute, so the
+    store is not yet one until that attribute is there (reading it earlier was why this
+    test failed when it ran alone: the first poll came during the template's writing)."""
+    if not (path / "members").exists():
+        return False
+    try:
+        return bool((EnsembleStore(path).status() == COMPLETE).any())
+    except InputError:  # still being created
+        return False
+
+
 @pytest.mark.slow
 def test_killed_driver_resumes(reference, cluster, tmp_path):
     path = tmp_path / "driver.zarr"
@@ -223,12 +189,17 @@ def test_killed_driver_resumes(reference, cluster, tmp_path):
     driver = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and driver.poll() is None:
-        if (path / "members").exists() and (EnsembleStore(path).status() == COMPLETE).any():
+        if _any_complete(path):
             break
         time.sleep(0.2)
     assert driver.poll() is None, "the driver finished before it could be killed"
     driver.kill()
     driver.wait()
+    # The member in flight outlives its driver until Ray reaps the orphaned task, and may
+    # still complete: wait until no member runs, or the status read here races with it
+    # (a member completing after this read is skipped by the re-run below).
+    while _member_workers(cluster) and time.monotonic() < deadline + 60:
+        time.sleep(0.2)
     status = EnsembleStore(path).status()
     assert 1 <= np.sum(status == COMPLETE) < 4
     seen = []
@@ -312,3 +283,94 @@ def test_gpu_share_from_measured_memory():
     assert _measured_share(MemberResult(0, "complete", device_bytes=(10 * gib, 80 * gib))) == 3 / 16
     assert _measured_share(MemberResult(0, "complete", device_bytes=(1, 80 * gib))) == 1 / 16
     assert _measured_share(MemberResult(0, "complete", device_bytes=(79 * gib, 80 * gib))) == 1.0
+
+
+class _Ref:
+    """An object ref of :class:`_FakeRay` (hashable, like Ray's)."""
+
+    def __init__(self, result):
+        self.result = result
+
+
+class _FakeRay:
+    """Just enough of Ray for :func:`twin.distributed.run_members`: a cluster with GPUs
+    (``resources``), tasks that return a result at once, and a record of what each asked
+    for and how many were in flight."""
+
+    class exceptions:
+        RayError = RuntimeError
+
+    def __init__(self, resources, device_bytes):
+        self.resources, self.device_bytes = resources, device_bytes
+        self.asked: list[dict] = []
+        self.in_flight: list[int] = []
+        self.flight: set = set()
+
+    def cluster_resources(self):
+        return dict(self.resources)
+
+    def remote(self, **_):
+        fake = self
+
+        class Task:
+            def options(self, **opts):
+                class Call:
+                    def remote(self, store, i, member, device):
+                        from twin.ensemble import MemberResult
+
+                        fake.asked.append(opts)
+                        ref = _Ref(MemberResult(i, "complete", device_bytes=fake.device_bytes))
+                        fake.flight.add(i)
+                        fake.in_flight.append(len(fake.flight))
+                        return ref
+
+                return Call()
+
+        return lambda fn: Task()
+
+    def wait(self, refs, num_returns):
+        self.flight.discard(refs[0].result.index)
+        return refs[:1], refs[1:]
+
+    def get(self, ref):
+        return ref.result
+
+
+def test_gpu_share_asked_from_the_first_members_memory(monkeypatch, tmp_path):
+    """On a cluster with GPUs the first member runs alone on a whole GPU; the others ask
+    for the share its measured device memory implies (10 of 80 GiB: 3/16), all at once.
+    With ``device="cpu"`` or no GPUs in the cluster, one CPU each."""
+    import twin.distributed as dist
+
+    gib = 2**30
+    members = sweep_members(scenario(), {"weather.seed": [0, 1, 2, 3]})
+    fake = _FakeRay({"CPU": 8, "GPU": 2}, (10 * gib, 80 * gib))
+    monkeypatch.setattr(dist, "connect", lambda address: fake)
+    dist.run_members(members, tmp_path / "g.zarr", device="gpu")
+    assert fake.asked[0] == {"num_cpus": 1, "num_gpus": 1.0}
+    assert fake.asked[1:] == [{"num_cpus": 1, "num_gpus": 3 / 16}] * 3
+    assert fake.in_flight[0] == 1 and max(fake.in_flight) == 3
+    fixed = _FakeRay({"CPU": 8, "GPU": 2}, (10 * gib, 80 * gib))
+    monkeypatch.setattr(dist, "connect", lambda address: fixed)
+    dist.run_members(members, tmp_path / "f.zarr", device="gpu", gpu_share=0.5)
+    assert fixed.asked == [{"num_cpus": 1, "num_gpus": 0.5}] * 4
+    plain = _FakeRay({"CPU": 8}, None)
+    monkeypatch.setattr(dist, "connect", lambda address: plain)
+    dist.run_members(members, tmp_path / "c.zarr", device="gpu")
+    assert plain.asked == [{"num_cpus": 1}] * 4
+    assert dist._resources(fake, "cpu", None) == {"num_cpus": 1}
+
+
+def test_ray_errors_are_one_plain_line():
+    from twin.distributed import _ray_error
+
+    class Crashed(Exception):  # like ray.exceptions.WorkerCrashedError: colour, then a hint
+        cause = None
+
+        def __str__(self):
+            return "\x1b[31mThe worker died unexpectedly.\x1b[39m\nCheck the logs."
+
+    assert _ray_error(Crashed()) == "Crashed: The worker died unexpectedly."
+    wrapped = Crashed()
+    wrapped.cause = ValueError("trips_per_day must be finite")  # like RayTaskError.cause
+    assert _ray_error(wrapped) == "ValueError: trips_per_day must be finite"
