@@ -255,10 +255,13 @@ def traffic_model(a: Assembly, parts: Mapping[str, Any]) -> TrafficModel:
 def air(a: Assembly) -> Component:
     sa, xp, city = a.scenario.air, a.xp, a.city
     species = tuple(sa.species)
+    seed = a.scenario.weather.seed
+    base = {s: sa.background_ugm3[s] for s in species if s in sa.background_ugm3}
+    start = sa.background_factor(seed, a.scenario.start)
     model = AirModel(
         dx_m=city.resolution_m,
         species=species,
-        background_ugm3={s: sa.background_ugm3[s] for s in species if s in sa.background_ugm3},
+        background_ugm3={s: b * start for s, b in base.items()},
     )
     roads = RoadEmissions(city, species, xp)
     gas = HeatingEmissions(city, species, a.scenario.energy.electric_heating_share, xp)
@@ -268,9 +271,11 @@ def air(a: Assembly) -> Component:
         w = ex.weather
         road = roads(ex.outputs["traffic"])
         boilers = gas(ex.outputs["energy"]["heating_power"])  # the last energy step's
+        factor = sa.background_factor(seed, ex.time)
         return {
             **{k: w[k] for k in ("wind_speed", "wind_from_direction", "mixing_height")},
             **{f"emission_{s}": (road[s] + boilers[s]) * scale for s in species},
+            **{f"background_{s}": b * factor for s, b in base.items()},
         }
 
     inputs = {"building_height": xp.asarray(city.grid["building_height"].values)}

@@ -18,10 +18,11 @@ from gpu.kernels.air import pack
 
 
 def fused_params(model: Any, wind: dict[int, float], known: dict[int, tuple[int, bool]],
-                 sub: float, keeps: list, gain: bool) -> list[float]:
+                 sub: float, keeps: list, gain: bool, background: list[float]) -> list[float]:
     """The kernel's parameters (:func:`gpu.kernels.air.pack`) for one step of ``model``:
     ``wind`` per axis (1 x, 0 y) [m s-1], ``known`` per axis (sign, factor varies),
-    sub-step ``sub`` [s], per-species ``keeps``, whether a gain is added. The numbers
+    sub-step ``sub`` [s], per-species ``keeps``, whether a gain is added, the step's
+    per-species ``background`` [ug m-3]. The numbers
     are those the array code uses (:func:`sim.air.sweeps.advection_sweep`,
     :func:`~sim.air.sweeps.diffusion_sweep`, :func:`~sim.air.sweeps.with_exchange`)."""
     delta = float(model.diffusivity) * (sub / model.dx_m**2)
@@ -36,7 +37,7 @@ def fused_params(model: Any, wind: dict[int, float], known: dict[int, tuple[int,
         diffuse=delta > 0,
         open_edges=model.boundary == "open",
         gain=gain,
-        background=[model.background[s] for s in model.species],
+        background=[float(b) for b in background],
         keep=[float(k) for k in keeps],
     )
 

@@ -130,7 +130,9 @@ class AirModel:
     background_ugm3 : mapping species -> float [ug m-3], optional
         Regional background: the initial field (unless given to :meth:`init`), the
         concentration the wind brings in through open edges, and that of the air
-        entrained when the mixing height rises. Defaults in ``SPECIES_DEFAULTS``.
+        entrained when the mixing height rises. Defaults in ``SPECIES_DEFAULTS``; a
+        step's forcing ``background_<species>`` replaces it for that step (a
+        time-varying regional background).
     deposition_velocity_mps : mapping species -> float [m s-1], optional
         Dry deposition velocity ``v_d``; the loss rate is ``v_d / mixing_height``.
     decay_rate_per_s : mapping species -> float [s-1], optional
@@ -271,9 +273,10 @@ class AirModel:
              *, halo: Any = None) -> dict:
         """Advance by ``dt`` [s] under ``forcing``: ``wind_speed`` [m s-1],
         ``wind_from_direction`` [degree clockwise from north, where the wind comes
-        from], ``mixing_height`` [m], and ``emission_<species>`` (y, x) [kg s-1 per
-        cell] (missing: none). Sub-steps keep every transport step stable. Returns a
-        new state; ``state`` is not modified.
+        from], ``mixing_height`` [m], ``emission_<species>`` (y, x) [kg s-1 per
+        cell] (missing: none) and ``background_<species>`` [ug m-3], the regional
+        background of this step (missing: the model's). Sub-steps keep every
+        transport step stable. Returns a new state; ``state`` is not modified.
 
         ``halo``: for a tile of a larger grid (``state`` holding the tile with halo
         cells, and the whole grid's ``face_factor_max`` and ``factor_varies``), a
@@ -290,9 +293,22 @@ class AirModel:
             "forcing['wind_from_direction']", forcing["wind_from_direction"], allow_negative=True
         )
         h = _number("forcing['mixing_height']", forcing["mixing_height"], positive=True)
-        extra = [k for k in forcing if k.startswith("emission_") and k[9:] not in self.species]
+        extra = [
+            k
+            for k in forcing
+            if k.split("_", 1)[0] in ("emission", "background")
+            and k.split("_", 1)[1] not in self.species
+        ]
         if extra:
-            raise ValueError(f"forcing has emissions of species not modelled: {extra}")
+            raise ValueError(
+                f"forcing has emissions or backgrounds of species not modelled: {extra}"
+            )
+        background = [
+            _number(f"forcing['background_{s}']", forcing[f"background_{s}"])
+            if f"background_{s}" in forcing
+            else self.background[s]
+            for s in self.species
+        ]
         missing = [k for k in self.STATE if k not in state]
         if missing:
             raise ValueError(f"state lacks {missing}; make it with init()")
@@ -315,8 +331,8 @@ class AirModel:
         c = xp.stack([state[s] for s in self.species], out=None if fused is None else fused.a)
         if h0 < h:  # NaN before the first step compares False
             c *= dtype.type(h0 / h)
-            for i, s in enumerate(self.species):
-                c[i] += dtype.type(self.background[s] * (1 - h0 / h))
+            for i, b in enumerate(background):
+                c[i] += dtype.type(b * (1 - h0 / h))
         gain = None
         if emissions:  # the gain of one sub-step [ug m-3]
             gain = xp.empty_like(c) if fused is None else fused.gain
@@ -326,10 +342,10 @@ class AirModel:
                 else:
                     gain[i] = 0
         if fused is not None:
-            values = fused_params(self, wind, known, sub, keeps, gain is not None)
+            values = fused_params(self, wind, known, sub, keeps, gain is not None, background)
             c = fused.run(values, n, factor)
         else:
-            self._transport(c, n, factor, wind, sub, keeps, gain, known, xp, halo)
+            self._transport(c, n, factor, wind, sub, keeps, gain, known, background, xp, halo)
         return {
             **{s: c[i] for i, s in enumerate(self.species)},
             **{k: state[k] for k in ("wind_factor", "face_factor_max", "factor_varies")},
@@ -363,13 +379,13 @@ class AirModel:
         return wind, known, n
 
     def _transport(self, c, n: int, factor, wind, sub: float, keeps, gain, known,
-                   xp: Any, halo: Any = None) -> None:
+                   background: list[float], xp: Any, halo: Any = None) -> None:
         """The ``n`` sub-steps of the array code on ``c`` (species, y, x), in place: the
         sweeps are set up once (their coefficient grids serve both sweep orders, which
         only reverse the pairs, and every species), then transport, loss, gain."""
         dtype = c.dtype
         u, v = (factor * dtype.type(wind[a]) if wind[a] else 0.0 for a in (1, 0))
-        bg = self._background(xp, dtype)
+        bg = self._background(xp, dtype, background)
         pairs = step_sweeps(u, v, self.diffusivity, sub, self.dx_m, dtype, xp, "xy", bg, known)
         orders = (pairs, pairs[::-1])
         keep = None
@@ -388,14 +404,21 @@ class AirModel:
             if gain is not None:
                 c += gain
 
-    def _background(self, xp: Any, dtype: Any) -> Any:
-        """The backgrounds [ug m-3] as a (species, 1, 1) device table, uploaded once per
-        backend and dtype."""
+    def _background(self, xp: Any, dtype: Any, values: list[float] | None = None) -> Any:
+        """The backgrounds [ug m-3] (``values``, default the model's) as a (species, 1, 1)
+        device table, allocated once per backend and dtype and refilled in place (one
+        small fill per species, no read-back) when the values change."""
         key = (xp.__name__, str(dtype))
+        values = [self.background[s] for s in self.species] if values is None else values
         if key not in self._tables:
-            values = [self.background[s] for s in self.species]
-            self._tables[key] = xp.asarray(np.array(values, dtype=dtype).reshape(-1, 1, 1))
-        return self._tables[key]
+            table = xp.asarray(np.array(values, dtype=dtype).reshape(-1, 1, 1))
+            self._tables[key] = (table, list(values))
+        table, held = self._tables[key]
+        if held != list(values):
+            for i, v in enumerate(values):
+                table[i] = v
+            self._tables[key] = (table, list(values))
+        return table
 
     def _source_terms(self, h: float, sub: float, dtype: Any) -> tuple[list, list]:
         """Sources and sinks of one sub-step, integrated exactly: ``dc/dt = S - r c`` gives

@@ -357,6 +357,27 @@ def test_mixing_height_rise_entrains_background_and_fall_keeps_concentration():
     assert_close(state["pm25"], before)
 
 
+def test_step_background_replaces_the_model_background():
+    """A step's ``background_<species>`` is what the rising layer entrains (the exact
+    mixing formula) and what the wind brings in; without it the model's stays."""
+    m = _model(species=("pm25",), deposition_velocity_mps={"pm25": 0.0})
+    state = m.init({"building_height": np.zeros((6, 6)), "pm25": np.full((6, 6), 40.0)}, np)
+    calm = {"wind_speed": 0.0, "wind_from_direction": 0.0}
+    state = m.step(state, calm | {"mixing_height": 200.0}, 60.0)
+    state = m.step(state, calm | {"mixing_height": 800.0, "background_pm25": 60.0}, 60.0)
+    assert_close(state["pm25"], np.full((6, 6), (40.0 * 200 + 60.0 * 600) / 800))
+    # wind from the west at 5 m/s over 50 m cells: the west edge's inflow is the step's
+    # background (35), later the model's (12) again, with the field unchanged elsewhere
+    flat = m.init({"building_height": np.zeros((6, 6)), "pm25": np.full((6, 6), 20.0)}, np)
+    windy = {"wind_speed": 5.0, "wind_from_direction": 270.0, "mixing_height": 500.0}
+    high = m.step(flat, windy | {"background_pm25": 35.0}, 5.0)
+    low = m.step(flat, windy, 5.0)
+    assert np.all(high["pm25"][:, 0] > 20.0) and np.all(low["pm25"][:, 0] < 20.0)
+    assert_close(high["pm25"][:, 3:], low["pm25"][:, 3:])
+    again = m.step(flat, windy | {"background_pm25": 35.0}, 5.0)  # the refilled table
+    assert_close(again["pm25"], high["pm25"], rtol=0)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
@@ -398,6 +419,8 @@ def test_model_bad_inputs_and_forcing():
         (FORCING | {"emission_pm25": np.zeros((2, 2))}, 60, "emission_pm25'\\] has shape"),
         (FORCING | {"emission_nox": -np.ones((3, 3))}, 60, "emission_nox.* >= 0"),
         (FORCING | {"emission_so2": np.zeros((3, 3))}, 60, "species not modelled"),
+        (FORCING | {"background_so2": 1.0}, 60, "backgrounds of species not modelled"),
+        (FORCING | {"background_pm25": -1.0}, 60, "background_pm25.* >= 0"),
         (FORCING, 0.0, "dt must be a finite number > 0"),
     ]
     for forcing, dt, match in cases:

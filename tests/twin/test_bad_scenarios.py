@@ -24,6 +24,9 @@ BAD = Path(__file__).resolve().parents[1] / "data" / "bad"
 
 # file stem -> the field the message must name (then any further words it must hold)
 CASES: dict[str, tuple[str, ...]] = {
+    "air_background_daily_sd_huge": ("air.background_daily_sd", "2"),
+    "air_background_hourly_negative": ("air.background_hourly.23", "0"),
+    "air_background_hourly_short": ("air.background_hourly", "24 items"),
     "air_background_huge": ("air.background_ugm3.pm25", "1000"),
     "air_background_negative": ("air.background_ugm3.pm25",),
     "air_background_unmodelled": ("background_ugm3", "nox"),

@@ -79,8 +79,13 @@ def test_restore_refuses_a_snapshot_of_another_shape(city):
 
 @pytest.mark.parametrize(
     "changes",
-    [{}, {"start": "2026-06-17T07:30:00+09:00", "energy": {"ev_deadlines": True}}],
-    ids=["default", "ev-deadlines-past-a-departure"],
+    [
+        {},
+        {"start": "2026-06-17T07:30:00+09:00", "energy": {"ev_deadlines": True}},
+        # a regional background that changes every step (refilled in place on the device)
+        {"air": {"background_daily_sd": 0.5, "background_hourly": [0.8, 1.2] * 12}},
+    ],
+    ids=["default", "ev-deadlines-past-a-departure", "varying-background"],
 )
 def test_a_coupling_step_makes_no_host_sync(city, changes):
     # the counting backend takes the code paths CuPy takes and counts every read of a

@@ -54,7 +54,8 @@ def test_the_builtins_act_and_none_fails(controlled):
     }
     offsets = [float(v.split(": ")[1].rstrip("}"))
                for v in g["services/demand_response/actions_value"][...]]  # fmt: skip
-    assert max(abs(o) for o in offsets) <= 3.0 and min(offsets) < 0 < max(offsets)
+    # a winter morning: heating relaxed (setpoints lowered) within the 3 K bound
+    assert max(abs(o) for o in offsets) <= 3.0 and min(offsets) < 0
 
 
 def test_kpis_equal_a_direct_computation_from_the_stored_series(controlled):
