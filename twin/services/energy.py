@@ -155,11 +155,12 @@ class _TariffService:
         t = self.local(time)
         return self.tariff[t.month - 1], t.hour + t.minute / 60.0 + t.second / 3600.0
 
-    def changed(self, key: str, value: float) -> bool:
-        """Whether ``value`` differs from what was last sent for ``key`` (and note it)."""
+    def changed(self, key: str, value: float, rtol: float = 0.01) -> bool:
+        """Whether ``value`` differs from what was last sent for ``key`` by more than
+        ``rtol`` of it (and note it)."""
         last = self.sent.get(key)
         same = last is not None and (
-            last == value or (math.isfinite(last) and abs(value - last) <= 0.01 * abs(last))
+            last == value or (math.isfinite(last) and abs(value - last) <= rtol * abs(last))
         )
         if not same:
             self.sent[key] = value
@@ -236,6 +237,7 @@ class DemandResponse(_TariffService):
         heating_below_c: float = 15.0,
         release_c_per_h: float = 2.0,
         recover_c_per_h: float = 0.5,
+        recovering: int = 1,
     ):
         if not 0 <= precondition_c <= 3 or not 0 <= relax_c <= 3:
             raise ValueError("precondition_c and relax_c must lie in [0, 3] K (comfort bounds)")
@@ -244,12 +246,16 @@ class DemandResponse(_TariffService):
         if min(precondition_h, lag_h, before_h, after_h) < 0 or not 0 < shed_share <= 1:
             raise ValueError("precondition_h, lag_h, before_h, after_h must be >= 0 h and "
                              "shed_share in (0, 1]")  # fmt: skip
+        if not (isinstance(recovering, int) and recovering >= 1):
+            raise ValueError(f"recovering must be an integer >= 1 (districts), not {recovering!r}")
         self.every, self.precondition_h = every, float(precondition_h)
         self.precondition_c, self.relax_c = float(precondition_c), float(relax_c)
         self.lag_h, self.before_h, self.after_h = float(lag_h), float(before_h), float(after_h)
         self.shed_share = float(shed_share)
         self.cooling_above_c, self.heating_below_c = float(cooling_above_c), heating_below_c
         self.release_c_per_h, self.recover_c_per_h = float(release_c_per_h), recover_c_per_h
+        self.recovering = recovering
+        self.turn = 0  # the district whose turn it is to make a load-adding move
         self.highest: list[float] = []
         self.applied: list[float] = []
         self.plan: list = []  # [local date ordinal, season, peak hour] of the day planned
@@ -263,6 +269,7 @@ class DemandResponse(_TariffService):
         self.highest = [0.0] * len(self.districts)
         self.applied = [0.0] * len(self.districts)
         self.plan = []
+        self.turn = 0
 
     def today(self, obs: Observation) -> tuple[np.ndarray, np.ndarray]:
         """The forecast air temperature [degC] of the rest of the local day and the
@@ -322,14 +329,28 @@ class DemandResponse(_TariffService):
         self.highest = np.where(more, self.highest, np.maximum(self.highest, load)).tolist()
         limit = np.where(more, self.recover_c_per_h, self.release_c_per_h) * hours
         held = more & (load >= self.shed_share * np.asarray(self.highest))
-        applied = applied + np.where(held, 0.0, np.clip(move, -limit, limit))
+        wait = held | self.staggered(more & ~held)
+        applied = applied + np.where(wait, 0.0, np.clip(move, -limit, limit))
         self.applied = applied.tolist()
         return applied
+
+    def staggered(self, wants: np.ndarray) -> np.ndarray:
+        """Of the districts that ``wants`` a load-adding move, those that must wait: all
+        but ``recovering`` of them, taken round-robin from the one whose turn it is."""
+        n = wants.size
+        queue = [d for d in (np.arange(n) + self.turn) % n if wants[d]]
+        wait = wants.copy()
+        wait[queue[: self.recovering]] = False
+        if queue:
+            self.turn = int(queue[: self.recovering][-1] + 1) % n
+        return wait
 
     def decide(self, obs: Observation) -> list:
         actions = []
         for name, delta in zip(self.districts, self.offsets(obs), strict=True):
-            if self.changed(name, float(delta)):
+            # every move is sent: held back to 1 % of the offset, the ramp would reach
+            # the zones in steps of up to 0.03 K in one model step, a pull-down spike
+            if self.changed(name, float(delta), rtol=0.0):
                 actions.append(SetpointOffset(name, float(delta)))
         return actions
 
@@ -338,9 +359,11 @@ class DemandResponse(_TariffService):
             "highest": list(self.highest),
             "applied": list(self.applied),
             "plan": list(self.plan),
+            "turn": self.turn,
         }
 
     def restore(self, state: dict) -> None:
         super().restore(state)
         self.highest, self.applied = list(state["highest"]), list(state["applied"])
         self.plan = list(state["plan"])
+        self.turn = int(state["turn"])
