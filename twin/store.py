@@ -149,7 +149,9 @@ def _as_written(ds: xr.Dataset) -> xr.Dataset:
 def read_city(path: str | Path) -> xr.DataTree:
     """The city tree of a city store, or of a run store's ``/city`` (see
     :func:`twin.open_city`, which raises the same errors)."""
-    scan = storeguard.scan(path)
+    # what a run or ensemble store holds beside /city is not read here: with many
+    # members or output steps, walking it would cost each reader of the city more
+    scan = storeguard.scan(path, skip=("state", "kpi", "members", "forcing", RESTART, "services"))
     path = scan.root
     prefix = ""
     if scan.groups.get("", {}).get("kind") == RUN_KIND:

@@ -140,8 +140,9 @@ def read_bounded(path: Path, size: int, limit: int, what: str) -> bytes:
     return data
 
 
-def scan(path: str | Path) -> Scan:
-    """Walk and validate a store's folders and metadata; read no chunk.
+def scan(path: str | Path, skip: tuple[str, ...] = ()) -> Scan:
+    """Walk and validate a store's folders and metadata; read no chunk. ``skip``: folders
+    at the root left unwalked (a reader of the city needs no member or output step).
 
     Raises
     ------
@@ -160,7 +161,7 @@ def scan(path: str | Path) -> Scan:
         raise InputError(f"{root} is not a Zarr v3 store: not a folder")
     result = Scan(root)
     metas: list[tuple[str, int]] = []
-    _walk(result, root, "", 0, metas)
+    _walk(result, root, "", 0, metas, skip)
     names = {m[0] for m in metas}
     if "zarr.json" not in names:
         hint = (
@@ -175,7 +176,9 @@ def scan(path: str | Path) -> Scan:
     return result
 
 
-def _walk(result: Scan, folder: Path, prefix: str, depth: int, metas: list) -> None:
+def _walk(
+    result: Scan, folder: Path, prefix: str, depth: int, metas: list, skip: tuple[str, ...] = ()
+) -> None:
     if depth > MAX_DEPTH:
         raise result.fail(prefix, f"folders nested deeper than {MAX_DEPTH} levels; refused")
     try:
@@ -194,6 +197,8 @@ def _walk(result: Scan, folder: Path, prefix: str, depth: int, metas: list) -> N
                 "outside the store); refused",
             )
         if stat.S_ISDIR(st.st_mode):
+            if name in skip:
+                continue
             result.files[name + "/"] = 0
             _walk(result, Path(entry.path), name + "/", depth + 1, metas)
         elif stat.S_ISREG(st.st_mode):

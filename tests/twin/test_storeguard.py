@@ -155,3 +155,17 @@ def test_pictures_refuse_crafted_stores(good, tmp_path, name):
     change(crafted, tmp_path)
     with pytest.raises(InputError, match=pattern):
         Source.open(crafted)
+
+
+def test_reading_the_city_walks_only_the_city(good, tmp_path):
+    # a member of a large ensemble reads its city from the shared store: the outputs beside
+    # /city are not walked (a FIFO there would hang a walk); reading the run still refuses it
+    from twin import open_city
+
+    store, _ = good
+    crafted = tmp_path / "crafted.zarr"
+    shutil.copytree(store, crafted)
+    os.mkfifo(crafted / "state" / "energy" / "fifo")
+    assert open_city(crafted).tree["grid"].sizes == open_city(store).tree["grid"].sizes
+    with pytest.raises(InputError, match="not a regular file"):
+        open_run(crafted)
