@@ -19,10 +19,12 @@ arm, and the uncontrolled arm is also the no-demand-response arm (both baselines
 action at all: the runs would be identical).
 
 Usage: ``python bench/energy_services.py [--seeds 5] [--resolution 250] [--jobs 2]
-[--reverse] [--out DIR]``; each run's KPIs go to ``DIR/<season>/<arm>-seed<k>.json`` as
-they finish (a rerun skips the runs it has; a run whose store exists is running in
-another process, e.g. a second one with ``--reverse``: remove stores left by a killed
-run), then the tables are printed as Markdown.
+[--reverse] [--season june|winter ...] [--arm baseline|smart|dr ...] [--out DIR]``
+(``--season`` and ``--arm``: run only those, e.g. ``--arm dr`` after a change of
+``demand_response``, the other arms' KPIs kept in ``DIR``); each run's KPIs go to
+``DIR/<season>/<arm>-seed<k>.json`` as they finish (a rerun skips the runs it has; a run
+whose store exists is running in another process, e.g. a second one with ``--reverse``:
+remove stores left by a killed run), then the tables are printed as Markdown.
 """
 
 from __future__ import annotations
@@ -92,9 +94,10 @@ def run_one(out: Path, season: str, arm: str, seed: int, resolution_m: float) ->
     return f"{season} {arm} seed {seed}: {time.process_time() - t0:.0f} s CPU"
 
 
-def run_all(out: Path, seeds: int, resolution_m: float, jobs: int, reverse: bool) -> None:
+def run_all(out: Path, seeds: int, resolution_m: float, jobs: int, reverse: bool,
+            seasons=tuple(SEASONS), arms=tuple(ARMS)) -> None:  # fmt: skip
     # seed by seed, so that a cut-short evaluation has as many seeds of every arm
-    todo = [(season, arm, seed) for seed in range(seeds) for season in SEASONS for arm in ARMS
+    todo = [(season, arm, seed) for seed in range(seeds) for season in seasons for arm in arms
             if not (out / season / f"{arm}-seed{seed}.json").exists()]  # fmt: skip
     todo = todo[::-1] if reverse else todo
     with ProcessPoolExecutor(jobs) as pool:
@@ -173,9 +176,14 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="runs at once")
     parser.add_argument("--reverse", action="store_true",
                         help="last seed first (a second process on the same --out)")  # fmt: skip
+    parser.add_argument("--season", action="append", choices=list(SEASONS),
+                        help="run only this season (repeatable; default: all)")  # fmt: skip
+    parser.add_argument("--arm", action="append", choices=list(ARMS),
+                        help="run only this arm (repeatable; default: all)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("energy-services"))
     args = parser.parse_args()
-    run_all(args.out, args.seeds, args.resolution, args.jobs, args.reverse)
+    run_all(args.out, args.seeds, args.resolution, args.jobs, args.reverse,
+            tuple(args.season or SEASONS), tuple(args.arm or ARMS))  # fmt: skip
     print(tables(args.out, args.seeds))
 
 
