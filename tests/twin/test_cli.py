@@ -124,7 +124,7 @@ def test_messages_keep_the_install_hint(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "needs pyvista, from the 'viz' extra: pip install 'gwangju-twin[viz]'" in result.output
 
-    monkeypatch.setattr(viz.cli.Source, "open", staticmethod(lambda path: None))
+    monkeypatch.setattr(viz.cli.Source, "open", staticmethod(lambda path, **_: None))
     monkeypatch.setattr(viz.cli.plots, "plot_kpis", no_module("matplotlib"))
     result = runner.invoke(app, ["plot", str(tmp_path), "--kpi", "-o", str(tmp_path / "k.png")])
     assert result.exit_code == 2 and "Traceback" not in result.output
