@@ -30,6 +30,16 @@ def agent_ports() -> list[str]:
     return [f"--{name}={free_port()}" for name in names]
 
 
+def stop_head(head: subprocess.Popen) -> None:
+    """Stop a ``ray start --head --block`` process (and its session, if it hangs)."""
+    head.send_signal(signal.SIGTERM)
+    try:
+        head.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(head.pid, signal.SIGKILL)
+        head.wait()
+
+
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory):
     """A local Ray cluster started apart from the tests (``ray start --head --block``),
@@ -64,9 +74,4 @@ def cluster(tmp_path_factory):
         yield {"address": address, "pid": head.pid}
     finally:
         ray.shutdown()
-        head.send_signal(signal.SIGTERM)
-        try:
-            head.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)
-            head.wait()
+        stop_head(head)

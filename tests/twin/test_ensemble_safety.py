@@ -6,20 +6,16 @@ are refused cleanly (exit 2, store and part named) under a memory limit."""
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import shutil
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import gpu
 from tests.twin import store_corpus
-from tests.twin.test_storeguard import MEMORY_LIMIT, TIME_LIMIT_S, _limit_memory
+from tests.twin.test_storeguard import MEMORY_LIMIT, assert_refused, run_corpus
 from twin import atomic
 from twin.catalog import datasets_root
 from twin.coupling import Coupler
@@ -150,43 +146,12 @@ def test_render_refuses_a_member_that_is_not_complete(good):
 def corpus(good, tmp_path_factory):
     store, sc_path, _ = good
     root = tmp_path_factory.mktemp("ensemble_corpus")
-    cases = []
-    for i, (name, (change, refusing, _)) in enumerate(store_corpus.ENSEMBLE_CASES.items()):
-        folder = root / f"case{i}"
-        folder.mkdir()
-        crafted = folder / "crafted.zarr"
-        shutil.copytree(store, crafted)
-        change(crafted, folder)
-        args = store_corpus.commands(crafted, sc_path)
-        cases += [
-            {"case": name, "command": c, "args": args[c], "limit_s": TIME_LIMIT_S} for c in refusing
-        ]
-    listing = root / "cases.json"
-    listing.write_text(json.dumps(cases))
-    env = {**os.environ, "PYTHONPATH": os.getcwd(), "OPENBLAS_NUM_THREADS": "1"}
-    proc = subprocess.run(
-        [sys.executable, store_corpus.__file__, str(listing)],
-        capture_output=True,
-        text=True,
-        env=env,
-        preexec_fn=_limit_memory,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return {(r["case"], r["command"]): r for r in json.loads(proc.stdout)}
+    return run_corpus(store_corpus.ENSEMBLE_CASES, store, sc_path, root)
 
 
 @pytest.mark.parametrize("name", list(store_corpus.ENSEMBLE_CASES))
 def test_crafted_ensemble_refused_cleanly(corpus, name):
-    _, refusing, pattern = store_corpus.ENSEMBLE_CASES[name]
-    for command in refusing:
-        r = corpus[(name, command)]
-        out = " ".join(r["output"].split())
-        assert r["code"] == 2, f"{command}: exit {r['code']}: {out[-2000:]}"
-        assert "Traceback" not in out, out
-        assert "crafted.zarr" in out, out  # the message names the store
-        assert re.search(pattern, out), f"{command}: {out}"
-        assert r["seconds"] < TIME_LIMIT_S
+    assert_refused(corpus, store_corpus.ENSEMBLE_CASES, name)
 
 
 def test_ensemble_corpus_counts(corpus):

@@ -4,7 +4,6 @@ receives jobs), as the README documents it; the head is stopped afterwards."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.twin.conftest import ROOT, agent_ports, free_port
+from tests.twin.conftest import ROOT, agent_ports, free_port, stop_head
 
 pytest.importorskip("ray.dashboard")
 
@@ -60,9 +59,4 @@ def test_ray_job_submit_runs_the_example(tmp_path):
         assert "succeeded" in out.stdout + out.stderr
         assert (store / "members").exists()
     finally:
-        head.send_signal(signal.SIGTERM)
-        try:
-            head.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)
-            head.wait()
+        stop_head(head)

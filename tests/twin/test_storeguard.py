@@ -11,6 +11,7 @@ import resource
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -41,24 +42,23 @@ def _limit_memory():
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
-@pytest.fixture(scope="module")
-def corpus(good, tmp_path_factory):
-    """Every case: a damaged copy of the good store and the commands run on it."""
-    store, sc_path = good
-    root = tmp_path_factory.mktemp("corpus")
-    cases = []
-    for i, (name, (change, refusing, _)) in enumerate(store_corpus.CASES.items()):
+def run_corpus(cases: dict, store: Path, sc_path: Path, root: Path) -> dict:
+    """Every case of ``cases`` (name: (change, refusing commands, _)): a damaged copy of
+    ``store`` and the commands run on it, in one process under the memory limit;
+    results by (case, command)."""
+    listed = []
+    for i, (name, (change, refusing, _)) in enumerate(cases.items()):
         folder = root / f"case{i}"
         folder.mkdir()
         crafted = folder / "crafted.zarr"
         shutil.copytree(store, crafted)
         change(crafted, folder)
         args = store_corpus.commands(crafted, sc_path)
-        cases += [
+        listed += [
             {"case": name, "command": c, "args": args[c], "limit_s": TIME_LIMIT_S} for c in refusing
         ]
     listing = root / "cases.json"
-    listing.write_text(json.dumps(cases))
+    listing.write_text(json.dumps(listed))
     env = {**os.environ, "PYTHONPATH": os.getcwd(), "OPENBLAS_NUM_THREADS": "1"}
     proc = subprocess.run(
         [sys.executable, store_corpus.__file__, str(listing)],
@@ -72,15 +72,21 @@ def corpus(good, tmp_path_factory):
     return {(r["case"], r["command"]): r for r in json.loads(proc.stdout)}
 
 
+@pytest.fixture(scope="module")
+def corpus(good, tmp_path_factory):
+    store, sc_path = good
+    return run_corpus(store_corpus.CASES, store, sc_path, tmp_path_factory.mktemp("corpus"))
+
+
 def test_the_good_store_reads(good):
     store, _ = good
     assert open_run(store)["state/air"]["pm25"].shape[0] == 2
     assert float(read_kpis(store)["completed_trips"]) > 0
 
 
-@pytest.mark.parametrize("name", list(store_corpus.CASES))
-def test_crafted_store_refused_cleanly(corpus, name):
-    _, refusing, pattern = store_corpus.CASES[name]
+def assert_refused(corpus: dict, cases: dict, name: str) -> None:
+    """Each command of case ``name`` exited 2, in time, naming the store and the damage."""
+    _, refusing, pattern = cases[name]
     for command in refusing:
         r = corpus[(name, command)]
         out = " ".join(r["output"].split())
@@ -89,6 +95,11 @@ def test_crafted_store_refused_cleanly(corpus, name):
         assert "crafted.zarr" in out, out  # the message names the store
         assert re.search(pattern, out), f"{command}: {out}"
         assert r["seconds"] < TIME_LIMIT_S
+
+
+@pytest.mark.parametrize("name", list(store_corpus.CASES))
+def test_crafted_store_refused_cleanly(corpus, name):
+    assert_refused(corpus, store_corpus.CASES, name)
 
 
 def test_corpus_counts(corpus):
