@@ -424,7 +424,7 @@ def demo(
         builtin_scenario("june_weekday"),
         output=output,
         device=device,
-        resume=not overwrite,
+        resume=not overwrite and output.exists(),  # a first demo starts without a warning
         overwrite=overwrite,
     )
     picture = output.with_suffix(".png")

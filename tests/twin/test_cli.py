@@ -157,3 +157,19 @@ def test_render_time_help_agrees_with_what_is_accepted():
         t = source.parse_local(text)
         assert (t.hour, t.utcoffset().total_seconds()) in ((8, 9 * 3600), (23, 0)), text
         assert source.parse_time(text) == source.parse_time("2026-06-17T08:00+09:00"), text
+
+
+def test_demo_continues_only_a_store_that_exists(tmp_path, monkeypatch):
+    """A first demo starts plainly (no 'no run store' warning); a later one continues."""
+    import twin.cli
+    import viz
+
+    calls = []
+    monkeypatch.setattr(twin.cli, "run_cmd", lambda *args, **kwargs: calls.append(kwargs))
+    monkeypatch.setattr(viz, "render", lambda *args, **kwargs: None)
+    store = tmp_path / "demo.zarr"
+    assert runner.invoke(app, ["demo", "-o", str(store)]).exit_code == 0
+    store.mkdir()
+    assert runner.invoke(app, ["demo", "-o", str(store)]).exit_code == 0
+    assert runner.invoke(app, ["demo", "-o", str(store), "--overwrite"]).exit_code == 0
+    assert [c["resume"] for c in calls] == [False, True, False]
