@@ -1,12 +1,13 @@
 # Two entry points: `make demo` (the main job) and `make test`.
 # `make test` also runs examples/ from its own folder, as a service author runs theirs.
+# The suite runs on every core (pytest-xdist); the Ray tests share one worker (xdist_group).
 # Both create or reuse .venv and reinstall only when pyproject.toml or this file changes.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow clean
+.PHONY: demo test clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,12 +20,8 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n auto --dist loadgroup
 	cd examples && ../$(BIN)/python -m pytest
-
-# the long cases (Ray fault injection, ray job submit, tiled runs on Ray, memory of a long run)
-test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -m slow
 
 clean:
 	rm -rf $(VENV) demo.zarr demo.png

@@ -15,20 +15,22 @@ coordinates (``member`` and one per swept field, e.g. ``traffic_demand_scale``) 
 group along ``member``, ``/kpi/<kpi>`` along ``member`` (one array per KPI of
 :data:`twin.kpi.KPIS`: the ``(member, kpi)`` table) and ``/members`` (``status``,
 ``error``, ``wall_seconds``, ``scenario``). Every array along ``member`` has a chunk of 1
-along it, and a member writes only whole ``arr[i]`` slabs (:meth:`write_member`): so no
-two members ever share a chunk, whatever the other chunk sizes, and a region write can
+along it, and a member writes only its own ``arr[i]`` slabs (:class:`MemberSlabs`): so
+no two members ever share a chunk, whatever the other chunk sizes, and a region write can
 never be misaligned (the store refuses to open if an array breaks this). Sharding is not
 used.
 
-Each member runs :func:`twin.runner.run` into its own temporary run store (the city read
-from the ensemble's ``/city``), then copies its outputs into its slab and its KPIs into
-its KPI chunks, and last sets its ``/members/status`` chunk to ``complete``: that chunk
-is the member's completion marker (Zarr's local store replaces chunk files atomically).
-A member run again writes the same bytes (runs are deterministic), so retries are
-idempotent, and a re-run of an ensemble skips members marked complete.
+Each member runs the coupled loop of :func:`twin.runner.run` (the city read from the
+ensemble's ``/city``) writing every output step straight into its slabs (no run store of
+its own: the template already holds the layout), then its KPIs into its KPI chunks, and
+last sets its ``/members/status`` chunk to ``complete``: that chunk is the member's
+completion marker (Zarr's local store replaces chunk files atomically). A member run
+again writes the same bytes (runs are deterministic), so retries are idempotent, and a
+re-run of an ensemble skips members marked complete and runs the others from their start.
 
-The ``/restart`` states and ``/services`` records of the members are not kept (their
-temporary stores are removed); ``/members/error`` holds each failed member's error.
+Members write no ``/.restart`` states and keep no ``/services`` records;
+``/members/error`` holds each failed member's error, its KPIs stay NaN and its slabs
+keep the output steps written before the error (NaN after it).
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ import itertools
 import logging
 import math
 import os
-import tempfile
 import time as wallclock
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -244,6 +245,7 @@ class EnsembleStore:
         self.labels = ["member", *ensemble["labels"]]
         self.slabs = self._slabs(scan)
         self.scan = scan
+        self._handles: dict[str, zarr.Array] = {}
 
     def _slabs(self, scan: storeguard.Scan) -> list[str]:
         """Paths of the state arrays along ``member`` (a member copies them from its run);
@@ -297,23 +299,20 @@ class EnsembleStore:
         storeguard.verify_chunks(self.scan, ["members/scenario"])
         return [str(s) for s in self.group["members/scenario"][...]]
 
-    def write_member(self, index: int, run_store: Path, kpis: xr.Dataset, wall_s: float) -> None:
-        """Copy member ``index``'s run store into its slabs, then mark it complete."""
-        source = zarr.open_group(run_store, mode="r", zarr_format=3)
-        for path in self.slabs:
-            target = self._array(path)
-            values = source[path][...]
-            if values.shape != target.shape[1:]:
-                raise RuntimeError(
-                    f"member {index}: {path} has shape {values.shape}, the ensemble "
-                    f"{target.shape[1:]}; members must share the store layout"
-                )
-            target[index] = values
+    def member_slabs(self, index: int) -> MemberSlabs:
+        """Where member ``index``'s run writes its output steps (see :class:`MemberSlabs`)."""
+        return MemberSlabs(self, index)
+
+    def finish_member(self, slabs: MemberSlabs, kpis: xr.Dataset, wall_s: float) -> None:
+        """Write the KPIs of a member whose run wrote every slab, then mark it complete."""
+        missing = sorted(set(self.slabs) - slabs.written)
+        if missing:
+            raise RuntimeError(f"member {slabs.index} wrote no {', '.join(missing)}")
         for name, var in kpis.data_vars.items():
-            self._array(f"kpi/{name}")[index] = var.values
-        self._array("members/wall_seconds")[index] = wall_s
-        self._array("members/error")[index] = ""
-        self._array("members/status")[index] = COMPLETE
+            self._array(f"kpi/{name}")[slabs.index] = var.values
+        self._array("members/wall_seconds")[slabs.index] = wall_s
+        self._array("members/error")[slabs.index] = ""
+        self._array("members/status")[slabs.index] = COMPLETE
 
     def write_failure(self, index: int, error: str) -> None:
         """Record member ``index``'s error and mark it failed (its outputs stay NaN)."""
@@ -322,12 +321,43 @@ class EnsembleStore:
 
     def _array(self, path: str) -> zarr.Array:
         """An array to write: every chunk is written, even one equal to the fill value
-        (a chunk left out would read as damage)."""
-        return self.group[path].with_config({"write_empty_chunks": True})
+        (a chunk left out would read as damage). Handles are kept: reopening an array
+        for every write costs more than the write."""
+        if path not in self._handles:
+            self._handles[path] = self.group[path].with_config({"write_empty_chunks": True})
+        return self._handles[path]
 
     def update_attrs(self, **changes) -> None:
         """Change root attributes (through the consolidated view, which keeps it)."""
         zarr.open_group(self.path, mode="r+", zarr_format=3).attrs.update(changes)
+
+
+class MemberSlabs:
+    """The writer target of member ``index``'s run (:func:`twin.runner.drive`): each
+    output step straight into the member's chunks of the ensemble store, no temporary
+    run store; restarts are not written (a member not complete runs again from its
+    start) and service records are not kept."""
+
+    def __init__(self, store: EnsembleStore, index: int):
+        self.store, self.index, self.path = store, index, store.path
+        self.written: set[str] = set()
+
+    def write_outputs(self, k: int, outputs: dict[str, dict[str, np.ndarray]]) -> None:
+        for model, variables in outputs.items():
+            for name, values in variables.items():
+                path = f"state/{model}/{name}"
+                target = self.store._array(path) if path in self.store.slabs else None
+                if target is None or values.shape != target.shape[2:]:
+                    raise RuntimeError(
+                        f"member {self.index}: {path} has shape {values.shape}, the ensemble "
+                        f"{'no such array' if target is None else target.shape[2:]}; members "
+                        "must share the store layout"
+                    )
+                target[self.index, k] = values
+                self.written.add(path)
+
+    def write_service_records(self, records, units) -> None:
+        """Not kept in an ensemble (see the module docstring)."""
 
 
 def _write_template(path: Path, city, members, layouts, coords, attrs) -> None:
@@ -492,29 +522,28 @@ def run_member(path: str | Path, index: int, member: Member, device: str | None 
     not raised: the other members go on. Returns a :class:`MemberResult`.
     """
     from gpu import device_memory
-    from twin.runner import run
+    from twin import runner
 
     store = EnsembleStore(path)
     sc = member.scenario
     sc = sc.with_updates(city=sc.city.model_dump() | {"store": str(store.path)})
     t0, c0 = wallclock.perf_counter(), wallclock.process_time()
-    with tempfile.TemporaryDirectory(prefix=f"twin-member{index}-") as tmp:
-        try:
-            result = run(
-                sc,
-                Path(tmp) / "member.zarr",
-                services=[make() for make in member.services],
-                device=device,
-                progress=False,
-            )
-        except (ArithmeticError, ValueError, RuntimeError) as err:  # ModelHealthError, InputError
-            error = f"{type(err).__name__}: {err}"
-            log.warning("ensemble member %d failed: %s", index, error)
-            store.write_failure(index, error)
-            return MemberResult(index, "failed", error=error)
+    try:
+        services = [make() for make in member.services]
+        _, _, services, coupler = runner.prepare(sc, f"member {index}", device, services)
+        coupler.init()
+        hook = runner.service_hook(coupler, services, sc, "")
+        slabs = store.member_slabs(index)
+        runner.drive(sc, coupler, slabs, hook, 0, progress=False, restarts=False)
+        result, _ = runner.final_kpis(coupler, hook)
         wall = wallclock.perf_counter() - t0
-        store.write_member(index, result.store, result.kpis, wall)
-    kpis = {name: float(var) for name, var in result.kpis.data_vars.items()}
+        store.finish_member(slabs, result, wall)
+    except (ArithmeticError, ValueError, RuntimeError) as err:  # ModelHealthError, InputError
+        error = f"{type(err).__name__}: {err}"
+        log.warning("ensemble member %d failed: %s", index, error)
+        store.write_failure(index, error)
+        return MemberResult(index, "failed", error=error)
+    kpis = {name: float(var) for name, var in result.data_vars.items()}
     cpu = wallclock.process_time() - c0
     return MemberResult(
         index, "complete", wall_s=wall, cpu_s=cpu, kpis=kpis, device_bytes=device_memory()

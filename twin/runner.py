@@ -143,6 +143,25 @@ def _load_city(scenario: Scenario) -> twin.City:
         raise InputError(f"{field}: {err}") from None
 
 
+def prepare(scenario: Scenario, source: str, device: str | None = None, services=(), **options):
+    """The backend, city, services (the scenario's, then ``services``) and
+    :class:`~twin.coupling.Coupler` of a run of ``scenario`` (``options``: the coupler's);
+    a bad input is an :class:`InputError` naming ``source``."""
+    from twin.coupling import Coupler, run_weather
+
+    try:  # device: argument, else the scenario's, else TWIN_DEVICE, else auto
+        backend = gpu.select(device or scenario.device)
+        forcing = run_weather(scenario)  # a bad weather file fails before the city is built
+        city = _load_city(scenario)
+        services = [*_scenario_services(scenario), *services]
+        coupler = Coupler(
+            city, scenario, backend, sensors=bool(services), weather=forcing, **options
+        )
+    except ValueError as err:  # models validate their inputs with ValueError
+        raise InputError(f"{source}: {err}") from None
+    return backend, city, services, coupler
+
+
 def run(
     scenario: Scenario | str | Path,
     store: str | Path,
@@ -185,8 +204,6 @@ def run(
     -------
     RunResult
     """
-    from twin.coupling import Coupler, run_weather
-
     source = f"scenario {scenario.name!r}" if isinstance(scenario, Scenario) else scenario
     if not isinstance(scenario, Scenario):
         scenario = Scenario.from_toml(scenario)
@@ -203,22 +220,9 @@ def run(
             ):
                 log.info("%s is complete; nothing to resume.", store)
                 return _recorded(store, attrs)
-        try:  # device: argument, else the scenario's, else TWIN_DEVICE, else auto
-            backend = gpu.select(device or scenario.device)
-            forcing = run_weather(scenario)  # a bad weather file fails before the city is built
-            city = _load_city(scenario)
-            services = [*_scenario_services(scenario), *services]
-            coupler = Coupler(
-                city,
-                scenario,
-                backend,
-                profile=profile,
-                check_every_step=check_every_step,
-                sensors=bool(services),
-                weather=forcing,
-            )
-        except ValueError as err:  # models validate their inputs with ValueError
-            raise InputError(f"{source}: {err}") from None
+        backend, city, services, coupler = prepare(
+            scenario, source, device, services, profile=profile, check_every_step=check_every_step
+        )
         if tiles is not None:
             from twin.tiles import tile_air
 
@@ -330,14 +334,56 @@ def _run_locked(scenario, store, coupler, city, backend, services, wall_start, r
         backend.device,
         store,
     )
-    hook = _hook(coupler, services, scenario, services_state)
+    hook = service_hook(coupler, services, scenario, services_state)
     rs.update_attrs(status="running", pid=os.getpid(), host=socket.gethostname())
     coupler.timers.seconds["setup"] += wallclock.perf_counter() - wall_start
+    try:
+        written = drive(scenario, coupler, rs, hook, completed, progress, tiled)
+    except BaseException as err:
+        status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
+        with contextlib.suppress(OSError):  # a full disk must not hide the first error
+            rs.update_attrs(status=status)
+        log.debug(
+            "Run %s after %d of %d output steps%s.",
+            status,
+            rs.attrs.get("completed_outputs", 0),
+            scenario.n_outputs,
+            f": {err}" if str(err) else "",
+        )
+        raise
+    kpis, summary = final_kpis(coupler, hook)
+    if summary:
+        rs.write_service_summary(summary)
+    kpis = rs.write_kpis(kpis)
+    # a resumed run adds its time to that of the attempts before it
+    wall = wallclock.perf_counter() - wall_start + before.get("wall_seconds", 0.0)
+    now = coupler.timers.seconds | written
+    timings = {
+        k: before.get("timings_s", {}).get(k, 0.0) + now.get(k, 0.0)
+        for k in {*now, *before.get("timings_s", {})}
+    }
+    rs.update_attrs(
+        status="complete",
+        wall_end=datetime.now(UTC).isoformat(timespec="seconds"),
+        wall_seconds=round(wall, 3),
+        timings_s={k: round(v, 3) for k, v in timings.items()},
+    )
+    rs.finish()
+    log.debug("Run complete: %s, %d output steps, %.1f s.", store, scenario.n_outputs, wall)
+    return RunResult(store=store, kpis=kpis, timings_s=timings, wall_s=wall)
 
+
+def drive(scenario, coupler, store, hook, completed: int, progress: bool, tiled=None,
+          restarts: bool = True) -> dict[str, float]:
+    """The time loop after output step ``completed``: each output step (and each restart,
+    when ``restarts``) handed to a writer thread writing to ``store`` (a
+    :class:`RunStore`, or what has its ``write_outputs``, ``write_restart`` and
+    ``write_service_records``). Returns the writer's timings [s]; on an error what is
+    queued is written, then the error is raised."""
     spo, n_steps = scenario.steps_per_output, scenario.n_steps
     outputs_per_restart = scenario.outputs_per_restart
     timer = coupler.timers
-    writer = _Writer(rs)
+    writer = _Writer(store)
     bar = _progress(scenario, enabled=progress)
     try:
         with bar:
@@ -352,7 +398,9 @@ def _run_locked(scenario, store, coupler, city, backend, services, wall_start, r
                 coupler.step(i)
                 if (i + 1) % spo == 0:
                     k = (i + 1) // spo - 1
-                    restart = (k + 1) % outputs_per_restart == 0 or k + 1 == scenario.n_outputs
+                    restart = restarts and (
+                        (k + 1) % outputs_per_restart == 0 or k + 1 == scenario.n_outputs
+                    )
                     _hand_over(coupler, writer, k, restart, hook, tiled)
                 done_s = (i + 1 - completed * spo) * scenario.step.total_seconds()
                 speed = done_s / max(wallclock.perf_counter() - t0, 1e-9)
@@ -363,43 +411,22 @@ def _run_locked(scenario, store, coupler, city, backend, services, wall_start, r
                 )
         with timer("writer wait"):
             writer.close()
-    except BaseException as err:
+    except BaseException:
         with contextlib.suppress(Exception):
             writer.close()  # flush the completed steps already queued
-        status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
-        with contextlib.suppress(OSError):  # a full disk must not hide the first error
-            rs.update_attrs(status=status)
-        log.debug(
-            "Run %s after %d of %d output steps%s.",
-            status,
-            rs.attrs.get("completed_outputs", 0),
-            scenario.n_outputs,
-            f": {err}" if str(err) else "",
-        )
         raise
+    return writer.seconds
+
+
+def final_kpis(coupler, hook) -> tuple[xr.Dataset, dict[str, dict]]:
+    """The run's KPIs (with ``failed_services`` when services ran) and the services'
+    summary (empty without services)."""
     kpis = coupler.kpis()
-    if hook is not None:
-        summary = hook.summary()
-        rs.write_service_summary(summary)
-        failed = sum(v["status"] == "failed" for v in summary.values())
-        kpis = kpis.merge(kpi_dataset({"failed_services": failed}))
-    kpis = rs.write_kpis(kpis)
-    # a resumed run adds its time to that of the attempts before it
-    wall = wallclock.perf_counter() - wall_start + before.get("wall_seconds", 0.0)
-    now = coupler.timers.seconds | writer.seconds
-    timings = {
-        k: before.get("timings_s", {}).get(k, 0.0) + now.get(k, 0.0)
-        for k in {*now, *before.get("timings_s", {})}
-    }
-    rs.update_attrs(
-        status="complete",
-        wall_end=datetime.now(UTC).isoformat(timespec="seconds"),
-        wall_seconds=round(wall, 3),
-        timings_s={k: round(v, 3) for k, v in timings.items()},
-    )
-    rs.finish()
-    log.debug("Run complete: %s, %d output steps, %.1f s.", store, scenario.n_outputs, wall)
-    return RunResult(store=store, kpis=kpis, timings_s=timings, wall_s=wall)
+    if hook is None:
+        return kpis, {}
+    summary = hook.summary()
+    failed = sum(v["status"] == "failed" for v in summary.values())
+    return kpis.merge(kpi_dataset({"failed_services": failed})), summary
 
 
 def _recorded(store: Path, attrs: dict) -> RunResult:
@@ -420,7 +447,7 @@ def _scenario_services(scenario: Scenario) -> list:
     return [from_spec(spec, i) for i, spec in enumerate(scenario.services)]
 
 
-def _hook(coupler, services, scenario: Scenario, saved: str):
+def service_hook(coupler, services, scenario: Scenario, saved: str):
     """The service hook of a run with services (None without)."""
     if not services:
         return None

@@ -22,6 +22,7 @@ only pointers and the sweep order and can be captured once in a CUDA graph and r
 
 from __future__ import annotations
 
+import abc
 import ctypes
 import functools
 from collections.abc import Callable, Sequence
@@ -62,7 +63,7 @@ def pack(*, background: Sequence[float], keep: Sequence[float], **fixed: float) 
     return values
 
 
-class AirSubstep:
+class AirSubstep(abc.ABC):
     """The kernel on one backend and dtype: :meth:`params`, :meth:`set_params` and the
     launch, ``kernel(cin, cout, factor, gain, params, order)``.
 
@@ -82,12 +83,13 @@ class AirSubstep:
         """A params array on ``xp`` (zeros)."""
         return xp.zeros(N_PARAMS, dtype=self.dtype)
 
+    @abc.abstractmethod
     def set_params(self, params: Any, values: Sequence[float]) -> None:
         """Write ``values`` (:func:`pack`) into ``params``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def __call__(self, cin, cout, factor, gain, params, order: int) -> None:
-        raise NotImplementedError
+        """One sub-step of every species from ``cin`` into ``cout``."""
 
     def _grid(self, cin) -> tuple[int, int, int, tuple[int, int]]:
         ns, ny, nx = (int(n) for n in cin.shape)

@@ -28,6 +28,7 @@ sub-step's demand factor times ``h`` and is written by :meth:`CtmSubsteps.set_pa
 
 from __future__ import annotations
 
+import abc
 import ctypes
 import functools
 from collections.abc import Callable, Mapping, Sequence
@@ -81,7 +82,7 @@ def scratch_shapes(C: int, L: int, Z: int, N: int) -> dict[str, tuple[int, ...]]
     return shapes | {"new_trips": (Z, Z)}
 
 
-class CtmSubsteps:
+class CtmSubsteps(abc.ABC):
     """The kernel on one backend: :meth:`params`, :meth:`set_params` and the launch,
     ``kernel(arrays, sizes, poisson, h_s, k0, k1)`` (see the module docstring).
 
@@ -98,18 +99,20 @@ class CtmSubsteps:
         for start in range(0, len(values), N_PARAMS):
             self._set(params[start:], values[start : start + N_PARAMS])
 
+    @abc.abstractmethod
     def _set(self, params: Any, values: Sequence[float]) -> None:
-        raise NotImplementedError
+        """Write one launch's ``values`` at the start of ``params``."""
 
+    @abc.abstractmethod
     def __call__(self, arrays: Mapping[str, Any], sizes: Mapping[str, int], poisson: bool,
                  h_s: float, k0: int, k1: int) -> None:  # fmt: skip
-        raise NotImplementedError
+        """Sub-steps ``k0`` to ``k1`` (exclusive) in one launch."""
 
+    @abc.abstractmethod
     def route_sweeps(self, arrays: Mapping[str, Any], max_sweeps: int) -> None:
         """Shortest times in place in ``arrays["d"]`` (see ``route_body`` in the source):
         :data:`ROUTE_ARRAYS`, ``slot_cost``/``slot_to`` (k, node), ``dest`` (zone,),
         ``d``/``spare`` (zone, node), ``flag`` (1,) int32. One launch."""
-        raise NotImplementedError
 
     @staticmethod
     def _checked(arrays: Mapping[str, Any], names: Sequence[str], dtype_of: Callable,

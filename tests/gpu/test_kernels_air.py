@@ -102,7 +102,7 @@ def test_pack_checks_its_names_and_species():
     with pytest.raises(ValueError, match="species"):
         kernels.pack(background=[1.0] * 12, keep=[1.0] * 12, **fixed)
     with pytest.raises(ValueError, match="float32 or float64"):
-        kernels.AirSubstep("int32")
+        kernels.CpuSubstep("int32")  # refused before anything is compiled
 
 
 @requires_cc

@@ -28,6 +28,8 @@ from twin.testing import scenario as small_scenario
 ray = pytest.importorskip("ray")
 from twin.distributed import run_ensemble  # noqa: E402
 
+pytestmark = pytest.mark.xdist_group("ray")  # one pytest worker runs every Ray test
+
 ROOT = Path(__file__).resolve().parents[2]
 SWEEP = {"traffic.demand_scale": [0.8, 1.2], "weather.seed": [0, 1]}
 
@@ -142,7 +144,6 @@ def _member_workers(cluster) -> list[int]:
     return pids
 
 
-@pytest.mark.slow
 def test_killed_worker_is_retried(reference, cluster, tmp_path):
     path = tmp_path / "killed.zarr"
     out: dict = {}
@@ -176,7 +177,6 @@ def _any_complete(path: Path) -> bool:
         return False
 
 
-@pytest.mark.slow
 def test_killed_driver_resumes(reference, cluster, tmp_path):
     path = tmp_path / "driver.zarr"
     code = (
@@ -234,7 +234,6 @@ def test_cli_sweep_and_info(cluster, tmp_path):
     assert bad.exit_code == 2 and "KEY=V1,V2" in bad.output and "Traceback" not in bad.output
 
 
-@pytest.mark.slow
 def test_evaluate_on_ray_equals_one_by_one(cluster, tmp_path):
     sc = small_scenario(hours=1)  # 60 s steps: max_pressure decides every 60 s
     here = twin.evaluate(sc, "max_pressure", seeds=2)
@@ -247,7 +246,6 @@ def test_evaluate_on_ray_equals_one_by_one(cluster, tmp_path):
         assert var.values.tobytes() == there.members[name].values.tobytes(), name
 
 
-@pytest.mark.slow
 def test_local_ray_without_address(tmp_path):
     """No address and no RAY_ADDRESS: a local Ray (in a process of its own), its files
     under the cache folder."""

@@ -129,8 +129,16 @@ def test_a_member_of_another_layout_is_refused(template, tmp_path):
 
     es = template[2]
     other = twin.run(small_scenario(hours=2, step="120s"), tmp_path / "two.zarr", progress=False)
+    outputs = {"air": {"pm25": other.open()["state/air/pm25"].values[0][:-1]}}
     with pytest.raises(RuntimeError, match="share the store layout"):
-        es.write_member(2, other.store, other.kpis, 0.0)
+        es.member_slabs(2).write_outputs(0, outputs)  # a grid of another shape
+    with pytest.raises(RuntimeError, match="share the store layout"):
+        es.member_slabs(2).write_outputs(0, {"air": {"pm10_new": outputs["air"]["pm25"]}})
+    slabs = es.member_slabs(2)
+    slabs.write_outputs(0, {"air": {"pm25": other.open()["state/air/pm25"].values[0]}})
+    with pytest.raises(RuntimeError, match="wrote no state/"):
+        es.finish_member(slabs, other.kpis, 0.0)  # the other variables never written
+    assert es.status()[2] == PENDING
 
 
 def test_viz_source_picks_a_member(template):

@@ -15,6 +15,7 @@ import pytest
 from tests.twin.conftest import ROOT, agent_ports, free_port, stop_head
 
 pytest.importorskip("ray.dashboard")
+pytestmark = pytest.mark.xdist_group("ray")  # one pytest worker runs every Ray test
 
 
 @pytest.mark.slow

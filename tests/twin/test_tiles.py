@@ -62,8 +62,9 @@ def test_parse_tiles():
 ray = pytest.importorskip("ray")
 from twin.distributed import TileGroup  # noqa: E402
 
+pytestmark = pytest.mark.xdist_group("ray")  # one pytest worker runs every Ray test
 
-@pytest.mark.slow
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_tiled_air_model_equals_whole_grid(cluster, dtype):
     """2 x 2 tiles of a 40 x 52 grid (chunks of 16: tiles of 16/24 x 16/36), buildings
@@ -92,7 +93,6 @@ def test_tiled_air_model_equals_whole_grid(cluster, dtype):
     assert not np.allclose(whole["pm25"], state["pm25"])  # something happened
 
 
-@pytest.mark.slow
 def test_tiled_run_equals_single_run(cluster, tmp_path):
     """``twin.run(..., tiles=(2, 2))`` on the test city (24 x 32 cells, chunks of 12):
     the store and the KPIs equal the untiled run's, bitwise; each tile wrote its region."""
