@@ -315,7 +315,7 @@ class EnsembleStore:
         self._array("members/status")[slabs.index] = COMPLETE
 
     def write_failure(self, index: int, error: str) -> None:
-        """Record member ``index``'s error and mark it failed (its outputs stay NaN)."""
+        """Record member ``index``'s error and mark it failed (its KPIs stay NaN)."""
         self._array("members/error")[index] = error
         self._array("members/status")[index] = FAILED
 
