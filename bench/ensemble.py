@@ -27,9 +27,10 @@ counted:
   2 x 2 tiles (512-cell chunks), the actors started and warm before timing; the tiled
   result is checked equal to the untiled one, bitwise. Ratio = untiled wall / tiled wall.
 
-Members are 4 h by default (2.4 s each): with 1 h members (0.8 s, less than the
-2.8 s the driver spends writing the template) the speed-up measures the template, not
-the members (Amdahl); ``--hours 1`` shows it.
+Members are 4 h by default (about 1.9 s each): the driver's own part (writing the
+template, about 1.3 s, and reading the KPI table back) is serial, so with 1 h members
+(about 0.9 s) the speed-up measures it more than the members (Amdahl); ``--hours 1``
+shows it.
 
 The load average is printed at the start and the end: on a shared machine the second
 worker gets what the other jobs leave of the second core.

@@ -426,7 +426,12 @@ def _checked_status(path: Path, values: np.ndarray) -> np.ndarray:
 
 def _full(grp: zarr.Group, name, shape, chunks, dtype, fill, dims, attrs) -> None:
     """An array along ``member`` with every chunk written (the fill value until a member
-    writes its own), so a reader never meets a missing chunk."""
+    writes its own), so a reader never meets a missing chunk.
+
+    Zarr stores every chunk of a regular grid whole (an edge chunk padded with the fill
+    value), so every chunk of an all-fill array has the same bytes: the first chunk is
+    encoded once and its file copied to the other keys, which takes neither the time of
+    encoding each chunk nor the memory of the whole array."""
     text = dtype is str
     arr = grp.create_array(
         name,
@@ -439,7 +444,15 @@ def _full(grp: zarr.Group, name, shape, chunks, dtype, fill, dims, attrs) -> Non
         compressors=_STRING_COMPRESSORS if text else _COMPRESSORS,
         config={"write_empty_chunks": True},
     )
-    arr[...] = np.full(shape, fill, dtype=object if text else dtype)
+    first = tuple(slice(0, min(c, n)) for c, n in zip(chunks, shape, strict=True))
+    arr[first] = np.full([s.stop for s in first], fill, dtype=object if text else dtype)
+    folder = Path(str(grp.store_path.store.root)) / arr.path
+    data = (folder / arr.metadata.encode_chunk_key((0,) * len(shape))).read_bytes()
+    for coords in itertools.product(*map(range, arr.cdata_shape)):
+        if any(coords):
+            key = folder / arr.metadata.encode_chunk_key(coords)
+            key.parent.mkdir(parents=True, exist_ok=True)
+            key.write_bytes(data)
 
 
 def open_or_create(

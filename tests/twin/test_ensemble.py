@@ -90,6 +90,38 @@ def test_template_one_chunk_per_member(template):
         open_or_create(path, members[:2])
 
 
+@pytest.mark.parametrize(
+    "shape, chunks, dtype, fill",
+    [
+        ((3, 2, 5, 7), (1, 1, 2, 4), "float32", np.nan),
+        ((4,), (1,), "int8", 0),
+        ((3,), (1,), str, ""),
+    ],
+)
+def test_fill_chunks_are_what_zarr_writes(tmp_path, shape, chunks, dtype, fill):
+    """The template's all-fill arrays (one chunk encoded, its file copied to the other
+    keys) hold, chunk file by chunk file, the bytes zarr writes for the whole array of
+    the fill value, edge chunks included."""
+    from twin.ensemble import _full
+
+    dims = tuple(f"d{k}" for k in range(len(shape)))
+    _full(zarr.open_group(tmp_path / "ours", mode="w"), "a", shape, chunks, dtype, fill, dims, {})
+    ours = zarr.open_array(tmp_path / "ours" / "a", mode="r")
+    theirs = zarr.create_array(
+        tmp_path / "theirs", shape=shape, chunks=chunks, dtype=ours.dtype,
+        fill_value=ours.fill_value, compressors=ours.compressors, dimension_names=dims,
+        config={"write_empty_chunks": True},
+    )  # fmt: skip
+    theirs[...] = np.full(shape, fill, dtype=object if dtype is str else dtype)
+
+    def chunk_files(root):
+        return {p.relative_to(root): p.read_bytes() for p in root.rglob("c/**/*") if p.is_file()}
+
+    expected = chunk_files(tmp_path / "theirs")
+    assert len(expected) == np.prod(ours.cdata_shape)
+    assert chunk_files(tmp_path / "ours" / "a") == expected
+
+
 def test_a_member_writes_only_its_own_chunks(template, tmp_path):
     path, members, es = template
     before = {p: p.stat().st_mtime_ns for p in path.rglob("*") if p.is_file()}
