@@ -97,8 +97,11 @@ def _tiled_air(size: int, steps: int, address: str | None) -> None:
     print(f"{'one process (baseline)':<28}{wall:>9.2f}{cpu:>11.2f}{'':>19}{'1.00x':>11}"
           f"{'1.00x':>10}")  # fmt: skip
     for tiles in ((1, 2), (2, 2)):
-        tiled = TiledAir(model, layout((size, size), tiles, 512),
-                         lambda ts, m, s: TileGroup(ts, m, s, device="cpu", address=address))
+        tiled = TiledAir(
+            model,
+            layout((size, size), tiles, 512),
+            lambda ts, m, s: TileGroup(ts, m, s, device="cpu", address=address),
+        )
         try:
             tiled.step(state, forcing, 300.0)  # starts the actors: not timed
             before = tiled.group.cpu_seconds()
@@ -112,8 +115,10 @@ def _tiled_air(size: int, steps: int, address: str | None) -> None:
         spent = f"{sum(used):.2f}/{max(used):.2f}"
         print(f"{label:<28}{t_wall:>9.2f}{t_cpu:>11.2f}{spent:>19}{wall / t_wall:>10.2f}x"
               f"{cpu / (max(used) + t_cpu):>9.2f}x")  # fmt: skip
-    print("CPU ratio = baseline CPU / (busiest tile's CPU + driver CPU): the speed-up with a "
-          "free core per tile")
+    print(
+        "CPU ratio = baseline CPU / (busiest tile's CPU + driver CPU): the speed-up with a "
+        "free core per tile"
+    )
 
 
 def main() -> None:
