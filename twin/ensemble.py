@@ -64,6 +64,7 @@ from twin.store import (
     _replaceable,
     _times,
     _write_coords,
+    check_entries,
     consolidate,
     start_run_store,
     store_kind,
@@ -282,6 +283,8 @@ class EnsembleStore:
         (one member's; every member has the same)."""
         target = Path(path)
         _replaceable(target, RUN_KIND, remove=False)
+        lead = {"member": len(members), "time": members[0].scenario.n_outputs}
+        check_entries(target, layouts, lead)
         return cls(
             atomic.create(
                 target, lambda work: _write_template(work, city, members, layouts, coords, attrs)

@@ -22,6 +22,7 @@ Encoding choices
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import warnings
@@ -215,6 +216,31 @@ def _chunks(dims: tuple[str, ...], shape: tuple[int, ...], grid_chunk: int = GRI
     )
 
 
+def check_entries(target: Path, layouts: Layout, lead: dict[str, int], grid_chunk: int = GRID_CHUNK
+                  ) -> None:  # fmt: skip
+    """Refuse, before anything is written, a store whose output chunks and their folders
+    would pass the store guard's limit of files and folders (no reader would open it).
+
+    ``lead``: the leading dims of every output array and their lengths, e.g.
+    ``{"time": 96}`` or ``{"member": 8, "time": 96}``."""
+    total = 0
+    for variables in layouts.values():
+        for dims, shape, _ in variables.values():
+            chunks = _chunks(dims, shape, grid_chunk)
+            counts = [*lead.values(), *(-(-n // c) for n, c in zip(shape, chunks, strict=True))]
+            # c/, a folder per chunk key prefix, a file per chunk
+            total += 1 + sum(math.prod(counts[:j]) for j in range(1, len(counts) + 1))
+    if total > storeguard.MAX_ENTRIES:
+        names = {"member": "members", "time": "output steps"}
+        sizes = " x ".join(f"{n:,} {names.get(d, d)}" for d, n in lead.items())
+        more = ", fewer members or several ensemble stores" if "member" in lead else ""
+        raise InputError(
+            f"{target}: the outputs ({sizes}) would take {total:,} files and folders, "
+            f"more than the {storeguard.MAX_ENTRIES:,} a store may hold; use a longer "
+            f"output_interval or a shorter duration{more}"
+        )
+
+
 def grid_chunk_of(path: str | Path, group: str) -> int:
     """The ``y/x`` chunk length [cells] of the grids of ``group`` in the run store at
     ``path`` (its first variable with an ``x`` dimension)."""
@@ -403,6 +429,7 @@ class RunStore:
         """
         target = Path(path)
         _replaceable(target, RUN_KIND, remove=False)
+        check_entries(target, layouts, {"time": len(times_s)}, grid_chunk)
 
         def write(work: Path) -> None:
             cls._write_layout(

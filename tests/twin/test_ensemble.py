@@ -122,6 +122,35 @@ def test_fill_chunks_are_what_zarr_writes(tmp_path, shape, chunks, dtype, fill):
     assert chunk_files(tmp_path / "ours" / "a") == expected
 
 
+def test_a_store_too_large_for_the_guard_is_refused_first(template, tmp_path, monkeypatch):
+    """The outputs' entry count is what the file system holds; one over the guard's limit
+    is refused before a member (or a run) writes anything."""
+    import twin
+    from twin import storeguard
+    from twin.store import check_entries
+
+    path, members, _ = template
+    layouts, actual = {}, 0
+    for grp_path, grp in zarr.open_group(path / "state", mode="r").groups():
+        for name, arr in grp.arrays():
+            dims = arr.metadata.dimension_names
+            if dims[:2] == ("member", "time"):
+                layouts.setdefault(grp_path, {})[name] = (dims[2:], arr.shape[2:], {})
+                actual += sum(1 for _ in (path / "state" / grp_path / name / "c").rglob("*")) + 1
+    lead = {"member": len(members), "time": members[0].scenario.n_outputs}
+    monkeypatch.setattr(storeguard, "MAX_ENTRIES", actual)
+    check_entries(path, layouts, lead)  # exactly at the limit: allowed
+    monkeypatch.setattr(storeguard, "MAX_ENTRIES", actual - 1)
+    with pytest.raises(InputError, match=r"\(3 members x 1 output steps\) would take .* fewer"):
+        check_entries(path, layouts, lead)
+    with pytest.raises(InputError, match="files and folders"):
+        open_or_create(tmp_path / "e.zarr", members)
+    long = small_scenario(hours=1, step="120s", output_interval="240s")  # 5 x the outputs
+    with pytest.raises(InputError, match=rf"\({long.n_outputs} output steps\) .* duration$"):
+        twin.run(long, tmp_path / "run.zarr", progress=False)
+    assert not (tmp_path / "e.zarr").exists() and not (tmp_path / "run.zarr").exists()
+
+
 def test_a_member_writes_only_its_own_chunks(template, tmp_path):
     path, members, es = template
     before = {p: p.stat().st_mtime_ns for p in path.rglob("*") if p.is_file()}
